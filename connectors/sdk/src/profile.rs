@@ -1,0 +1,110 @@
+//! The sections of a user profile, shared by connector answers and enrichd's merged profile.
+//!
+//! They follow the seed's `UserEnrichment`: identity, demographics, interests, social
+//! connections, behaviour patterns; contextual data is per connector (see
+//! [`crate::Enrichment::extra`]). Unknown scalars are `None` and are left out of the JSON;
+//! lists and maps are always present, possibly empty, so clients see a stable shape.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Who the person is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Handles by platform (`github → octocat`).
+    #[serde(default)]
+    pub handles: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+}
+
+/// Where and who in the population the person is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demographics {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Free-form location as the source gives it ("San Francisco").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub education: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occupation: Option<String>,
+}
+
+/// The person's presence on social platforms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Social {
+    /// Platforms the person is known on (`github`, `x`, ...).
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// Followers (or equivalent) on this source's platform; enrichd adds them up across
+    /// distinct platforms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u64>,
+    /// Reach on a 0..=1 scale; each connector documents how it derives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub influence: Option<f64>,
+    /// Organisations, groups, instances the person belongs to.
+    #[serde(default)]
+    pub communities: Vec<String>,
+}
+
+/// How the person behaves towards the business.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behavior {
+    /// Purchases or deals, each an object as the source describes it.
+    #[serde(default)]
+    pub purchase_history: Vec<Value>,
+    #[serde(default)]
+    pub preferred_channels: Vec<String>,
+    /// Named engagement figures (`lead_score`, `public_repos`, ...).
+    #[serde(default)]
+    pub engagement: Map<String, Value>,
+}
+
+impl Identity {
+    pub fn is_empty(&self) -> bool {
+        self == &Identity::default()
+    }
+}
+
+impl Demographics {
+    pub fn is_empty(&self) -> bool {
+        self == &Demographics::default()
+    }
+}
+
+impl Social {
+    pub fn is_empty(&self) -> bool {
+        self == &Social::default()
+    }
+}
+
+impl Behavior {
+    pub fn is_empty(&self) -> bool {
+        self == &Behavior::default()
+    }
+}

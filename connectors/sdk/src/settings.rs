@@ -1,0 +1,313 @@
+//! Connector settings: the schema a connector declares, typed parsing that names the bad key,
+//! and the [`Secret`] type that keeps credentials out of logs and admin output.
+
+use std::{collections::BTreeMap, fmt};
+
+use reqwest::Url;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+/// One problem with a connector's settings, at a key relative to its `settings:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsIssue {
+    /// The key, dotted for nested ones (`"access_token"`, `"headers.Authorization"`).
+    pub path: String,
+    /// What is wrong and, where it helps, an example of a right value.
+    pub message: String,
+}
+
+impl SettingsIssue {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> SettingsIssue {
+        SettingsIssue {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SettingsIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A credential. Prints as `***` in `Debug` and `Display`; call [`Secret::expose`] only where
+/// the value is sent upstream.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret value itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The type of a settings key, for documentation and listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyType {
+    String,
+    Url,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+}
+
+/// One settings key of a connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigProperty {
+    #[serde(rename = "type")]
+    pub kind: PropertyType,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    pub required: bool,
+    /// Shown as `"***"` in admin output and never logged.
+    pub sensitive: bool,
+}
+
+impl ConfigProperty {
+    pub fn new(kind: PropertyType, description: impl Into<String>) -> ConfigProperty {
+        ConfigProperty {
+            kind,
+            description: description.into(),
+            default: None,
+            required: false,
+            sensitive: false,
+        }
+    }
+
+    pub fn required(mut self) -> ConfigProperty {
+        self.required = true;
+        self
+    }
+
+    pub fn sensitive(mut self) -> ConfigProperty {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn default_value(mut self, value: impl Into<Value>) -> ConfigProperty {
+        self.default = Some(value.into());
+        self
+    }
+}
+
+/// The settings a connector accepts, as in the seed's `ConfigSchema`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSchema {
+    pub properties: BTreeMap<String, ConfigProperty>,
+}
+
+impl ConfigSchema {
+    pub fn new() -> ConfigSchema {
+        ConfigSchema::default()
+    }
+
+    /// Builder-style: declare a key.
+    pub fn property(mut self, name: impl Into<String>, property: ConfigProperty) -> ConfigSchema {
+        self.properties.insert(name.into(), property);
+        self
+    }
+
+    /// Whether a top-level key holds a secret.
+    pub fn is_sensitive(&self, key: &str) -> bool {
+        self.properties.get(key).is_some_and(|p| p.sensitive)
+    }
+
+    /// A copy of `settings` with every sensitive value replaced by `"***"`.
+    pub fn redact(&self, settings: &Value) -> Value {
+        match settings {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| {
+                        let shown = if self.is_sensitive(key) {
+                            Value::String("***".into())
+                        } else {
+                            value.clone()
+                        };
+                        (key.clone(), shown)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// Deserialize `settings` into the connector's typed settings, naming the key of any problem.
+///
+/// Declare the type with `#[serde(deny_unknown_fields)]` so that typos are reported. Values of
+/// sensitive keys are never quoted in the message.
+pub fn parse_settings<T: DeserializeOwned>(
+    schema: &ConfigSchema,
+    settings: &Value,
+) -> Result<T, Vec<SettingsIssue>> {
+    let empty = Value::Object(Default::default());
+    let settings = if settings.is_null() { &empty } else { settings };
+    serde_path_to_error::deserialize(settings).map_err(|err| {
+        // The path includes the key itself, unknown keys too (`tokn`, `headers.X-Key`); a
+        // missing key is named only by the message.
+        let mut path = err.path().to_string();
+        let message = err.inner().to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            path = if path == "." {
+                missing.to_owned()
+            } else {
+                format!("{path}.{missing}")
+            };
+        }
+        let path = if path == "." { String::new() } else { path };
+        let top = path.split('.').next().unwrap_or_default();
+        let message = if schema.is_sensitive(top) {
+            "invalid value (not shown: the key is sensitive)".to_owned()
+        } else {
+            message
+        };
+        vec![SettingsIssue::new(path, message)]
+    })
+}
+
+/// Check a `base_url`-like setting: absolute `http`/`https` with a host.
+pub fn check_base_url(key: &str, value: &str, issues: &mut Vec<SettingsIssue>) -> Option<Url> {
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        Ok(_) => {
+            issues.push(SettingsIssue::new(
+                key,
+                format!(
+                    "`{value}` must be an http(s) URL with a host, e.g. https://api.example.com"
+                ),
+            ));
+            None
+        }
+        Err(err) => {
+            issues.push(SettingsIssue::new(
+                key,
+                format!("`{value}` is not a URL ({err}), e.g. https://api.example.com"),
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Settings {
+        base_url: String,
+        token: Secret,
+        #[serde(default)]
+        page_size: u32,
+    }
+
+    fn schema() -> ConfigSchema {
+        ConfigSchema::new()
+            .property(
+                "base_url",
+                ConfigProperty::new(PropertyType::Url, "API root"),
+            )
+            .property(
+                "token",
+                ConfigProperty::new(PropertyType::String, "API token")
+                    .required()
+                    .sensitive(),
+            )
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse_settings::<Settings>(
+            &schema(),
+            &json!({"base_url": "https://x", "token": "t", "tokn": "t"}),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].path, "tokn");
+        assert!(
+            err[0].message.contains("unknown field"),
+            "{}",
+            err[0].message
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let err = parse_settings::<Settings>(
+            &schema(),
+            &json!({"base_url": "https://x", "token": "t", "page_size": "ten"}),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].path, "page_size");
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        let err = parse_settings::<Settings>(&schema(), &json!({"token": "t"})).unwrap_err();
+        assert_eq!(err[0].path, "base_url");
+    }
+
+    #[test]
+    fn sensitive_values_are_not_quoted() {
+        let err =
+            parse_settings::<Settings>(&schema(), &json!({"base_url": "https://x", "token": 12}))
+                .unwrap_err();
+        assert_eq!(err[0].path, "token");
+        assert!(!err[0].message.contains("12"), "{}", err[0].message);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "*** ***");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn redaction_hides_sensitive_keys_only() {
+        let shown = schema().redact(&json!({"base_url": "https://x", "token": "hunter2"}));
+        assert_eq!(shown, json!({"base_url": "https://x", "token": "***"}));
+    }
+
+    #[test]
+    fn base_urls_must_be_http_with_a_host() {
+        let mut issues = Vec::new();
+        assert!(check_base_url("base_url", "https://api.hubapi.com", &mut issues).is_some());
+        assert!(check_base_url("base_url", "ftp://x", &mut issues).is_none());
+        assert!(check_base_url("base_url", "not a url", &mut issues).is_none());
+        assert_eq!(issues.len(), 2);
+        assert!(issues.iter().all(|i| i.path == "base_url"));
+    }
+}
