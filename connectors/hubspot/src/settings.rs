@@ -1,0 +1,200 @@
+//! The `settings:` section of a HubSpot connector: its typed form, its schema and the checks
+//! that turn it into something the connector can use without further validation.
+
+use enrichd_sdk::{
+    ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
+    parse_settings,
+};
+use reqwest::Url;
+use serde::Deserialize;
+
+/// Where HubSpot's public API lives.
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
+
+/// The contact properties requested when `properties` is not set: the standard HubSpot
+/// properties the mapping knows (see the crate documentation for where each one goes).
+/// `createdate`, `lastmodifieddate` and `hs_object_id` come back without being asked for.
+pub(crate) const DEFAULT_PROPERTIES: &[&str] = &[
+    "email",
+    "hs_additional_emails",
+    "firstname",
+    "lastname",
+    "company",
+    "jobtitle",
+    "phone",
+    "city",
+    "state",
+    "country",
+    "website",
+    "industry",
+    "lifecyclestage",
+    "hs_lead_status",
+    "hubspotscore",
+    "hs_analytics_source",
+];
+
+/// The settings of a HubSpot connector, as written under `settings:` in `config.yaml`.
+///
+/// Only `access_token` is required: the other keys have defaults that suit the public API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotSettings {
+    /// Root of the HubSpot API. Defaults to `https://api.hubapi.com`; tests and `enrichd demo`
+    /// point it at a local server.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// A private-app access token (or OAuth access token) with the
+    /// `crm.objects.contacts.read` scope, sent as `Authorization: Bearer`. Required: HubSpot
+    /// answers nothing without it. Kept in a [`Secret`] so it never reaches a log.
+    #[serde(default)]
+    pub access_token: Secret,
+    /// Internal names of the contact properties to request. Defaults to the standard
+    /// properties this connector maps. The mapping reads those names only, so the useful
+    /// change is to narrow the list (leave out `phone`, say) rather than to extend it.
+    #[serde(default = "default_properties")]
+    pub properties: Vec<String>,
+}
+
+fn default_base_url() -> String {
+    DEFAULT_BASE_URL.to_owned()
+}
+
+fn default_properties() -> Vec<String> {
+    DEFAULT_PROPERTIES.iter().map(|p| (*p).to_owned()).collect()
+}
+
+/// Settings that passed every check, in the form the connector uses on each call.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidSettings {
+    pub(crate) base_url: Url,
+    pub(crate) access_token: Secret,
+    /// The `properties` query value, comma-separated, computed once.
+    pub(crate) properties: String,
+}
+
+/// The schema enrichd lists and uses to redact the token from admin output.
+pub(crate) fn schema() -> ConfigSchema {
+    ConfigSchema::new()
+        .property(
+            "base_url",
+            ConfigProperty::new(PropertyType::Url, "Root of the HubSpot API.")
+                .default_value(DEFAULT_BASE_URL),
+        )
+        .property(
+            "access_token",
+            ConfigProperty::new(
+                PropertyType::String,
+                "HubSpot private-app access token with the crm.objects.contacts.read scope.",
+            )
+            .required()
+            .sensitive(),
+        )
+        .property(
+            "properties",
+            ConfigProperty::new(
+                PropertyType::Array,
+                "Internal names of the contact properties to request.",
+            )
+            .default_value(DEFAULT_PROPERTIES.to_vec()),
+        )
+}
+
+/// Parse and check `settings`, reporting every problem found with the key it concerns.
+pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<SettingsIssue>> {
+    let raw: HubSpotSettings = parse_settings(&schema(), settings)?;
+    let mut issues = Vec::new();
+
+    let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
+    if let Some(url) = &base_url
+        && (url.query().is_some() || url.fragment().is_some())
+    {
+        issues.push(SettingsIssue::new(
+            "base_url",
+            "must be the API root without a query or fragment, e.g. https://api.hubapi.com",
+        ));
+    }
+
+    if raw.access_token.is_empty() {
+        issues.push(SettingsIssue::new(
+            "access_token",
+            "is required: a HubSpot private-app access token with the \
+             crm.objects.contacts.read scope, e.g. \"${HUBSPOT_TOKEN}\"",
+        ));
+    }
+
+    if raw.properties.is_empty() {
+        issues.push(SettingsIssue::new(
+            "properties",
+            "must name at least one contact property, e.g. [email, firstname, lastname]",
+        ));
+    }
+    for (index, name) in raw.properties.iter().enumerate() {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            issues.push(SettingsIssue::new(
+                format!("properties.{index}"),
+                format!(
+                    "`{name}` is not a HubSpot property's internal name \
+                     (letters, digits and `_`), e.g. jobtitle"
+                ),
+            ));
+        }
+    }
+
+    match base_url {
+        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+            base_url,
+            access_token: raw.access_token,
+            properties: raw.properties.join(","),
+        }),
+        _ => Err(issues),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn defaults_fill_everything_but_the_token() {
+        let valid = parse(&json!({"access_token": "pat-na1-x"})).unwrap();
+        assert_eq!(valid.base_url.as_str(), "https://api.hubapi.com/");
+        assert_eq!(valid.access_token.expose(), "pat-na1-x");
+        assert!(
+            valid
+                .properties
+                .starts_with("email,hs_additional_emails,firstname,lastname")
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let issues = parse(&json!({
+            "base_url": "ftp://example.com",
+            "access_token": "  ",
+            "properties": ["email", "first name"],
+        }))
+        .unwrap_err();
+        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["base_url", "access_token", "properties.1"]);
+    }
+
+    #[test]
+    fn a_base_url_with_a_query_is_refused() {
+        let issues =
+            parse(&json!({"access_token": "t", "base_url": "https://api.hubapi.com/?x=1"}))
+                .unwrap_err();
+        assert_eq!(issues[0].path, "base_url");
+    }
+
+    #[test]
+    fn an_empty_property_list_is_refused() {
+        let issues = parse(&json!({"access_token": "t", "properties": []})).unwrap_err();
+        assert_eq!(issues[0].path, "properties");
+    }
+}
