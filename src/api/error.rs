@@ -1,0 +1,113 @@
+//! Every error the API answers with, mapped to its status and JSON body in one place:
+//! `{"error": {"code": "...", "message": "...", "details": ...}}`.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    cache::RedisError,
+    domain::FieldError,
+    enrichment::{EnrichError, profile::SourceReport},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("The request body is not valid JSON: {message}")]
+    InvalidJson {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("`{}` {}", .0.field, .0.message)]
+    InvalidField(FieldError),
+    #[error("The request body is larger than {limit} bytes.")]
+    PayloadTooLarge { limit: usize },
+    #[error("The request body must be JSON, sent with `Content-Type: application/json`.")]
+    UnsupportedMediaType,
+    #[error("A valid `Authorization: Bearer <key>` header is required.")]
+    Unauthorized,
+    #[error("This route needs an admin token; the key given is not one.")]
+    Forbidden,
+    #[error("There is no route {method} {path}.")]
+    RouteNotFound { method: String, path: String },
+    #[error("This route does not accept {method}.")]
+    MethodNotAllowed { method: String },
+    #[error("No profile is cached for this user.")]
+    ProfileNotFound,
+    #[error("Every source failed; see `details.sources`.")]
+    AllSourcesFailed { sources: Vec<SourceReport> },
+    #[error("The cache is unavailable, so the erasure could not be done; retry later.")]
+    CacheUnavailable(#[source] RedisError),
+}
+
+impl ApiError {
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson { .. } => "invalid_json",
+            ApiError::InvalidField(_) => "invalid_request",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::RouteNotFound { .. } => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::ProfileNotFound => "profile_not_found",
+            ApiError::AllSourcesFailed { .. } => "all_sources_failed",
+            ApiError::CacheUnavailable(_) => "cache_unavailable",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::InvalidJson { line, column, .. } => json!({"line": line, "column": column}),
+            ApiError::InvalidField(field) => json!({"field": field.field}),
+            ApiError::PayloadTooLarge { limit } => json!({"limit_bytes": limit}),
+            ApiError::AllSourcesFailed { sources } => json!({"sources": sources}),
+            _ => Value::Null,
+        }
+    }
+
+    /// The error as a JSON value, for embedding (batch results).
+    pub fn to_json(&self) -> Value {
+        json!({"code": self.code(), "message": self.to_string(), "details": self.details()})
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidJson { .. } | ApiError::InvalidField(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::AllSourcesFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::CacheUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized) {
+            response.insert_header(("www-authenticate", "Bearer"));
+        }
+        response.json(json!({"error": self.to_json()}))
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> ApiError {
+        ApiError::InvalidField(error)
+    }
+}
+
+impl From<EnrichError> for ApiError {
+    fn from(error: EnrichError) -> ApiError {
+        match error {
+            EnrichError::AllSourcesFailed { sources } => ApiError::AllSourcesFailed { sources },
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The HTTP API (PRODUCT.md §3): routes, shared state, authentication, errors.
+
+mod auth;
+mod body;
+mod enrich;
+mod error;
+mod health;
+mod observe;
+mod profiles;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU8, Ordering},
+};
+
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+
+pub use self::{auth::Authenticator, error::ApiError, observe::observe};
+use crate::{
+    cache::ProfileCache,
+    connectors::ConnectorRegistry,
+    domain::{EnrichRequest, EnrichRequestBody, FieldError},
+    enrichment::Enricher,
+    metrics::Metrics,
+};
+
+/// Where the process is in its life, as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Starting = 0,
+    Ready = 1,
+    Draining = 2,
+}
+
+/// Everything handlers share.
+pub struct AppState {
+    pub enricher: Enricher,
+    pub registry: Arc<ConnectorRegistry>,
+    pub cache: Arc<ProfileCache>,
+    pub metrics: Arc<Metrics>,
+    pub auth: Authenticator,
+    pub max_body_bytes: usize,
+    pub batch_concurrency: usize,
+    phase: AtomicU8,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        enricher: Enricher,
+        registry: Arc<ConnectorRegistry>,
+        cache: Arc<ProfileCache>,
+        metrics: Arc<Metrics>,
+        auth: Authenticator,
+        max_body_bytes: usize,
+        batch_concurrency: usize,
+    ) -> AppState {
+        AppState {
+            enricher,
+            registry,
+            cache,
+            metrics,
+            auth,
+            max_body_bytes,
+            batch_concurrency,
+            phase: AtomicU8::new(Phase::Starting as u8),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Starting,
+            1 => Phase::Ready,
+            _ => Phase::Draining,
+        }
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// Validate an enrichment request against the connectors configured now.
+    pub fn enrich_request(&self, body: EnrichRequestBody) -> Result<EnrichRequest, FieldError> {
+        let snapshot = self.registry.snapshot();
+        EnrichRequest::parse(body, &|name| snapshot.contains(name))
+    }
+}
+
+/// Register every route.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/v1/enrich").route(web::post().to(enrich::enrich)))
+        .service(resource("/v1/enrich/batch").route(web::post().to(enrich::enrich_batch)))
+        .service(
+            resource("/v1/profiles/{user_id}")
+                .route(web::get().to(profiles::get_profile))
+                .route(web::delete().to(profiles::delete_profile)),
+        )
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .default_service(web::to(route_not_found));
+}
+
+/// A resource whose unsupported methods answer 405 in the API's error format.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+    })
+}
+
+async fn route_not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+    })
+}

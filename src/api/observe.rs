@@ -1,0 +1,74 @@
+//! Per-request middleware: the `x-request-id` header (echoed or generated), the HTTP metrics,
+//! and a tracing span so that every log line of a request carries its id.
+
+use std::time::Instant;
+
+use actix_web::{
+    Error,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{HeaderName, HeaderValue},
+    middleware::Next,
+    web,
+};
+use tracing::Instrument;
+
+use super::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps every request.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|value| is_acceptable_id(value.as_bytes()))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .expect("a UUID is a valid header value")
+        });
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.to_str().unwrap_or_default(),
+    );
+    let mut response = next.call(request).instrument(span.clone()).await?;
+
+    // The route pattern, never the raw path: paths carry user ids.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status();
+    if let Some(state) = state {
+        let metrics = &state.metrics;
+        metrics
+            .http_requests
+            .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+            .inc();
+        metrics
+            .http_duration
+            .with_label_values(&[method.as_str(), route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(%method, %route, status = status.as_u16(), "Request failed.");
+        } else {
+            tracing::debug!(%method, %route, status = status.as_u16(), "Request answered.");
+        }
+    });
+    response.headers_mut().insert(REQUEST_ID, request_id);
+    Ok(response)
+}
+
+/// A caller's request id is echoed when it is 1-128 visible ASCII characters.
+fn is_acceptable_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len()) && value.iter().all(|b| (0x21..=0x7e).contains(b))
+}

@@ -1,0 +1,338 @@
+//! `config.yaml`: typed settings, `${VAR}` substitution, and validation that reports every
+//! problem at once with its key path (for `enrichd check-config` and at start-up).
+
+mod env;
+mod validate;
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use enrichd_sdk::Secret;
+use serde::Deserialize;
+
+use crate::connectors::Factories;
+
+/// The default configuration, compiled in: used when no `config.yaml` is found.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config.yaml");
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub cache: CacheConfig,
+    pub enrichment: EnrichmentConfig,
+    /// Connectors by their configured name.
+    pub connectors: BTreeMap<String, ConnectorConfig>,
+    /// Directory of declarative connector manifests.
+    pub connectors_dir: Option<PathBuf>,
+}
+
+/// `server:` — the HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; defaults to the number of CPUs.
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            bind: "0.0.0.0:8080".into(),
+            max_body_bytes: 65_536,
+            workers: None,
+            shutdown_timeout_seconds: 25,
+        }
+    }
+}
+
+/// `auth:` — who may call the API. Empty lists switch authentication off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Bearer keys accepted on `/v1` routes. Empty strings are ignored.
+    pub api_keys: Vec<Secret>,
+    /// Bearer tokens accepted on admin routes (and on `/v1` routes).
+    pub admin_tokens: Vec<Secret>,
+}
+
+/// `cache:` — where merged profiles are kept and for how long.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `redis://` or `rediss://` URL; empty keeps profiles in process only.
+    pub redis_url: Secret,
+    /// Redis Cluster seed nodes; when given, cluster mode is used instead of `redis_url`.
+    pub redis_cluster_nodes: Vec<Secret>,
+    /// How long a complete profile is fresh.
+    pub ttl_seconds: u64,
+    /// How long past freshness a profile may still be served as stale.
+    pub stale_seconds: u64,
+    /// How long "no source knows this user" is remembered.
+    pub negative_ttl_seconds: u64,
+    /// How long a partial profile (some source failed) is fresh.
+    pub error_ttl_seconds: u64,
+    /// Profiles kept in the in-process tier.
+    pub local_capacity: u64,
+    /// Prefix of every Redis key.
+    pub key_prefix: String,
+    /// Bound on each Redis command, so that a slow Redis cannot stall requests.
+    pub timeout_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> CacheConfig {
+        CacheConfig {
+            redis_url: Secret::default(),
+            redis_cluster_nodes: Vec::new(),
+            ttl_seconds: 3600,
+            stale_seconds: 86_400,
+            negative_ttl_seconds: 300,
+            error_ttl_seconds: 30,
+            local_capacity: 10_000,
+            key_prefix: "enrichd:".into(),
+            timeout_ms: 200,
+        }
+    }
+}
+
+/// `enrichment:` — the fan-out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrichmentConfig {
+    /// Overall deadline of one enrichment; a request's `timeout_ms` may shorten it.
+    pub deadline_ms: u64,
+    /// Tie-break order of sources with equal confidence (first wins).
+    pub priority: Vec<String>,
+    /// Subjects of one batch enriched at once.
+    pub batch_concurrency: usize,
+}
+
+impl Default for EnrichmentConfig {
+    fn default() -> EnrichmentConfig {
+        EnrichmentConfig {
+            deadline_ms: 800,
+            priority: Vec::new(),
+            batch_concurrency: 16,
+        }
+    }
+}
+
+/// `connectors.<name>:` — one connector instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Which implementation; defaults to the connector's name.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Per-call timeout; defaults to the enrichment deadline.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Confidence of this source's answers; defaults to the connector's own default.
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// How long this source's answers stay fresh; defaults to the connector's own default.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Largest upstream response body accepted.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+    /// The connector's own settings, validated by the connector.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+/// `connectors.<name>.retry:` — retries of retryable failures within the deadline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included; 1 disables retries.
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> RetryConfig {
+        RetryConfig {
+            max_attempts: 3,
+            initial_backoff_ms: 50,
+            max_backoff_ms: 400,
+        }
+    }
+}
+
+/// `connectors.<name>.rate_limit:` — at most `requests` calls per `per_seconds`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub requests: u32,
+    pub per_seconds: u64,
+    #[serde(default)]
+    pub scope: RateLimitScope,
+}
+
+/// Whether a rate limit counts per process or across every replica (through Redis).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitScope {
+    #[default]
+    Local,
+    Cluster,
+}
+
+/// `connectors.<name>.circuit_breaker:` — stop calling a failing upstream for a while.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failures that open the circuit.
+    pub failure_threshold: u32,
+    /// How long the circuit stays open before one probe is let through.
+    pub open_seconds: u64,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> CircuitBreakerConfig {
+        CircuitBreakerConfig {
+            failure_threshold: 5,
+            open_seconds: 30,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_response_bytes() -> usize {
+    enrichd_sdk::EnrichContext::DEFAULT_MAX_RESPONSE_BYTES
+}
+
+impl Config {
+    /// Read and validate the configuration at `path`; with no path, `./config.yaml` if it
+    /// exists, else the embedded default.
+    pub fn load(path: Option<&Path>, factories: &Factories) -> Result<Config, ConfigError> {
+        let (origin, text) = match path {
+            Some(path) => (path.display().to_string(), read(path)?),
+            None if Path::new("config.yaml").exists() => {
+                ("config.yaml".to_owned(), read(Path::new("config.yaml"))?)
+            }
+            None => (
+                "the embedded default configuration".to_owned(),
+                EMBEDDED_DEFAULT.to_owned(),
+            ),
+        };
+        Config::parse(&text, &origin, &|name| std::env::var(name).ok(), factories)
+    }
+
+    /// Validate configuration `text`, taking `${VAR}` values from `env`.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        factories: &Factories,
+    ) -> Result<Config, ConfigError> {
+        let fail = |issues| ConfigError {
+            origin: origin.to_owned(),
+            issues,
+        };
+        let text = env::substitute(text, env).map_err(fail)?;
+        let root: serde_json::Value = serde_saphyr::from_str(&text)
+            .map_err(|err| fail(vec![ConfigIssue::new("", format!("not valid YAML: {err}"))]))?;
+        validate::config(root, factories).map_err(fail)
+    }
+
+    /// The overall enrichment deadline.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.enrichment.deadline_ms)
+    }
+
+    /// Whether any API key or admin token is configured (else authentication is off).
+    pub fn auth_enabled(&self) -> bool {
+        !self.auth.api_keys.is_empty() || !self.auth.admin_tokens.is_empty()
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|err| ConfigError {
+        origin: path.display().to_string(),
+        issues: vec![ConfigIssue::new("", format!("cannot read the file: {err}"))],
+    })
+}
+
+/// One configuration problem at a key path (`connectors.hubspot.timeout_ms`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigIssue {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> ConfigIssue {
+        ConfigIssue {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    fn at_line(line: usize, message: impl Into<String>) -> ConfigIssue {
+        ConfigIssue::new(format!("line {line}"), message)
+    }
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in one configuration.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The file the configuration came from.
+    pub origin: String,
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.issues.len();
+        let plural = if count == 1 { "" } else { "s" };
+        write!(f, "{count} problem{plural} in {}:", self.origin)?;
+        for issue in &self.issues {
+            write!(f, "\n  - {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConnectorConfig {
+    /// A connector of `kind` with the default timeout, retry and breaker settings.
+    pub fn new(kind: &str, settings: serde_json::Value) -> ConnectorConfig {
+        serde_json::from_value(serde_json::json!({"kind": kind, "settings": settings}))
+            .expect("a kind and settings are a complete connector configuration")
+    }
+}

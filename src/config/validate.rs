@@ -1,0 +1,471 @@
+//! Turns the parsed YAML into a [`Config`], collecting every problem with its key path.
+//!
+//! Each section is deserialized on its own, so a typo in `server:` does not hide a bad value in
+//! `cache:`; then each value is checked against its allowed range. Connector settings are
+//! checked by the connector's own factory.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{
+    AuthConfig, CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig, ServerConfig,
+};
+use crate::connectors::Factories;
+
+const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir";
+
+/// Validate the whole configuration.
+pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<ConfigIssue>> {
+    let mut issues = Vec::new();
+    let mut map = match root {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(vec![ConfigIssue::new(
+                "",
+                "the configuration must be a YAML mapping with keys such as `server:` and `connectors:`",
+            )]);
+        }
+    };
+    let server: ServerConfig = section(map.remove("server"), "server", &mut issues);
+    let mut auth: AuthConfig = section(map.remove("auth"), "auth", &mut issues);
+    let cache: CacheConfig = section(map.remove("cache"), "cache", &mut issues);
+    let enrichment: EnrichmentConfig = section(map.remove("enrichment"), "enrichment", &mut issues);
+    let connectors_dir: Option<PathBuf> =
+        section(map.remove("connectors_dir"), "connectors_dir", &mut issues);
+    let connectors = connectors(map.remove("connectors"), factories, &mut issues);
+    for key in map.keys() {
+        issues.push(ConfigIssue::new(
+            key.as_str(),
+            format!("unknown key; expected one of: {TOP_LEVEL_KEYS}"),
+        ));
+    }
+
+    check_server(&server, &mut issues);
+    check_cache(&cache, &mut issues);
+    check_enrichment(&enrichment, &connectors, &mut issues);
+    auth.api_keys.retain(|key| !key.is_empty());
+    auth.admin_tokens.retain(|key| !key.is_empty());
+
+    if issues.is_empty() {
+        Ok(Config {
+            server,
+            auth,
+            cache,
+            enrichment,
+            connectors,
+            connectors_dir,
+        })
+    } else {
+        Err(issues)
+    }
+}
+
+/// Deserialize one section, or its default when absent; a failure becomes an issue.
+fn section<T: DeserializeOwned + Default>(
+    value: Option<Value>,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> T {
+    match value {
+        None | Some(Value::Null) => T::default(),
+        Some(value) => typed(value, path, issues).unwrap_or_default(),
+    }
+}
+
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<T> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| {
+            let inner = err.path().to_string();
+            let at = if inner == "." {
+                path.to_owned()
+            } else {
+                format!("{path}.{inner}")
+            };
+            issues.push(ConfigIssue::new(at, err.inner().to_string()));
+        })
+        .ok()
+}
+
+fn connectors(
+    value: Option<Value>,
+    factories: &Factories,
+    issues: &mut Vec<ConfigIssue>,
+) -> BTreeMap<String, ConnectorConfig> {
+    let entries = match value {
+        None | Some(Value::Null) => return BTreeMap::new(),
+        Some(Value::Object(entries)) => entries,
+        Some(_) => {
+            issues.push(ConfigIssue::new(
+                "connectors",
+                "must be a mapping from connector name to its settings",
+            ));
+            return BTreeMap::new();
+        }
+    };
+    let mut connectors = BTreeMap::new();
+    for (name, value) in entries {
+        let path = format!("connectors.{name}");
+        if !valid_connector_name(&name) {
+            issues.push(ConfigIssue::new(
+                &path,
+                "a connector name is 1-64 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit",
+            ));
+        }
+        let Some(mut connector) = typed::<ConnectorConfig>(value, &path, issues) else {
+            continue;
+        };
+        if connector.kind.is_empty() {
+            connector.kind = name.clone();
+        }
+        check_connector(&path, &connector, factories, issues);
+        connectors.insert(name, connector);
+    }
+    connectors
+}
+
+fn valid_connector_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let starts_well = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    starts_well
+        && name.len() <= 64
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn check_connector(
+    path: &str,
+    connector: &ConnectorConfig,
+    factories: &Factories,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let mut problem = |key: &str, message: String| {
+        issues.push(ConfigIssue::new(format!("{path}.{key}"), message));
+    };
+    if connector.timeout_ms == Some(0) {
+        problem("timeout_ms", "must be at least 1".into());
+    }
+    if let Some(confidence) = connector.confidence
+        && !(0.0..=1.0).contains(&confidence)
+    {
+        problem("confidence", format!("{confidence} is outside 0.0..=1.0"));
+    }
+    if connector.ttl_seconds == Some(0) {
+        problem("ttl_seconds", "must be at least 1".into());
+    }
+    let retry = &connector.retry;
+    if !(1..=10).contains(&retry.max_attempts) {
+        problem(
+            "retry.max_attempts",
+            format!(
+                "{} is outside 1..=10 (1 disables retries)",
+                retry.max_attempts
+            ),
+        );
+    }
+    if retry.initial_backoff_ms == 0 || retry.initial_backoff_ms > retry.max_backoff_ms {
+        problem(
+            "retry.initial_backoff_ms",
+            "must be at least 1 and at most retry.max_backoff_ms".into(),
+        );
+    }
+    if let Some(limit) = &connector.rate_limit {
+        if limit.requests == 0 {
+            problem("rate_limit.requests", "must be at least 1".into());
+        }
+        if limit.per_seconds == 0 {
+            problem("rate_limit.per_seconds", "must be at least 1".into());
+        }
+    }
+    if connector.circuit_breaker.failure_threshold == 0 {
+        problem(
+            "circuit_breaker.failure_threshold",
+            "must be at least 1".into(),
+        );
+    }
+    if connector.circuit_breaker.open_seconds == 0 {
+        problem("circuit_breaker.open_seconds", "must be at least 1".into());
+    }
+    if !(1024..=64 * 1024 * 1024).contains(&connector.max_response_bytes) {
+        problem(
+            "max_response_bytes",
+            format!(
+                "{} is outside 1024..=67108864",
+                connector.max_response_bytes
+            ),
+        );
+    }
+    match factories.get(&connector.kind) {
+        None => problem(
+            "kind",
+            format!(
+                "unknown connector kind `{}`; known kinds: {}",
+                connector.kind,
+                factories.kinds().join(", ")
+            ),
+        ),
+        // Settings of a disabled connector are checked when it is enabled.
+        Some(factory) if connector.enabled => {
+            for issue in factory.validate(&connector.settings) {
+                let key = if issue.path.is_empty() {
+                    "settings".to_owned()
+                } else {
+                    format!("settings.{}", issue.path)
+                };
+                problem(&key, issue.message);
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+fn check_server(server: &ServerConfig, issues: &mut Vec<ConfigIssue>) {
+    let host_port = server.bind.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok()
+    });
+    if server.bind.parse::<SocketAddr>().is_err() && !host_port {
+        issues.push(ConfigIssue::new(
+            "server.bind",
+            format!(
+                "`{}` is not an address with a port, e.g. 0.0.0.0:8080",
+                server.bind
+            ),
+        ));
+    }
+    if !(1024..=16 * 1024 * 1024).contains(&server.max_body_bytes) {
+        issues.push(ConfigIssue::new(
+            "server.max_body_bytes",
+            format!("{} is outside 1024..=16777216", server.max_body_bytes),
+        ));
+    }
+    if server.workers == Some(0) {
+        issues.push(ConfigIssue::new("server.workers", "must be at least 1"));
+    }
+    if server.shutdown_timeout_seconds > 600 {
+        issues.push(ConfigIssue::new(
+            "server.shutdown_timeout_seconds",
+            "must be at most 600",
+        ));
+    }
+}
+
+fn check_cache(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) {
+    let url = cache.redis_url.expose().trim();
+    if !url.is_empty() && redis::parse_redis_url(url).is_none() {
+        issues.push(ConfigIssue::new(
+            "cache.redis_url",
+            "is not a Redis URL (not shown: it may hold a password); expected e.g. redis://redis:6379/0",
+        ));
+    }
+    for (index, node) in cache.redis_cluster_nodes.iter().enumerate() {
+        if redis::parse_redis_url(node.expose().trim()).is_none() {
+            issues.push(ConfigIssue::new(
+                format!("cache.redis_cluster_nodes[{index}]"),
+                "is not a Redis URL; expected e.g. redis://redis-0:6379",
+            ));
+        }
+    }
+    if !cache.redis_cluster_nodes.is_empty() {
+        issues.push(ConfigIssue::new(
+            "cache.redis_cluster_nodes",
+            "Redis Cluster is not supported by this build yet; use cache.redis_url",
+        ));
+    }
+    for (key, value) in [
+        ("ttl_seconds", cache.ttl_seconds),
+        ("negative_ttl_seconds", cache.negative_ttl_seconds),
+        ("error_ttl_seconds", cache.error_ttl_seconds),
+        ("local_capacity", cache.local_capacity),
+    ] {
+        if value == 0 {
+            issues.push(ConfigIssue::new(
+                format!("cache.{key}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if !(1..=10_000).contains(&cache.timeout_ms) {
+        issues.push(ConfigIssue::new(
+            "cache.timeout_ms",
+            "must be within 1..=10000",
+        ));
+    }
+    let prefix_ok = !cache.key_prefix.is_empty()
+        && cache.key_prefix.len() <= 64
+        && !cache
+            .key_prefix
+            .contains(|c: char| c == '{' || c == '}' || c.is_whitespace());
+    if !prefix_ok {
+        issues.push(ConfigIssue::new(
+            "cache.key_prefix",
+            "must be 1-64 characters without braces or spaces, e.g. \"enrichd:\"",
+        ));
+    }
+}
+
+fn check_enrichment(
+    enrichment: &EnrichmentConfig,
+    connectors: &BTreeMap<String, ConnectorConfig>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if !(1..=60_000).contains(&enrichment.deadline_ms) {
+        issues.push(ConfigIssue::new(
+            "enrichment.deadline_ms",
+            format!("{} is outside 1..=60000", enrichment.deadline_ms),
+        ));
+    }
+    if !(1..=100).contains(&enrichment.batch_concurrency) {
+        issues.push(ConfigIssue::new(
+            "enrichment.batch_concurrency",
+            "must be within 1..=100",
+        ));
+    }
+    for (index, name) in enrichment.priority.iter().enumerate() {
+        if !connectors.contains_key(name) {
+            issues.push(ConfigIssue::new(
+                format!("enrichment.priority[{index}]"),
+                format!("`{name}` is not a configured connector"),
+            ));
+        } else if enrichment.priority[..index].contains(name) {
+            issues.push(ConfigIssue::new(
+                format!("enrichment.priority[{index}]"),
+                format!("`{name}` is listed twice"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigError};
+    use crate::connectors::Factories;
+
+    fn parse(yaml: &str) -> Result<Config, ConfigError> {
+        Config::parse(yaml, "test.yaml", &|_| None, &Factories::builtin())
+    }
+
+    fn paths(yaml: &str) -> Vec<String> {
+        parse(yaml)
+            .unwrap_err()
+            .issues
+            .into_iter()
+            .map(|i| i.path)
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_configuration_is_valid() {
+        let config = parse(super::super::EMBEDDED_DEFAULT).unwrap();
+        assert!(config.cache.redis_url.is_empty());
+        assert!(!config.auth_enabled());
+        assert!(config.connectors.contains_key("github"));
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.server.bind, "0.0.0.0:8080");
+        assert_eq!(config.enrichment.deadline_ms, 800);
+        assert_eq!(config.cache.key_prefix, "enrichd:");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_path() {
+        let found = paths(
+            r#"
+server: {bind: "nowhere", max_body_bytes: 10}
+cache: {ttl_seconds: 0, key_prefix: "a{b}"}
+enrichment: {deadline_ms: 0, priority: [nobody]}
+connectors:
+  github:
+    timeout_ms: 0
+    confidence: 1.5
+    retry: {max_attempts: 0}
+    settings: {base_url: "ftp://x"}
+  hubspot:
+    kind: hubspot
+    settings: {base_url: "https://api.hubapi.com"}
+  Bad_Name: {kind: github}
+  mystery: {kind: nope}
+surprise: 1
+"#,
+        );
+        for expected in [
+            "server.bind",
+            "server.max_body_bytes",
+            "cache.ttl_seconds",
+            "cache.key_prefix",
+            "enrichment.deadline_ms",
+            "enrichment.priority[0]",
+            "connectors.github.timeout_ms",
+            "connectors.github.confidence",
+            "connectors.github.retry.max_attempts",
+            "connectors.github.settings.base_url",
+            "connectors.hubspot.settings.access_token",
+            "connectors.Bad_Name",
+            "connectors.mystery.kind",
+            "surprise",
+        ] {
+            assert!(
+                found.iter().any(|p| p == expected),
+                "{expected} missing from {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_and_mistyped_keys_are_named() {
+        let found = paths("server: {bnd: x}\ncache: {ttl_seconds: soon}\n");
+        assert_eq!(found, ["server.bnd", "cache.ttl_seconds"]);
+    }
+
+    #[test]
+    fn missing_environment_variables_are_reported() {
+        let err = parse("auth: {api_keys: [\"${ENRICHD_TEST_UNSET_VAR}\"]}").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ENRICHD_TEST_UNSET_VAR is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_are_reported() {
+        let err = parse("server: [unclosed").unwrap_err();
+        assert!(err.to_string().contains("not valid YAML"), "{err}");
+    }
+
+    #[test]
+    fn empty_keys_switch_auth_off_and_real_ones_on() {
+        assert!(!parse("auth: {api_keys: [\"\"]}").unwrap().auth_enabled());
+        let config = parse("auth: {api_keys: [k1, \"\"], admin_tokens: [a1]}").unwrap();
+        assert_eq!(config.auth.api_keys.len(), 1);
+        assert!(config.auth_enabled());
+    }
+
+    #[test]
+    fn disabled_connectors_are_not_asked_for_settings() {
+        let config = parse("connectors: {hubspot: {enabled: false}}").unwrap();
+        assert!(!config.connectors["hubspot"].enabled);
+        assert_eq!(config.connectors["hubspot"].kind, "hubspot");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config =
+            parse("auth: {api_keys: [topsecret]}\ncache: {redis_url: \"redis://:pw@h:6379\"}")
+                .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("topsecret") && !shown.contains("pw@"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! The body of `POST /v1/enrich` (and of each batch item), and its validation.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use enrichd_sdk::Subject;
+use serde::Deserialize;
+
+use super::{FieldError, UserId, parse_email, parse_handle, parse_phone};
+
+/// The request body exactly as sent; unknown fields are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichRequestBody {
+    pub user_id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub handles: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub connectors: Option<Vec<String>>,
+    #[serde(default)]
+    pub refresh: Option<bool>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A validated enrichment request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichRequest {
+    pub subject: Subject,
+    /// The connectors to ask, when the caller limited them (deduplicated, in request order).
+    pub connectors: Option<Vec<String>>,
+    /// Skip the cache and ask the sources again.
+    pub refresh: bool,
+    /// The caller's own deadline; it can only shorten the configured one.
+    pub timeout: Option<Duration>,
+}
+
+impl EnrichRequest {
+    /// Validate `body`; `is_connector` tells which connector names exist.
+    pub fn parse(
+        body: EnrichRequestBody,
+        is_connector: &dyn Fn(&str) -> bool,
+    ) -> Result<EnrichRequest, FieldError> {
+        let user_id = UserId::parse(&body.user_id).map_err(|m| FieldError::new("user_id", m))?;
+        let mut subject = Subject::new(user_id.into_string());
+        if let Some(email) = body.email {
+            subject.email = Some(parse_email(&email).map_err(|m| FieldError::new("email", m))?);
+        }
+        if let Some(phone) = body.phone {
+            subject.phone = Some(parse_phone(&phone).map_err(|m| FieldError::new("phone", m))?);
+        }
+        for (platform, handle) in body.handles.unwrap_or_default() {
+            let (platform, handle) = parse_handle(&platform, &handle)
+                .map_err(|m| FieldError::new(format!("handles.{platform}"), m))?;
+            subject.handles.insert(platform, handle);
+        }
+        let connectors = match body.connectors {
+            None => None,
+            Some(names) if names.is_empty() => {
+                return Err(FieldError::new(
+                    "connectors",
+                    "must name at least one connector (leave it out to ask all)",
+                ));
+            }
+            Some(names) => {
+                let mut unique: Vec<String> = Vec::with_capacity(names.len());
+                for (index, name) in names.into_iter().enumerate() {
+                    if !is_connector(&name) {
+                        return Err(FieldError::new(
+                            format!("connectors[{index}]"),
+                            format!("`{name}` is not a configured connector"),
+                        ));
+                    }
+                    if !unique.contains(&name) {
+                        unique.push(name);
+                    }
+                }
+                Some(unique)
+            }
+        };
+        let timeout = match body.timeout_ms {
+            Some(0) => return Err(FieldError::new("timeout_ms", "must be at least 1")),
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => None,
+        };
+        Ok(EnrichRequest {
+            subject,
+            connectors,
+            refresh: body.refresh.unwrap_or(false),
+            timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: serde_json::Value) -> EnrichRequestBody {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn parse(json: serde_json::Value) -> Result<EnrichRequest, FieldError> {
+        EnrichRequest::parse(body(json), &|name| ["hubspot", "github"].contains(&name))
+    }
+
+    #[test]
+    fn a_full_request_parses() {
+        let request = parse(serde_json::json!({
+            "user_id": "u-42", "email": "ada@example.com", "phone": "+442071838750",
+            "handles": {"github": "octocat"}, "connectors": ["github", "hubspot", "github"],
+            "refresh": true, "timeout_ms": 500
+        }))
+        .unwrap();
+        assert_eq!(request.subject.email.as_deref(), Some("ada@example.com"));
+        assert_eq!(request.subject.handles["github"], "octocat");
+        assert_eq!(request.connectors.unwrap(), ["github", "hubspot"]);
+        assert!(request.refresh);
+        assert_eq!(request.timeout, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (serde_json::json!({"user_id": ""}), "user_id"),
+            (
+                serde_json::json!({"user_id": "u", "email": "nope"}),
+                "email",
+            ),
+            (serde_json::json!({"user_id": "u", "phone": "12"}), "phone"),
+            (
+                serde_json::json!({"user_id": "u", "handles": {"github": ""}}),
+                "handles.github",
+            ),
+            (
+                serde_json::json!({"user_id": "u", "connectors": []}),
+                "connectors",
+            ),
+            (
+                serde_json::json!({"user_id": "u", "connectors": ["github", "myspace"]}),
+                "connectors[1]",
+            ),
+            (
+                serde_json::json!({"user_id": "u", "timeout_ms": 0}),
+                "timeout_ms",
+            ),
+        ];
+        for (json, field) in cases {
+            assert_eq!(parse(json.clone()).unwrap_err().field, field, "{json}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_value::<EnrichRequestBody>(
+            serde_json::json!({"user_id": "u", "emial": "x"}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `emial`"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The merged profile as enrichd answers it (PRODUCT.md §3), and the per-source report.
+
+use std::{collections::BTreeMap, time::SystemTime};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use enrichd_sdk::{Behavior, Demographics, Identity, Social};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The answer of `/v1/enrich` and `GET /v1/profiles/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user_id: String,
+    pub profile: ProfileBody,
+    /// For every filled field (`identity.name`), where it came from.
+    pub provenance: BTreeMap<String, Provenance>,
+    /// What each connector did for this profile.
+    pub sources: Vec<SourceReport>,
+    /// Overall confidence: the mean confidence of the filled fields (0 when none).
+    pub confidence: f64,
+    /// Whether some attempted connector neither answered nor said "not found".
+    pub partial: bool,
+    /// How this answer was served; absent in the cached copy, set when answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheStatus>,
+    pub enriched_at: String,
+    /// When the profile stops being fresh.
+    pub expires_at: String,
+}
+
+/// The profile sections, merged from every source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProfileBody {
+    pub identity: Identity,
+    pub demographics: Demographics,
+    pub interests: Vec<String>,
+    pub social: Social,
+    pub behavior: Behavior,
+    /// Each connector's own facts, by connector name.
+    pub contextual: BTreeMap<String, Map<String, Value>>,
+}
+
+/// Where one field's value came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The source whose value won (for lists and sums: the most confident contributor).
+    pub source: String,
+    pub confidence: f64,
+    pub fetched_at: String,
+    /// Every contributing source, for fields merged from several (lists, connection counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+}
+
+/// One connector's part in a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub connector: String,
+    pub status: SourceStatus,
+    pub latency_ms: u64,
+    /// The confidence its answer was merged with (`ok` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// What went wrong, for failures; never contains personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long the upstream asked us to wait (`rate_limited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// What happened to one connector in one enrichment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    Ok,
+    NotFound,
+    Timeout,
+    Error,
+    RateLimited,
+    CircuitOpen,
+    Skipped,
+    Disabled,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Ok => "ok",
+            SourceStatus::NotFound => "not_found",
+            SourceStatus::Timeout => "timeout",
+            SourceStatus::Error => "error",
+            SourceStatus::RateLimited => "rate_limited",
+            SourceStatus::CircuitOpen => "circuit_open",
+            SourceStatus::Skipped => "skipped",
+            SourceStatus::Disabled => "disabled",
+        }
+    }
+
+    /// Whether the connector was actually asked (or would have been, but for a guard).
+    pub fn attempted(self) -> bool {
+        !matches!(self, SourceStatus::Skipped | SourceStatus::Disabled)
+    }
+
+    /// Whether the connector gave a usable answer (data, or a definite "unknown").
+    pub fn answered(self) -> bool {
+        matches!(self, SourceStatus::Ok | SourceStatus::NotFound)
+    }
+}
+
+/// How an answer was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStatus {
+    Hit,
+    Stale,
+    Miss,
+    Bypass,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Stale => "stale",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Bypass => "bypass",
+        }
+    }
+}
+
+/// A timestamp as the API writes it: RFC 3339, UTC, whole seconds.
+pub fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// The stored JSON of a profile (which has no `cache` field) with `"cache": status` added,
+/// without parsing it again: the hit path serves cached bytes as they are.
+pub fn with_cache_status(stored: &[u8], status: CacheStatus) -> Bytes {
+    let body = stored.strip_suffix(b"}").unwrap_or(stored);
+    let mut out = BytesMut::with_capacity(stored.len() + 20);
+    out.put_slice(body);
+    out.put_slice(b",\"cache\":\"");
+    out.put_slice(status.as_str().as_bytes());
+    out.put_slice(b"\"}");
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_status_is_spliced_into_stored_json() {
+        let stored = br#"{"user_id":"u-1","confidence":0.5}"#;
+        let served = with_cache_status(stored, CacheStatus::Hit);
+        let value: Value = serde_json::from_slice(&served).unwrap();
+        assert_eq!(value["cache"], "hit");
+        assert_eq!(value["user_id"], "u-1");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_seconds() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_500);
+        assert_eq!(timestamp(at), "2026-11-18T11:06:40Z");
+    }
+}

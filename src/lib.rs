@@ -1,0 +1,12 @@
+//! enrichd: a user-profile enrichment service. See README.md for what it does and how to run it.
+
+pub mod api;
+pub mod cache;
+pub mod config;
+pub mod connectors;
+pub mod demo;
+pub mod domain;
+pub mod enrichment;
+pub mod metrics;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,180 @@
+//! Every Prometheus metric enrichd exposes, in one place; names and labels are fixed by
+//! PRODUCT.md §5. No label ever takes a user id, email or other unbounded value.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The service's metrics, registered in their own registry (one per application, so that
+/// several instances in one test process do not collide).
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub enrichments: IntCounterVec,
+    pub enrichment_duration: Histogram,
+    pub connector_requests: IntCounterVec,
+    pub connector_duration: HistogramVec,
+    pub connector_retries: IntCounterVec,
+    pub connector_healthy: IntGaugeVec,
+    pub connector_circuit_open: IntGaugeVec,
+    pub cache_lookups: IntCounterVec,
+    pub coalesced: IntCounter,
+    pub build_info: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("metric definitions are valid");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("metric names are unique");
+            metric
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntGaugeVec::new(Opts::new(name, help), labels)
+                .expect("metric definitions are valid");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("metric names are unique");
+            metric
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            let metric = HistogramVec::new(opts, labels).expect("metric definitions are valid");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("metric names are unique");
+            metric
+        };
+
+        let metrics = Metrics {
+            http_requests: counter(
+                "enrichd_http_requests_total",
+                "HTTP requests answered, by method, route pattern and status.",
+                &["method", "route", "status"],
+            ),
+            http_duration: histogram(
+                "enrichd_http_request_duration_seconds",
+                "Time to answer HTTP requests.",
+                &["method", "route"],
+            ),
+            enrichments: counter(
+                "enrichd_enrichments_total",
+                "Fan-outs completed, by outcome (complete, partial, failed).",
+                &["outcome"],
+            ),
+            enrichment_duration: histogram(
+                "enrichd_enrichment_duration_seconds",
+                "Time from the start of a fan-out to the merged profile.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            connector_requests: counter(
+                "enrichd_connector_requests_total",
+                "Connector calls, by connector and source status.",
+                &["connector", "status"],
+            ),
+            connector_duration: histogram(
+                "enrichd_connector_request_duration_seconds",
+                "Time of connector calls, retries included.",
+                &["connector"],
+            ),
+            connector_retries: counter(
+                "enrichd_connector_retries_total",
+                "Retries of connector calls after a retryable failure.",
+                &["connector"],
+            ),
+            connector_healthy: gauge(
+                "enrichd_connector_healthy",
+                "1 when the connector's last health check passed.",
+                &["connector"],
+            ),
+            connector_circuit_open: gauge(
+                "enrichd_connector_circuit_open",
+                "1 while the connector's circuit breaker is open.",
+                &["connector"],
+            ),
+            cache_lookups: counter(
+                "enrichd_cache_lookups_total",
+                "Profile cache lookups, by tier (local, redis) and result (hit, stale, miss, error).",
+                &["tier", "result"],
+            ),
+            coalesced: IntCounter::new(
+                "enrichd_coalesced_requests_total",
+                "Requests that joined an identical enrichment already in flight.",
+            )
+            .expect("metric definitions are valid"),
+            build_info: gauge(
+                "enrichd_build_info",
+                "Always 1; the version label tells which build is running.",
+                &["version"],
+            ),
+            registry,
+        };
+        metrics
+            .registry
+            .register(Box::new(metrics.coalesced.clone()))
+            .expect("metric names are unique");
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        #[cfg(target_os = "linux")]
+        metrics
+            .registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metrics register once per registry");
+        metrics
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("encoding metrics into memory cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_names_are_exposed() {
+        let metrics = Metrics::new();
+        metrics
+            .cache_lookups
+            .with_label_values(&["local", "hit"])
+            .inc();
+        metrics.enrichments.with_label_values(&["complete"]).inc();
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        for name in [
+            "enrichd_build_info{version=",
+            "enrichd_cache_lookups_total{result=\"hit\",tier=\"local\"} 1",
+            "enrichd_enrichments_total{outcome=\"complete\"} 1",
+            "enrichd_coalesced_requests_total 0",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Building and running the application: the same path for `enrichd serve`, the demo and the
+//! black-box tests (which bind port 0 and ask for the real port).
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use anyhow::Context;
+
+use crate::{
+    api::{self, AppState, Authenticator, Phase},
+    cache::ProfileCache,
+    config::Config,
+    connectors::{ConnectorRegistry, Factories},
+    enrichment::Enricher,
+    metrics::Metrics,
+};
+
+/// A built, bound, not yet running enrichd.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Build with the connectors compiled into this binary.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Application::build_with(config, &Factories::builtin()).await
+    }
+
+    /// Build with the given connector factories, and bind the listener.
+    pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
+        let metrics = Arc::new(Metrics::new());
+        let registry = Arc::new(ConnectorRegistry::build(&config, factories)?);
+        let cache = Arc::new(
+            ProfileCache::open(&config.cache, metrics.clone())
+                .context("Failed to set up the Redis connection")?,
+        );
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("enrichd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("Failed to build the HTTP client")?;
+        let enricher = Enricher::new(
+            &config,
+            registry.clone(),
+            cache.clone(),
+            http,
+            metrics.clone(),
+        );
+        let auth = Authenticator::new(&config.auth.api_keys, &config.auth.admin_tokens);
+        if !auth.enabled() {
+            tracing::warn!(
+                "AUTHENTICATION IS OFF: no auth.api_keys or auth.admin_tokens are configured, so \
+                 anyone who can reach this port can enrich and erase profiles. Set \
+                 ENRICHD_API_KEY and ENRICHD_ADMIN_TOKEN in production."
+            );
+        }
+        let state = web::Data::new(AppState::new(
+            enricher,
+            registry,
+            cache,
+            metrics,
+            auth,
+            config.server.max_body_bytes,
+            config.enrichment.batch_concurrency,
+        ));
+
+        let listener = TcpListener::bind(&config.server.bind)
+            .with_context(|| format!("Failed to bind {}", config.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(api::observe))
+                .configure(api::routes)
+        })
+        .shutdown_timeout(config.server.shutdown_timeout_seconds)
+        .disable_signals();
+        if let Some(workers) = config.server.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        state.set_phase(Phase::Ready);
+        tracing::info!(
+            port,
+            redis = !config.cache.redis_url.is_empty(),
+            "enrichd is listening."
+        );
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests that look inside.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serve until SIGTERM or SIGINT, then drain: readiness turns 503, the listener closes,
+    /// in-flight requests finish (up to `server.shutdown_timeout_seconds`), connectors shut
+    /// down.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        // Waits for a signal, then asks the server to stop gracefully; the server future
+        // below completes once the drain is over.
+        let on_signal = tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            tracing::info!("Stop signal received; draining in-flight requests.");
+            state.set_phase(Phase::Draining);
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        on_signal.abort();
+        self.state.set_phase(Phase::Draining);
+        self.state.registry.shutdown_all().await;
+        tracing::info!("enrichd stopped.");
+        served
+    }
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
