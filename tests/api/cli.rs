@@ -1,0 +1,231 @@
+//! The `enrichd` binary itself: `check-config`, and `serve` with its logs and its shutdown.
+
+use std::{
+    io::Read,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+
+use crate::helpers::free_port;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_enrichd");
+
+fn write_config(text: &str) -> tempfile_path::TempPath {
+    tempfile_path::TempPath::with(text)
+}
+
+/// A minimal temporary-file helper (no extra crate needed).
+mod tempfile_path {
+    pub struct TempPath(pub std::path::PathBuf);
+
+    impl TempPath {
+        pub fn with(text: &str) -> TempPath {
+            let path =
+                std::env::temp_dir().join(format!("enrichd-test-{}.yaml", uuid::Uuid::new_v4()));
+            std::fs::write(&path, text).expect("the temp dir is writable");
+            TempPath(path)
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn check_config_accepts_the_shipped_configuration() {
+    let output = Command::new(BINARY)
+        .args([
+            "check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config.yaml"),
+        ])
+        .env_remove("HUBSPOT_ENABLED")
+        .output()
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Configuration is valid"));
+}
+
+#[test]
+fn check_config_reports_every_problem_and_fails() {
+    let config = write_config(
+        "server: {bind: nowhere}\ncache: {ttl_seconds: -5}\nconnectors:\n  hubspot: {settings: {base_url: 'x'}}\n",
+    );
+
+    let output = Command::new(BINARY)
+        .args(["check-config", "--config"])
+        .arg(&config.0)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for path in [
+        "server.bind",
+        "cache.ttl_seconds",
+        "connectors.hubspot.settings.base_url",
+        "connectors.hubspot.settings.access_token",
+    ] {
+        assert!(stderr.contains(path), "`{path}` missing from:\n{stderr}");
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_bad_configuration() {
+    let config = write_config("enrichment: {deadline_ms: 0}\n");
+
+    let output = Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(&config.0)
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("enrichment.deadline_ms"));
+}
+
+#[tokio::test]
+async fn serve_logs_no_secrets_or_emails_and_stops_cleanly_on_sigterm() {
+    let upstream = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string(r#"{"message":"bcooper@biglytics.net is not allowed"}"#),
+        )
+        .mount(&upstream)
+        .await;
+    let port = free_port();
+    let config = write_config(&format!(
+        r#"
+server: {{bind: "127.0.0.1:{port}", workers: 1, shutdown_timeout_seconds: 2}}
+auth: {{api_keys: ["${{TEST_API_KEY}}"]}}
+connectors:
+  hubspot: {{settings: {{base_url: "{url}", access_token: "${{TEST_HUBSPOT_TOKEN}}"}}}}
+  github: {{settings: {{base_url: "{url}", token: "ghp_supersecret"}}}}
+"#,
+        url = upstream.uri()
+    ));
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(&config.0)
+        .env("TEST_API_KEY", "key-verysecret")
+        .env("TEST_HUBSPOT_TOKEN", "pat-na1-secret")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "enrichd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let answer = client
+        .post(format!("{base}/v1/enrich"))
+        .bearer_auth("key-verysecret")
+        .json(&json!({"user_id": "cli-1", "email": "bcooper@biglytics.net", "phone": "+442071838750", "handles": {"github": "octocat"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        502,
+        "both upstreams refuse the credentials"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "enrichd did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "SIGTERM is a clean exit, got {exit:?}");
+
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(
+        logs.contains("Connector call failed"),
+        "the failures are logged:\n{logs}"
+    );
+    for secret in [
+        "bcooper@biglytics.net",
+        "+442071838750",
+        "key-verysecret",
+        "pat-na1-secret",
+        "ghp_supersecret",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "`{secret}` appears in the logs:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn serve_warns_loudly_when_authentication_is_off() {
+    let port = free_port();
+    let config = write_config(&format!(
+        "server: {{bind: \"127.0.0.1:{port}\", workers: 1}}\nconnectors: {{}}\n"
+    ));
+    let child = Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(&config.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "enrichd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success());
+    assert!(logs.contains("AUTHENTICATION IS OFF"), "{logs}");
+}

@@ -1,0 +1,345 @@
+//! The test harness: a real `redis-server` per test, upstream stand-ins or wiremock servers on
+//! loopback, and the real application started on port 0 exactly as `enrichd serve` starts it.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use enrichd::{config::Config, connectors::Factories, demo::StandInServer, startup::Application};
+use enrichd_sdk::ConnectorFactory;
+use serde_json::Value;
+
+/// A private `redis-server` on a free loopback port; killed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Start one. Panics with an install hint when `redis-server` is missing: the tests need a
+    /// real Redis and are never skipped.
+    pub fn start() -> RedisServer {
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+        };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Start (again) on the same port.
+    pub fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server); the tests use a real Redis");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut connection) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut connection).is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Kill it, as an outage would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A synchronous connection for inspecting keys.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("the test Redis accepts connections")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// How to start a test application.
+pub struct TestAppBuilder {
+    redis: bool,
+    api_keys: Vec<String>,
+    deadline_ms: u64,
+    max_body_bytes: usize,
+    /// connector name → (kind, base_url, timeout_ms); None base_url = its stand-in.
+    upstreams: Vec<(String, Option<String>, Option<u64>)>,
+    extra_cache: String,
+}
+
+impl TestAppBuilder {
+    pub fn new() -> TestAppBuilder {
+        TestAppBuilder {
+            redis: true,
+            api_keys: Vec::new(),
+            deadline_ms: 800,
+            max_body_bytes: 65_536,
+            upstreams: vec![
+                ("hubspot".into(), None, None),
+                ("github".into(), None, None),
+            ],
+            extra_cache: String::new(),
+        }
+    }
+
+    /// Keep profiles in process instead of Redis.
+    pub fn without_redis(mut self) -> Self {
+        self.redis = false;
+        self
+    }
+
+    pub fn api_key(mut self, key: &str) -> Self {
+        self.api_keys.push(key.to_owned());
+        self
+    }
+
+    pub fn deadline_ms(mut self, ms: u64) -> Self {
+        self.deadline_ms = ms;
+        self
+    }
+
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Extra `cache:` keys, in YAML flow syntax without braces (`ttl_seconds: 5`).
+    pub fn cache(mut self, keys: &str) -> Self {
+        self.extra_cache = keys.to_owned();
+        self
+    }
+
+    /// Point connector `name` (kind = name) at `base_url` instead of its stand-in.
+    pub fn upstream(mut self, name: &str, base_url: &str) -> Self {
+        self.set_upstream(name, Some(base_url.to_owned()), None);
+        self
+    }
+
+    /// Like [`upstream`](Self::upstream), with a per-connector timeout.
+    pub fn upstream_with_timeout(mut self, name: &str, base_url: &str, timeout_ms: u64) -> Self {
+        self.set_upstream(name, Some(base_url.to_owned()), Some(timeout_ms));
+        self
+    }
+
+    fn set_upstream(&mut self, name: &str, url: Option<String>, timeout: Option<u64>) {
+        self.upstreams.retain(|(n, _, _)| n != name);
+        self.upstreams.push((name.to_owned(), url, timeout));
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let factories = Factories::builtin();
+        let redis = self.redis.then(RedisServer::start);
+        let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let mut stand_ins = Vec::new();
+        let mut connectors = String::new();
+        for (name, url, timeout) in &self.upstreams {
+            let factory = factories.get(name).expect("a builtin connector kind");
+            let settings = match url {
+                Some(url) => default_settings(factory.as_ref(), url),
+                None => {
+                    let stand_in = factory.stand_in().expect("the connector has a stand-in");
+                    let server = StandInServer::start(stand_in.clone()).expect("stand-in starts");
+                    let settings = stand_in.settings(server.url());
+                    stand_ins.push(server);
+                    settings
+                }
+            };
+            let timeout = timeout
+                .map(|t| format!("timeout_ms: {t}, "))
+                .unwrap_or_default();
+            connectors.push_str(&format!(
+                "  {name}: {{kind: {name}, {timeout}retry: {{max_attempts: 1}}, settings: {settings}}}\n"
+            ));
+        }
+        let keys: Vec<String> = self.api_keys.iter().map(|k| format!("\"{k}\"")).collect();
+        let redis_url = redis.as_ref().map(RedisServer::url).unwrap_or_default();
+        let yaml = format!(
+            r#"
+server: {{bind: "127.0.0.1:0", workers: 2, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1}}
+auth: {{api_keys: [{keys}]}}
+cache: {{redis_url: "{redis_url}", key_prefix: "{prefix}", {extra_cache}}}
+enrichment: {{deadline_ms: {deadline}, priority: [hubspot, github]}}
+connectors:
+{connectors}"#,
+            max_body = self.max_body_bytes,
+            keys = keys.join(", "),
+            extra_cache = self.extra_cache,
+            deadline = self.deadline_ms,
+        );
+        let config = Config::parse(&yaml, "test config", &|_| None, &factories)
+            .unwrap_or_else(|err| panic!("{err}\n{yaml}"));
+        let app = Application::build(config).await.expect("the app builds");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            redis,
+            prefix,
+            _stand_ins: stand_ins,
+            api_key: self.api_keys.first().cloned(),
+        }
+    }
+}
+
+/// Settings pointing a connector at `url` with the credentials its stand-in would accept.
+fn default_settings(factory: &dyn ConnectorFactory, url: &str) -> Value {
+    match factory.stand_in() {
+        Some(stand_in) => stand_in.settings(url),
+        None => serde_json::json!({"base_url": url}),
+    }
+}
+
+/// A running application and what it talks to.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub redis: Option<RedisServer>,
+    pub prefix: String,
+    _stand_ins: Vec<StandInServer>,
+    api_key: Option<String>,
+}
+
+/// A response, read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = self
+            .authorized(request)
+            .send()
+            .await
+            .expect("the app answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a complete body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn enrich(&self, subject: Value) -> Answer {
+        self.send(self.client.post(self.url("/v1/enrich")).json(&subject))
+            .await
+    }
+
+    pub async fn enrich_raw(&self, body: &str, content_type: &str) -> Answer {
+        self.send(
+            self.client
+                .post(self.url("/v1/enrich"))
+                .header("content-type", content_type)
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    pub async fn get_profile(&self, user_id: &str) -> Answer {
+        self.send(
+            self.client
+                .get(self.url(&format!("/v1/profiles/{user_id}"))),
+        )
+        .await
+    }
+
+    pub async fn delete_profile(&self, user_id: &str) -> Answer {
+        self.send(
+            self.client
+                .delete(self.url(&format!("/v1/profiles/{user_id}"))),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The Redis key of a user's profile.
+    pub fn profile_key(&self, user_id: &str) -> String {
+        format!("{}{{{user_id}}}:profile", self.prefix)
+    }
+
+    pub fn redis(&self) -> &RedisServer {
+        self.redis.as_ref().expect("this test app has Redis")
+    }
+}
+
+/// The stand-ins' known people, as the fixtures have them.
+pub fn known_subject(user_id: &str) -> Value {
+    serde_json::json!({
+        "user_id": user_id,
+        "email": "bcooper@biglytics.net",
+        "handles": {"github": "octocat"}
+    })
+}
+
+/// The source report of `connector` in a profile.
+pub fn source<'a>(profile: &'a Value, connector: &str) -> &'a Value {
+    profile["sources"]
+        .as_array()
+        .and_then(|sources| sources.iter().find(|s| s["connector"] == connector))
+        .unwrap_or_else(|| panic!("no source {connector} in {profile}"))
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of enrichd's HTTP API: the real application on port 0, a real
+//! `redis-server`, and upstreams on loopback (the connectors' stand-ins or wiremock).
+
+mod auth;
+mod bad_input;
+mod cli;
+mod enrich;
+mod health;
+mod helpers;
+mod profiles;

@@ -1,0 +1,146 @@
+//! `GET` and `DELETE /v1/profiles/{user_id}`.
+
+use serde_json::json;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+
+use crate::helpers::{TestAppBuilder, known_subject, source};
+
+#[tokio::test]
+async fn a_cached_profile_is_read_back_as_a_hit() {
+    let app = TestAppBuilder::new().spawn().await;
+    let enriched = app.enrich(known_subject("p-1")).await;
+
+    let answer = app.get_profile("p-1").await;
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["cache"], "hit");
+    assert_eq!(answer.body["profile"], enriched.body["profile"]);
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_profile_not_found() {
+    let app = TestAppBuilder::new().spawn().await;
+
+    let answer = app.get_profile("nobody").await;
+
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.body["error"]["code"], "profile_not_found");
+}
+
+#[tokio::test]
+async fn a_profile_past_its_ttl_is_served_stale() {
+    let app = TestAppBuilder::new().spawn().await;
+    app.enrich(known_subject("p-2")).await;
+    // Age the profile: it is now past its freshness but within the stale window.
+    redis::cmd("HSET")
+        .arg(app.profile_key("p-2"))
+        .arg("fresh_until")
+        .arg(1)
+        .query::<()>(&mut app.redis().connection())
+        .unwrap();
+
+    let answer = app.get_profile("p-2").await;
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["cache"], "stale");
+    // An enrichment does not accept a stale profile as a hit.
+    assert_eq!(app.enrich(known_subject("p-2")).await.body["cache"], "miss");
+}
+
+#[tokio::test]
+async fn refresh_re_enriches_with_the_remembered_identifiers() {
+    let app = TestAppBuilder::new().spawn().await;
+    let first = app.enrich(known_subject("p-3")).await;
+
+    let answer = app.get("/v1/profiles/p-3?refresh=true").await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["cache"], "bypass");
+    assert_eq!(source(&answer.body, "hubspot")["status"], "ok");
+    assert_eq!(source(&answer.body, "github")["status"], "ok");
+    assert_eq!(answer.body["profile"], first.body["profile"]);
+    assert_ne!(answer.body["enriched_at"], json!(null));
+}
+
+#[tokio::test]
+async fn refresh_of_an_unknown_user_is_profile_not_found() {
+    let app = TestAppBuilder::new().spawn().await;
+
+    assert_eq!(
+        app.get("/v1/profiles/nobody?refresh=true").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn delete_erases_the_user_from_redis() {
+    let app = TestAppBuilder::new().spawn().await;
+    app.enrich(known_subject("p-4")).await;
+    let key = app.profile_key("p-4");
+    let exists = |app: &crate::helpers::TestApp| -> bool {
+        redis::cmd("EXISTS")
+            .arg(&key)
+            .query(&mut app.redis().connection())
+            .unwrap()
+    };
+    assert!(exists(&app));
+
+    let answer = app.delete_profile("p-4").await;
+
+    assert_eq!(answer.status, 204);
+    assert!(!exists(&app), "the profile key is gone from Redis");
+    assert_eq!(app.get_profile("p-4").await.status, 404);
+    // Deleting again is fine.
+    assert_eq!(app.delete_profile("p-4").await.status, 204);
+}
+
+#[tokio::test]
+async fn delete_erases_from_the_in_process_cache_too() {
+    let app = TestAppBuilder::new().without_redis().spawn().await;
+    app.enrich(known_subject("p-5")).await;
+
+    assert_eq!(app.delete_profile("p-5").await.status, 204);
+
+    assert_eq!(app.get_profile("p-5").await.status, 404);
+}
+
+#[tokio::test]
+async fn an_erasure_redis_cannot_do_is_reported_not_pretended() {
+    let mut app = TestAppBuilder::new().spawn().await;
+    app.enrich(known_subject("p-6")).await;
+    app.redis.as_mut().unwrap().kill();
+
+    let answer = app.delete_profile("p-6").await;
+
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.body["error"]["code"], "cache_unavailable");
+}
+
+#[tokio::test]
+async fn profile_routes_validate_their_inputs() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&upstream)
+        .await;
+    let app = TestAppBuilder::new()
+        .upstream("github", &upstream.uri())
+        .spawn()
+        .await;
+
+    let bad_id = app.get("/v1/profiles/not%20valid").await;
+    assert_eq!(bad_id.status, 400);
+    assert_eq!(bad_id.body["error"]["details"]["field"], "user_id");
+
+    let bad_flag = app.get("/v1/profiles/p-7?refresh=yes").await;
+    assert_eq!(bad_flag.status, 400);
+    assert_eq!(bad_flag.body["error"]["details"]["field"], "refresh");
+
+    let unknown = app.get("/v1/profiles/p-7?fields=all").await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["error"]["details"]["field"], "fields");
+
+    let long = app.delete_profile(&"x".repeat(129)).await;
+    assert_eq!(long.status, 400);
+}
