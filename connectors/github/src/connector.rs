@@ -33,12 +33,7 @@ impl GitHubConnector {
 
     /// `{base_url}/<segments...>`, each segment percent-encoded once.
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.settings.base_url.clone();
-        url.path_segments_mut()
-            .expect("base_url was checked to be an http(s) URL, which has a path")
-            .pop_if_empty()
-            .extend(segments);
-        url
+        http::endpoint(&self.settings.base_url, segments)
     }
 
     /// GET `url` with GitHub's headers (and the token, if any), within the context's deadline

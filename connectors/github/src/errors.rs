@@ -94,10 +94,6 @@ fn mentions_rate_limit(response: &UpstreamResponse) -> bool {
 #[cfg(test)]
 mod tests {
     use enrichd_sdk::ErrorCode;
-    use reqwest::{
-        StatusCode,
-        header::{HeaderMap, HeaderName, HeaderValue},
-    };
 
     use super::*;
 
@@ -107,19 +103,8 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_SECS)
     }
 
-    fn response(status: u16, headers: &[(&'static str, &str)], body: &str) -> UpstreamResponse {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        UpstreamResponse {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: map,
-            body: body.to_owned().into(),
-        }
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> UpstreamResponse {
+        UpstreamResponse::from_parts(status, headers, body)
     }
 
     #[test]

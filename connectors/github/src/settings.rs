@@ -65,14 +65,6 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
     let raw: GitHubSettings = parse_settings(&schema(), settings)?;
     let mut issues = Vec::new();
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
-    if let Some(url) = &base_url
-        && (url.query().is_some() || url.fragment().is_some())
-    {
-        issues.push(SettingsIssue::new(
-            "base_url",
-            "must be the API root without a query or fragment, e.g. https://api.github.com",
-        ));
-    }
     match base_url {
         Some(base_url) if issues.is_empty() => Ok(ValidSettings {
             base_url,

@@ -27,13 +27,9 @@ impl HubSpotConnector {
 
     /// `{base_url}/crm/v3/objects/<segments...>`, each segment percent-encoded once.
     fn objects_url(&self, segments: &[&str]) -> Url {
-        let mut url = self.settings.base_url.clone();
-        url.path_segments_mut()
-            .expect("base_url was checked to be an http(s) URL, which has a path")
-            .pop_if_empty()
-            .extend(["crm", "v3", "objects"])
-            .extend(segments);
-        url
+        let mut path = vec!["crm", "v3", "objects"];
+        path.extend_from_slice(segments);
+        http::endpoint(&self.settings.base_url, &path)
     }
 
     /// The lookup of one contact by email, with the configured properties.

@@ -8,7 +8,7 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
+use reqwest::{RequestBuilder, StatusCode, Url, header::HeaderMap};
 use serde::de::DeserializeOwned;
 
 use crate::{ConnectorError, EnrichContext, ErrorCode};
@@ -22,6 +22,24 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
+    /// A response from its parts (for tests of a connector's status mapping).
+    pub fn from_parts(status: u16, headers: &[(&str, &str)], body: &str) -> UpstreamResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        UpstreamResponse {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            headers: map,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
     /// Parse the body as JSON into `T`. A body that is not the expected JSON is a
     /// `bad_response` naming where it went wrong; the offending value is never quoted (it may
     /// be personal data).
@@ -33,6 +51,16 @@ impl UpstreamResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
     }
+}
+
+/// `base` with `segments` appended as path segments, each percent-encoded exactly once (an
+/// email keeps its `@`; a `/` inside a segment cannot change the path).
+pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
 }
 
 /// Send `request` within the context's deadline and read the body under its size cap.
@@ -177,20 +205,17 @@ pub fn until_epoch_reset(headers: &HeaderMap, name: &str, now: SystemTime) -> Op
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
 
-    fn response(status: u16, headers: &[(&'static str, &str)], body: &str) -> UpstreamResponse {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, HeaderValue::from_str(value).unwrap());
-        }
-        UpstreamResponse {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: map,
-            body: Bytes::from(body.to_owned()),
-        }
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> UpstreamResponse {
+        UpstreamResponse::from_parts(status, headers, body)
+    }
+
+    #[test]
+    fn endpoints_encode_each_segment_once() {
+        let base = Url::parse("https://api.example.com/v1/").unwrap();
+        let url = endpoint(&base, &["users", "ada+x@example.com", "a/b"]);
+        assert_eq!(url.path(), "/v1/users/ada+x@example.com/a%2Fb");
     }
 
     #[test]

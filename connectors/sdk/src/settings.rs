@@ -195,9 +195,16 @@ pub fn parse_settings<T: DeserializeOwned>(
     })
 }
 
-/// Check a `base_url`-like setting: absolute `http`/`https` with a host.
+/// Check a `base_url`-like setting: absolute `http`/`https` with a host, no query or fragment.
 pub fn check_base_url(key: &str, value: &str, issues: &mut Vec<SettingsIssue>) -> Option<Url> {
     match Url::parse(value) {
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            issues.push(SettingsIssue::new(
+                key,
+                format!("`{value}` must be the API root without a query or fragment, e.g. https://api.example.com"),
+            ));
+            None
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
         Ok(_) => {
             issues.push(SettingsIssue::new(
@@ -307,7 +314,8 @@ mod tests {
         assert!(check_base_url("base_url", "https://api.hubapi.com", &mut issues).is_some());
         assert!(check_base_url("base_url", "ftp://x", &mut issues).is_none());
         assert!(check_base_url("base_url", "not a url", &mut issues).is_none());
-        assert_eq!(issues.len(), 2);
+        assert!(check_base_url("base_url", "https://x/?q=1", &mut issues).is_none());
+        assert_eq!(issues.len(), 3);
         assert!(issues.iter().all(|i| i.path == "base_url"));
     }
 }
