@@ -77,7 +77,6 @@ impl ConnectorRegistry {
                 ));
                 continue;
             };
-            let metadata = factory.metadata();
             let instance = if connector.enabled {
                 match factory.build(&connector.settings) {
                     Ok(instance) => Some(instance),
@@ -94,6 +93,10 @@ impl ConnectorRegistry {
             } else {
                 None
             };
+            // A built connector describes itself (a declarative one from its manifest).
+            let metadata = instance
+                .as_ref()
+                .map_or_else(|| factory.metadata(), |i| i.metadata().clone());
             let priority_rank = match config.enrichment.priority.iter().position(|p| p == name) {
                 Some(rank) => rank,
                 None => {

@@ -1,0 +1,1 @@
+//! The gravatar connector of enrichd (being written).

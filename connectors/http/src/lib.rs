@@ -1,0 +1,1 @@
+//! The http connector of enrichd (being written).

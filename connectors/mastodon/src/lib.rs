@@ -1,0 +1,1 @@
+//! The mastodon connector of enrichd (being written).

@@ -1,0 +1,1 @@
+//! The pipedrive connector of enrichd (being written).

@@ -1,0 +1,1 @@
+//! The template connector of enrichd (being written).

@@ -1,0 +1,1 @@
+//! The x connector of enrichd (being written).
