@@ -8,11 +8,13 @@ use anyhow::Context;
 
 use crate::{
     api::{self, AppState, Authenticator, Phase},
-    cache::ProfileCache,
+    cache::{Keys, ProfileCache},
     config::Config,
     connectors::{ConnectorRegistry, Factories},
+    coordination::{Coordination, Event},
     enrichment::Enricher,
     metrics::Metrics,
+    redis_link::RedisLink,
 };
 
 /// A built, bound, not yet running enrichd.
@@ -20,6 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    drain_delay: Duration,
 }
 
 impl Application {
@@ -31,11 +34,29 @@ impl Application {
     /// Build with the given connector factories, and bind the listener.
     pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
         let metrics = Arc::new(Metrics::new());
-        let registry = Arc::new(ConnectorRegistry::build(&config, factories)?);
-        let cache = Arc::new(
-            ProfileCache::open(&config.cache, metrics.clone())
-                .context("Failed to set up the Redis connection")?,
-        );
+        let redis_url = config.cache.redis_url.expose().trim();
+        let link = if redis_url.is_empty() {
+            None
+        } else {
+            Some(
+                RedisLink::open(redis_url, Duration::from_millis(config.cache.timeout_ms))
+                    .context("Failed to set up the Redis connection")?,
+            )
+        };
+        let coordination = Arc::new(Coordination::new(link.clone(), &config.cache.key_prefix));
+        let registry = Arc::new(ConnectorRegistry::build(
+            &config,
+            factories,
+            link.is_some(),
+        )?);
+        let cache = Arc::new(ProfileCache::new(
+            config.cache.local_capacity,
+            link,
+            Keys::new(&config.cache.key_prefix),
+            coordination.clone(),
+            metrics.clone(),
+        ));
+        listen_to_other_replicas(&coordination, &cache, &registry);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -48,6 +69,7 @@ impl Application {
             registry.clone(),
             cache.clone(),
             http,
+            coordination,
             metrics.clone(),
         );
         let auth = Authenticator::new(&config.auth.api_keys, &config.auth.admin_tokens);
@@ -94,6 +116,7 @@ impl Application {
             port,
             server,
             state,
+            drain_delay: Duration::from_secs(config.server.drain_delay_seconds),
         })
     }
 
@@ -107,18 +130,21 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serve until SIGTERM or SIGINT, then drain: readiness turns 503, the listener closes,
-    /// in-flight requests finish (up to `server.shutdown_timeout_seconds`), connectors shut
-    /// down.
+    /// Serve until SIGTERM or SIGINT, then drain: readiness turns 503 at once, the service
+    /// keeps answering for `server.drain_delay_seconds` (while load balancers notice), then
+    /// the listener closes, in-flight requests finish (up to
+    /// `server.shutdown_timeout_seconds`), and connectors shut down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let state = self.state.clone();
+        let drain_delay = self.drain_delay;
         // Waits for a signal, then asks the server to stop gracefully; the server future
         // below completes once the drain is over.
         let on_signal = tokio::spawn(async move {
             wait_for_stop_signal().await;
             tracing::info!("Stop signal received; draining in-flight requests.");
             state.set_phase(Phase::Draining);
+            tokio::time::sleep(drain_delay).await;
             handle.stop(true).await;
         });
         let served = self.server.await;
@@ -128,6 +154,36 @@ impl Application {
         tracing::info!("enrichd stopped.");
         served
     }
+}
+
+/// Apply other replicas' events: drop invalidated profiles, honour upstream waits.
+fn listen_to_other_replicas(
+    coordination: &Arc<Coordination>,
+    cache: &Arc<ProfileCache>,
+    registry: &Arc<ConnectorRegistry>,
+) {
+    let cache = cache.clone();
+    let registry = registry.clone();
+    coordination.listen(move |event| match event {
+        Event::Invalidate { user_id } => {
+            let cache = cache.clone();
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                let snapshot = registry.snapshot();
+                let names: Vec<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
+                cache.drop_local(&user_id, &names).await;
+            });
+        }
+        Event::Block {
+            connector,
+            until_ms,
+        } => {
+            if let Some(entry) = registry.snapshot().get(&connector) {
+                entry.guard.block_until(until_ms);
+            }
+        }
+        Event::ResetLocal => cache.clear_local(),
+    });
 }
 
 async fn wait_for_stop_signal() {

@@ -5,9 +5,9 @@ use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    cache::RedisError,
     domain::FieldError,
     enrichment::{EnrichError, profile::SourceReport},
+    redis_link::RedisError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,8 @@ pub enum ApiError {
     ProfileNotFound,
     #[error("Every source failed; see `details.sources`.")]
     AllSourcesFailed { sources: Vec<SourceReport> },
+    #[error("An identical enrichment in flight did not finish within this request's deadline.")]
+    DeadlineExceeded,
     #[error("The cache is unavailable, so the erasure could not be done; retry later.")]
     CacheUnavailable(#[source] RedisError),
 }
@@ -54,6 +56,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::ProfileNotFound => "profile_not_found",
             ApiError::AllSourcesFailed { .. } => "all_sources_failed",
+            ApiError::DeadlineExceeded => "deadline_exceeded",
             ApiError::CacheUnavailable(_) => "cache_unavailable",
         }
     }
@@ -85,6 +88,7 @@ impl ResponseError for ApiError {
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AllSourcesFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             ApiError::CacheUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -108,6 +112,7 @@ impl From<EnrichError> for ApiError {
     fn from(error: EnrichError) -> ApiError {
         match error {
             EnrichError::AllSourcesFailed { sources } => ApiError::AllSourcesFailed { sources },
+            EnrichError::DeadlineExceeded => ApiError::DeadlineExceeded,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Redis key layout. Every key of a user starts with the configured prefix and holds the user
 //! id verbatim in a hash tag, `enrichd:{u-42}:profile`, so operators can find and erase a
-//! user's keys and Redis Cluster keeps them in one slot (multi-key operations stay legal).
+//! user's keys and Redis Cluster keeps them in one slot (multi-key commands stay legal).
 
 /// Builds the keys of one deployment.
 #[derive(Debug, Clone)]
@@ -20,9 +20,26 @@ impl Keys {
         format!("{}{{{user_id}}}:profile", self.prefix)
     }
 
-    /// Every key that may hold something about a user.
-    pub fn all_of(&self, user_id: &str) -> Vec<String> {
-        vec![self.profile(user_id)]
+    /// One connector's last answer about a user (JSON).
+    pub fn source(&self, user_id: &str, connector: &str) -> String {
+        format!("{}{{{user_id}}}:source:{connector}", self.prefix)
+    }
+
+    /// The lock of the replica fanning out for a user.
+    pub fn lock(&self, user_id: &str) -> String {
+        format!("{}{{{user_id}}}:lock", self.prefix)
+    }
+
+    /// Every key that may hold something about a user, given the connectors that may have
+    /// answered about them.
+    pub fn all_of<'a>(
+        &self,
+        user_id: &str,
+        connectors: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
+        let mut keys = vec![self.profile(user_id), self.lock(user_id)];
+        keys.extend(connectors.into_iter().map(|c| self.source(user_id, c)));
+        keys
     }
 }
 
@@ -34,6 +51,14 @@ mod tests {
     fn keys_hold_the_user_id_in_a_hash_tag() {
         let keys = Keys::new("enrichd:");
         assert_eq!(keys.profile("u-42"), "enrichd:{u-42}:profile");
-        assert!(keys.all_of("u-42").iter().all(|k| k.contains("{u-42}")));
+        assert_eq!(
+            keys.source("u-42", "github"),
+            "enrichd:{u-42}:source:github"
+        );
+        assert!(
+            keys.all_of("u-42", ["github"])
+                .iter()
+                .all(|k| k.contains("{u-42}"))
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! The in-process profile store: a bounded map whose entries expire on their own schedule.
+//! The in-process tier: a bounded map whose entries expire on their own schedule (least
+//! recently used go first when it is full).
 
 use std::{
     sync::Arc,
@@ -7,41 +8,45 @@ use std::{
 
 use moka::{Expiry, future::Cache};
 
-use super::CachedProfile;
-
-/// An entry and how long it may be kept (fresh plus stale window).
-#[derive(Clone)]
-struct Held {
-    profile: Arc<CachedProfile>,
+/// An entry and how long it may be kept.
+struct Held<V> {
+    value: Arc<V>,
     keep_for: Duration,
+}
+
+impl<V> Clone for Held<V> {
+    fn clone(&self) -> Self {
+        Held {
+            value: self.value.clone(),
+            keep_for: self.keep_for,
+        }
+    }
 }
 
 struct KeepFor;
 
-impl Expiry<String, Held> for KeepFor {
-    fn expire_after_create(&self, _key: &String, value: &Held, _at: Instant) -> Option<Duration> {
-        Some(value.keep_for)
+impl<V> Expiry<String, Held<V>> for KeepFor {
+    fn expire_after_create(&self, _key: &String, held: &Held<V>, _at: Instant) -> Option<Duration> {
+        Some(held.keep_for)
     }
 
     fn expire_after_update(
         &self,
         _key: &String,
-        value: &Held,
+        held: &Held<V>,
         _at: Instant,
         _current: Option<Duration>,
     ) -> Option<Duration> {
-        Some(value.keep_for)
+        Some(held.keep_for)
     }
 }
 
-/// Profiles kept in this process, at most `capacity` of them (least recently used go first).
-#[derive(Clone)]
-pub struct MemoryStore {
-    entries: Cache<String, Held>,
+pub struct MemoryStore<V: Send + Sync + 'static> {
+    entries: Cache<String, Held<V>>,
 }
 
-impl MemoryStore {
-    pub fn new(capacity: u64) -> MemoryStore {
+impl<V: Send + Sync + 'static> MemoryStore<V> {
+    pub fn new(capacity: u64) -> MemoryStore<V> {
         MemoryStore {
             entries: Cache::builder()
                 .max_capacity(capacity)
@@ -50,17 +55,24 @@ impl MemoryStore {
         }
     }
 
-    pub async fn get(&self, user_id: &str) -> Option<Arc<CachedProfile>> {
-        self.entries.get(user_id).await.map(|held| held.profile)
+    pub async fn get(&self, key: &str) -> Option<Arc<V>> {
+        self.entries.get(key).await.map(|held| held.value)
     }
 
-    pub async fn put(&self, user_id: &str, profile: Arc<CachedProfile>, keep_for: Duration) {
-        self.entries
-            .insert(user_id.to_owned(), Held { profile, keep_for })
-            .await;
+    pub async fn put(&self, key: String, value: Arc<V>, keep_for: Duration) {
+        self.entries.insert(key, Held { value, keep_for }).await;
     }
 
-    pub async fn remove(&self, user_id: &str) {
-        self.entries.invalidate(user_id).await;
+    pub async fn remove(&self, key: &str) {
+        self.entries.invalidate(key).await;
+    }
+
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+
+    /// Entries held now (for memory accounting in benchmarks and tests).
+    pub fn len(&self) -> u64 {
+        self.entries.entry_count()
     }
 }

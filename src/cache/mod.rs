@@ -1,11 +1,14 @@
-//! The profile cache: merged profiles by user id, in Redis when configured, else in process.
+//! The profile cache: merged profiles and per-source answers by user id, in two tiers — a
+//! bounded in-process tier in front of Redis (when configured).
 //!
 //! A cached profile is stored as the exact JSON served to callers (without the `cache` field),
 //! so a hit is served without parsing or re-serializing it. Alongside it: until when it is
 //! fresh, and the identifiers it was built from (for `?refresh=true` and to notice a caller
-//! sending new ones). Entries live for `ttl` plus the stale window, then disappear.
+//! sending new ones). Entries live for their freshness plus the stale window, then disappear.
 //!
-//! Redis failures never fail a request: a lookup that errs counts as a miss (and is counted in
+//! Writes go to both tiers and tell the other replicas to drop their in-process copy (pub/sub),
+//! so `DELETE` and refreshes reach every replica. Redis failures never fail a request: a lookup
+//! that errs falls back to the in-process tier (and is counted in
 //! `enrichd_cache_lookups_total{result="error"}`), a failed write is logged.
 
 mod keys;
@@ -18,11 +21,17 @@ use std::{
 };
 
 use bytes::Bytes;
-use enrichd_sdk::Subject;
+use enrichd_sdk::{Enrichment, Subject};
+use serde::{Deserialize, Serialize};
 
-pub use self::redis::RedisError;
-use self::{keys::Keys, memory::MemoryStore, redis::RedisStore};
-use crate::{config::CacheConfig, metrics::Metrics};
+pub use self::keys::Keys;
+use self::{memory::MemoryStore, redis::RedisStore};
+use crate::{
+    coordination::{Coordination, Event},
+    enrichment::profile::SourceStatus,
+    metrics::Metrics,
+    redis_link::{RedisError, RedisLink},
+};
 
 /// A profile as kept in the cache.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +55,19 @@ impl CachedProfile {
     }
 }
 
+/// One connector's last definite answer about a user (`ok` or `not_found`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedSource {
+    pub status: SourceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<Enrichment>,
+    pub confidence: f64,
+    pub fetched_at_ms: u64,
+    pub fresh_until_ms: u64,
+    /// The identifiers the answer was for (a change makes it unusable).
+    pub identifiers: String,
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
@@ -53,13 +75,7 @@ pub fn unix_ms(at: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Where profiles are kept.
-enum Store {
-    Memory(MemoryStore),
-    Redis(RedisStore),
-}
-
-/// Whether the cache's backing store answers.
+/// Whether the cache's shared tier answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheHealth {
     /// In-process only; nothing to be down.
@@ -70,87 +86,191 @@ pub enum CacheHealth {
 
 /// The profile cache.
 pub struct ProfileCache {
-    store: Store,
+    local: MemoryStore<CachedProfile>,
+    local_sources: MemoryStore<CachedSource>,
+    redis: Option<RedisStore>,
+    coordination: Arc<Coordination>,
     metrics: Arc<Metrics>,
 }
 
 impl ProfileCache {
-    /// Open the cache of `config`: Redis when `redis_url` is set, else in process.
-    pub fn open(config: &CacheConfig, metrics: Arc<Metrics>) -> Result<ProfileCache, RedisError> {
-        let url = config.redis_url.expose().trim();
-        let store = if url.is_empty() {
-            Store::Memory(MemoryStore::new(config.local_capacity))
-        } else {
-            Store::Redis(RedisStore::new(
-                url,
-                Keys::new(&config.key_prefix),
-                Duration::from_millis(config.timeout_ms),
-            )?)
-        };
-        Ok(ProfileCache { store, metrics })
-    }
-
-    fn tier(&self) -> &'static str {
-        match self.store {
-            Store::Memory(_) => "local",
-            Store::Redis(_) => "redis",
+    /// The two tiers: in process (`local_capacity` profiles), and Redis when `link` is given.
+    pub fn new(
+        local_capacity: u64,
+        link: Option<RedisLink>,
+        keys: Keys,
+        coordination: Arc<Coordination>,
+        metrics: Arc<Metrics>,
+    ) -> ProfileCache {
+        ProfileCache {
+            local: MemoryStore::new(local_capacity),
+            local_sources: MemoryStore::new(local_capacity.saturating_mul(4)),
+            redis: link.map(|link| RedisStore::new(link, keys)),
+            coordination,
+            metrics,
         }
     }
 
-    /// The cached profile of a user, fresh or stale; errors count as a miss.
-    pub async fn lookup(&self, user_id: &str) -> Option<CachedProfile> {
-        let found = match &self.store {
-            Store::Memory(memory) => Ok(memory.get(user_id).await.map(|p| (*p).clone())),
-            Store::Redis(redis) => redis.get(user_id).await,
-        };
-        let (result, profile) = match found {
-            Ok(Some(profile)) if profile.is_fresh(SystemTime::now()) => ("hit", Some(profile)),
-            Ok(Some(profile)) => ("stale", Some(profile)),
-            Ok(None) => ("miss", None),
-            Err(err) => {
-                tracing::warn!(error = %err, "Profile cache lookup failed; treating it as a miss.");
-                ("error", None)
-            }
-        };
+    fn count(&self, tier: &str, result: &str) {
         self.metrics
             .cache_lookups
-            .with_label_values(&[self.tier(), result])
+            .with_label_values(&[tier, result])
             .inc();
-        profile
     }
 
-    /// Keep `profile` for `keep_for` (its freshness plus the stale window).
+    /// The cached profile of a user, fresh or stale. A fresh in-process copy is served as is;
+    /// otherwise Redis is asked, and a stale in-process copy is the fallback.
+    pub async fn lookup(&self, user_id: &str) -> Option<CachedProfile> {
+        let now = SystemTime::now();
+        let local = self.local.get(user_id).await;
+        match &local {
+            Some(profile) if profile.is_fresh(now) => {
+                self.count("local", "hit");
+                return Some((**profile).clone());
+            }
+            Some(_) => self.count("local", "stale"),
+            None => self.count("local", "miss"),
+        }
+        let Some(redis) = &self.redis else {
+            return local.map(|p| (*p).clone());
+        };
+        match redis.get(user_id).await {
+            Ok(Some(profile)) => {
+                self.count(
+                    "redis",
+                    if profile.is_fresh(now) {
+                        "hit"
+                    } else {
+                        "stale"
+                    },
+                );
+                let keep_for =
+                    Duration::from_millis(profile.fresh_until_ms.saturating_sub(unix_ms(now)))
+                        .max(Duration::from_secs(1));
+                self.local
+                    .put(user_id.to_owned(), Arc::new(profile.clone()), keep_for)
+                    .await;
+                Some(profile)
+            }
+            Ok(None) => {
+                self.count("redis", "miss");
+                None
+            }
+            Err(err) => {
+                self.count("redis", "error");
+                tracing::warn!(error = %err, "Profile cache lookup in Redis failed; using the in-process tier.");
+                local.map(|p| (*p).clone())
+            }
+        }
+    }
+
+    /// Keep `profile` for `keep_for` (its freshness plus the stale window) in both tiers, and
+    /// tell the other replicas to drop their copy.
     pub async fn store(&self, user_id: &str, profile: CachedProfile, keep_for: Duration) {
-        match &self.store {
-            Store::Memory(memory) => memory.put(user_id, Arc::new(profile), keep_for).await,
-            Store::Redis(redis) => {
-                if let Err(err) = redis.put(user_id, &profile, keep_for).await {
-                    tracing::warn!(error = %err, "Could not write a profile to Redis.");
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.put(user_id, &profile, keep_for).await
+        {
+            tracing::warn!(error = %err, "Could not write a profile to Redis; kept in process only.");
+        }
+        self.local
+            .put(user_id.to_owned(), Arc::new(profile), keep_for)
+            .await;
+        self.coordination
+            .publish(Event::Invalidate {
+                user_id: user_id.to_owned(),
+            })
+            .await;
+    }
+
+    /// The cached answers of `connectors` about a user, in order.
+    pub async fn sources(&self, user_id: &str, connectors: &[&str]) -> Vec<Option<CachedSource>> {
+        if let Some(redis) = &self.redis {
+            match redis.sources(user_id, connectors).await {
+                Ok(found) => return found,
+                Err(err) => {
+                    tracing::warn!(error = %err, "Could not read per-source answers from Redis.")
                 }
             }
         }
+        let mut found = Vec::with_capacity(connectors.len());
+        for connector in connectors {
+            found.push(
+                self.local_sources
+                    .get(&source_key(user_id, connector))
+                    .await
+                    .map(|s| (*s).clone()),
+            );
+        }
+        found
     }
 
-    /// Erase everything cached about a user. Unlike lookups, this reports failure: an erasure
-    /// that did not happen must not be answered as done.
-    pub async fn erase(&self, user_id: &str) -> Result<(), RedisError> {
-        match &self.store {
-            Store::Memory(memory) => {
-                memory.remove(user_id).await;
-                Ok(())
-            }
-            Store::Redis(redis) => redis.delete(user_id).await,
+    /// Keep per-source answers, each for its own time.
+    pub async fn store_sources(
+        &self,
+        user_id: &str,
+        sources: Vec<(String, CachedSource, Duration)>,
+    ) {
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.put_sources(user_id, &sources).await
+        {
+            tracing::warn!(error = %err, "Could not write per-source answers to Redis.");
+        }
+        for (connector, source, keep_for) in sources {
+            self.local_sources
+                .put(source_key(user_id, &connector), Arc::new(source), keep_for)
+                .await;
         }
     }
 
-    /// Whether the backing store answers now.
+    /// Erase everything cached about a user, in both tiers and on every replica. Unlike
+    /// lookups, this reports failure: an erasure that did not happen must not be answered as
+    /// done.
+    pub async fn erase(&self, user_id: &str, connectors: &[&str]) -> Result<(), RedisError> {
+        self.drop_local(user_id, connectors).await;
+        if let Some(redis) = &self.redis {
+            redis.delete(user_id, connectors.iter().copied()).await?;
+        }
+        self.coordination
+            .publish(Event::Invalidate {
+                user_id: user_id.to_owned(),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Drop this replica's in-process copies of a user (on another replica's event).
+    pub async fn drop_local(&self, user_id: &str, connectors: &[&str]) {
+        self.local.remove(user_id).await;
+        for connector in connectors {
+            self.local_sources
+                .remove(&source_key(user_id, connector))
+                .await;
+        }
+    }
+
+    /// Forget the whole in-process tier (after missed events).
+    pub fn clear_local(&self) {
+        self.local.clear();
+        self.local_sources.clear();
+    }
+
+    /// Profiles held in process now.
+    pub fn local_len(&self) -> u64 {
+        self.local.len()
+    }
+
+    /// Whether the shared tier answers now.
     pub async fn health(&self) -> CacheHealth {
-        match &self.store {
-            Store::Memory(_) => CacheHealth::InProcess,
-            Store::Redis(redis) => match redis.ping().await {
+        match &self.redis {
+            None => CacheHealth::InProcess,
+            Some(redis) => match redis.ping().await {
                 Ok(()) => CacheHealth::Up,
                 Err(_) => CacheHealth::Down,
             },
         }
     }
+}
+
+fn source_key(user_id: &str, connector: &str) -> String {
+    format!("{user_id}\u{0}{connector}")
 }

@@ -1,74 +1,40 @@
-//! The shared profile store in Redis: one managed, multiplexed connection for all requests.
-//!
-//! The connection is established lazily and re-established by the redis crate's
-//! `ConnectionManager` after a failure, so a Redis that is down at start-up or restarts later
-//! needs no action from us. Every command is bounded by `cache.timeout_ms`.
+//! The shared tier in Redis: a user's profile hash and per-source answers, one round trip per
+//! read.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::{AsyncCommands, Client, aio::ConnectionManager, aio::ConnectionManagerConfig};
 
-use super::{CachedProfile, keys::Keys};
-
-/// A Redis failure, already bounded in time.
-#[derive(Debug, thiserror::Error)]
-pub enum RedisError {
-    #[error("Redis did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("Redis command failed: {0}")]
-    Command(#[from] redis::RedisError),
-}
+use super::{CachedProfile, CachedSource, keys::Keys};
+use crate::redis_link::{RedisError, RedisLink};
 
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    link: RedisLink,
     keys: Keys,
-    timeout: Duration,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl RedisStore {
-    /// Prepare the connection (no network I/O happens here).
-    pub fn new(url: &str, keys: Keys, timeout: Duration) -> Result<RedisStore, RedisError> {
-        let client = Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(RedisStore {
-            connection,
-            keys,
-            timeout,
-        })
+    pub fn new(link: RedisLink, keys: Keys) -> RedisStore {
+        RedisStore { link, keys }
     }
 
-    async fn bounded<T>(
-        &self,
-        operation: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, RedisError> {
-        match tokio::time::timeout(self.timeout, operation).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(RedisError::Timeout(self.timeout)),
-        }
-    }
-
-    /// One round trip: the profile hash's three fields.
+    /// The profile hash's three fields, in one round trip.
     pub async fn get(&self, user_id: &str) -> Result<Option<CachedProfile>, RedisError> {
-        let mut connection = self.connection.clone();
-        let key = self.keys.profile(user_id);
-        let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) = self
-            .bounded(
-                redis::cmd("HMGET")
-                    .arg(&key)
-                    .arg("body")
-                    .arg("fresh_until")
-                    .arg("subject")
-                    .query_async(&mut connection),
-            )
-            .await?;
+        let mut hmget = redis::cmd("HMGET");
+        hmget
+            .arg(self.keys.profile(user_id))
+            .arg("body")
+            .arg("fresh_until")
+            .arg("subject");
+        let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
+            self.link.run(&hmget).await?;
         Ok(match (body, fresh_until) {
             (Some(body), Some(fresh_until_ms)) => Some(CachedProfile {
                 body: Bytes::from(body),
@@ -86,38 +52,85 @@ impl RedisStore {
         profile: &CachedProfile,
         keep_for: Duration,
     ) -> Result<(), RedisError> {
-        let mut connection = self.connection.clone();
         let key = self.keys.profile(user_id);
-        let keep_ms = i64::try_from(keep_for.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .hset_multiple(
-                &key,
-                &[
-                    ("body", profile.body.as_ref()),
-                    ("fresh_until", profile.fresh_until_ms.to_string().as_bytes()),
-                    ("subject", profile.subject.as_ref()),
-                ],
-            )
+            .cmd("HSET")
+            .arg(&key)
+            .arg("body")
+            .arg(profile.body.as_ref())
+            .arg("fresh_until")
+            .arg(profile.fresh_until_ms)
+            .arg("subject")
+            .arg(profile.subject.as_ref())
             .ignore()
-            .pexpire(&key, keep_ms)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(keep_for))
             .ignore();
-        self.bounded(pipe.query_async::<()>(&mut connection)).await
+        self.link.run::<()>(&pipe).await
+    }
+
+    /// The per-source answers of `connectors`, in order, in one round trip.
+    pub async fn sources(
+        &self,
+        user_id: &str,
+        connectors: &[&str],
+    ) -> Result<Vec<Option<CachedSource>>, RedisError> {
+        if connectors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut mget = redis::cmd("MGET");
+        for connector in connectors {
+            mget.arg(self.keys.source(user_id, connector));
+        }
+        let values: Vec<Option<Vec<u8>>> = self.link.run(&mget).await?;
+        Ok(values
+            .into_iter()
+            .map(|v| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+            .collect())
+    }
+
+    /// Write per-source answers, each with its own expiry.
+    pub async fn put_sources(
+        &self,
+        user_id: &str,
+        sources: &[(String, CachedSource, Duration)],
+    ) -> Result<(), RedisError> {
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (connector, source, keep_for) in sources {
+            let value = serde_json::to_vec(source).expect("cached sources serialize");
+            pipe.cmd("SET")
+                .arg(self.keys.source(user_id, connector))
+                .arg(value)
+                .arg("PX")
+                .arg(millis(*keep_for))
+                .ignore();
+        }
+        self.link.run::<()>(&pipe).await
     }
 
     /// Delete every key of a user.
-    pub async fn delete(&self, user_id: &str) -> Result<(), RedisError> {
-        let mut connection = self.connection.clone();
-        let keys = self.keys.all_of(user_id);
-        self.bounded(connection.del::<_, ()>(keys)).await
+    pub async fn delete<'a>(
+        &self,
+        user_id: &str,
+        connectors: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), RedisError> {
+        let mut del = redis::cmd("DEL");
+        for key in self.keys.all_of(user_id, connectors) {
+            del.arg(key);
+        }
+        self.link.run::<i64>(&del).await.map(|_| ())
     }
 
     /// Whether Redis answers right now.
     pub async fn ping(&self) -> Result<(), RedisError> {
-        let mut connection = self.connection.clone();
-        self.bounded(redis::cmd("PING").query_async::<()>(&mut connection))
+        self.link
+            .run::<String>(&redis::cmd("PING"))
             .await
+            .map(|_| ())
     }
 }

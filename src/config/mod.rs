@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub workers: Option<usize>,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_timeout_seconds: u64,
+    /// How long to keep serving (with readiness 503) after SIGTERM before closing the listener.
+    pub drain_delay_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +55,7 @@ impl Default for ServerConfig {
             max_body_bytes: 65_536,
             workers: None,
             shutdown_timeout_seconds: 25,
+            drain_delay_seconds: 0,
         }
     }
 }

@@ -12,7 +12,10 @@ use std::{
 use enrichd_sdk::{Connector, ConnectorMetadata};
 
 use super::Factories;
-use crate::config::{Config, ConfigError, ConfigIssue, ConnectorConfig};
+use crate::{
+    config::{Config, ConfigError, ConfigIssue, ConnectorConfig},
+    resilience::ConnectorGuard,
+};
 
 /// One configured connector: its settings, what it is, and its instance when enabled.
 pub struct ConnectorEntry {
@@ -30,6 +33,8 @@ pub struct ConnectorEntry {
     pub timeout: Duration,
     /// Position in `enrichment.priority` (unlisted connectors rank after, by name).
     pub priority_rank: usize,
+    /// Circuit breaker, rate limit and upstream wait of this connector.
+    pub guard: ConnectorGuard,
 }
 
 /// The connectors as they are at one moment.
@@ -59,8 +64,13 @@ pub struct ConnectorRegistry {
 
 impl ConnectorRegistry {
     /// Build every enabled connector of `config`. Settings were validated with the config, so
-    /// a failure here is unexpected, but it is still reported with the key path.
-    pub fn build(config: &Config, factories: &Factories) -> Result<ConnectorRegistry, ConfigError> {
+    /// a failure here is unexpected, but it is still reported with the key path. `shared` says
+    /// whether Redis is there for cluster-wide rate limits.
+    pub fn build(
+        config: &Config,
+        factories: &Factories,
+        shared: bool,
+    ) -> Result<ConnectorRegistry, ConfigError> {
         let mut issues = Vec::new();
         let mut entries = Vec::new();
         let mut unlisted: Vec<&String> = config
@@ -117,6 +127,7 @@ impl ConnectorRegistry {
                         .timeout_ms
                         .unwrap_or(config.enrichment.deadline_ms),
                 ),
+                guard: ConnectorGuard::new(connector, shared),
                 config: connector.clone(),
                 metadata,
                 instance,

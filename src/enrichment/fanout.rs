@@ -1,20 +1,29 @@
-//! The fan-out: every relevant connector called concurrently, each under its own timeout, none
-//! waited for past the request's deadline.
+//! The fan-out: every relevant connector called concurrently, each under its own timeout and
+//! guards (circuit breaker, rate limit, upstream wait), retried with backoff while the
+//! request's deadline allows, and none waited for past that deadline.
 
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
 };
 
+use backon::{ExponentialBuilder, Retryable};
 use enrichd_sdk::{Connector, ConnectorError, EnrichContext, ErrorCode, Subject};
-use futures_util::{StreamExt, stream::FuturesUnordered};
-use tokio::time::Instant;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     merge::SourceAnswer,
     profile::{SourceReport, SourceStatus},
 };
-use crate::{connectors::ConnectorEntry, metrics::Metrics};
+use crate::{
+    cache::unix_ms,
+    connectors::ConnectorEntry,
+    coordination::{Coordination, Event},
+    metrics::Metrics,
+    resilience::Admission,
+};
 
 /// What one connector contributed to one enrichment.
 #[derive(Debug, Clone)]
@@ -22,10 +31,12 @@ pub struct SourceOutcome {
     pub report: SourceReport,
     /// The answer to merge, for `ok`.
     pub answer: Option<SourceAnswer>,
+    /// Whether it came from the per-source cache rather than a call now.
+    pub from_cache: bool,
 }
 
 impl SourceOutcome {
-    fn without_call(connector: &str, status: SourceStatus) -> SourceOutcome {
+    pub fn without_call(connector: &str, status: SourceStatus) -> SourceOutcome {
         SourceOutcome {
             report: SourceReport {
                 connector: connector.to_owned(),
@@ -36,101 +47,165 @@ impl SourceOutcome {
                 retry_after_ms: None,
             },
             answer: None,
+            from_cache: false,
         }
     }
+
+    fn failed(
+        connector: &str,
+        status: SourceStatus,
+        error: String,
+        latency: Duration,
+    ) -> SourceOutcome {
+        let mut outcome = SourceOutcome::without_call(connector, status);
+        outcome.report.latency_ms = millis(latency);
+        outcome.report.error = Some(error);
+        outcome
+    }
+}
+
+/// The answers in time, and the calls still running at the deadline.
+pub struct FanOutResult {
+    pub outcomes: Vec<SourceOutcome>,
+    /// Calls that missed the deadline but may still answer within their own timeout: their
+    /// outcomes arrive here, tagged with their index in `outcomes`.
+    pub late: Option<mpsc::UnboundedReceiver<(usize, SourceOutcome)>>,
+    /// How many late answers may still arrive.
+    pub pending: usize,
 }
 
 /// Calls connectors concurrently.
 pub struct FanOut {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
+    coordination: Arc<Coordination>,
 }
 
 impl FanOut {
-    pub fn new(http: reqwest::Client, metrics: Arc<Metrics>) -> FanOut {
-        FanOut { http, metrics }
+    pub fn new(
+        http: reqwest::Client,
+        metrics: Arc<Metrics>,
+        coordination: Arc<Coordination>,
+    ) -> FanOut {
+        FanOut {
+            http,
+            metrics,
+            coordination,
+        }
     }
 
-    /// Ask every connector of `targets` about `subject`; answers in the order of `targets`.
+    /// Ask every connector of `targets` about `subject`, except those `known` already
+    /// answered; outcomes in the order of `targets`.
     ///
     /// Disabled connectors and those missing a required identifier are reported without a
     /// call. The others run as tasks of their own; whatever has not answered by `deadline` is
-    /// reported as `timeout`, so this returns no later than the deadline.
+    /// reported as `timeout` and handed back in `late`, so this returns no later than the
+    /// deadline.
     pub async fn run(
         &self,
         subject: &Arc<Subject>,
         targets: &[Arc<ConnectorEntry>],
+        mut known: Vec<Option<SourceOutcome>>,
         deadline: Instant,
-    ) -> Vec<SourceOutcome> {
+    ) -> FanOutResult {
+        known.resize(targets.len(), None);
         let started = Instant::now();
-        let mut outcomes: Vec<Option<SourceOutcome>> = vec![None; targets.len()];
-        let mut running = FuturesUnordered::new();
+        let mut outcomes = known;
+        // Each call task sends its outcome here; whoever holds the receiver gets the answers,
+        // in time or late.
+        let (sender, mut answers) = mpsc::unbounded_channel();
+        let mut pending = 0;
         for (index, entry) in targets.iter().enumerate() {
+            if outcomes[index].is_some() {
+                continue;
+            }
             let Some(instance) = entry.instance.clone() else {
                 outcomes[index] = Some(self.record(
                     SourceOutcome::without_call(&entry.name, SourceStatus::Disabled),
-                    None,
+                    false,
                 ));
                 continue;
             };
             if !subject.has_all(&entry.metadata.required_identifiers) {
                 outcomes[index] = Some(self.record(
                     SourceOutcome::without_call(&entry.name, SourceStatus::Skipped),
-                    None,
+                    false,
                 ));
                 continue;
             }
-            let call = call(
-                entry.clone(),
+            let call = Call {
+                entry: entry.clone(),
                 instance,
-                subject.clone(),
-                self.http.clone(),
+                subject: subject.clone(),
+                http: self.http.clone(),
                 deadline,
-            );
-            let task = tokio::spawn(call);
-            running.push(async move { (index, task.await) });
+                metrics: self.metrics.clone(),
+                coordination: self.coordination.clone(),
+            };
+            let sender = sender.clone();
+            let name = entry.name.clone();
+            pending += 1;
+            tokio::spawn(async move {
+                let outcome = AssertUnwindSafe(call.run())
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        SourceOutcome::failed(
+                            &name,
+                            SourceStatus::Error,
+                            "the connector panicked".into(),
+                            started.elapsed(),
+                        )
+                    });
+                let _ = sender.send((index, outcome));
+            });
         }
+        drop(sender);
 
         // Collect answers as they come; the sleep is the hard stop at the deadline.
         let stop = tokio::time::sleep_until(deadline);
         tokio::pin!(stop);
-        while !running.is_empty() {
+        while pending > 0 {
             tokio::select! {
-                Some((index, joined)) = running.next() => {
-                    let outcome = joined.unwrap_or_else(|_| {
-                        failed(&targets[index].name, "the connector panicked", started.elapsed())
-                    });
-                    outcomes[index] = Some(self.record(outcome, Some(&targets[index])));
+                Some((index, outcome)) = answers.recv() => {
+                    outcomes[index] = Some(self.record(outcome, true));
+                    pending -= 1;
                 }
                 () = &mut stop => break,
             }
         }
-        targets
+        let outcomes = targets
             .iter()
             .zip(outcomes)
             .map(|(entry, outcome)| {
                 outcome.unwrap_or_else(|| {
-                    let mut late = SourceOutcome::without_call(&entry.name, SourceStatus::Timeout);
-                    late.report.latency_ms = millis(started.elapsed());
-                    late.report.error = Some("no answer before the request's deadline".into());
-                    self.record(late, Some(entry))
+                    self.record(
+                        SourceOutcome::failed(
+                            &entry.name,
+                            SourceStatus::Timeout,
+                            "no answer before the request's deadline".into(),
+                            started.elapsed(),
+                        ),
+                        false,
+                    )
                 })
             })
-            .collect()
+            .collect();
+        FanOutResult {
+            outcomes,
+            late: (pending > 0).then_some(answers),
+            pending,
+        }
     }
 
     /// Count the outcome in the connector metrics.
-    fn record(
-        &self,
-        outcome: SourceOutcome,
-        called: Option<&Arc<ConnectorEntry>>,
-    ) -> SourceOutcome {
+    fn record(&self, outcome: SourceOutcome, called: bool) -> SourceOutcome {
         let name = outcome.report.connector.as_str();
         self.metrics
             .connector_requests
             .with_label_values(&[name, outcome.report.status.as_str()])
             .inc();
-        if called.is_some() {
+        if called {
             self.metrics
                 .connector_duration
                 .with_label_values(&[name])
@@ -140,73 +215,155 @@ impl FanOut {
     }
 }
 
-/// One connector call, bounded by the connector's timeout and the request's deadline.
-async fn call(
+/// One connector call with its guards and retries.
+struct Call {
     entry: Arc<ConnectorEntry>,
     instance: Arc<dyn Connector>,
     subject: Arc<Subject>,
     http: reqwest::Client,
+    /// The request's deadline: no retry starts after it.
     deadline: Instant,
-) -> SourceOutcome {
-    let started = Instant::now();
-    let call_deadline = deadline.min(started + entry.timeout);
-    let ctx = EnrichContext::new(http, call_deadline)
-        .with_max_response_bytes(entry.config.max_response_bytes);
-    let result = tokio::time::timeout_at(call_deadline, instance.enrich(&subject, &ctx))
-        .await
-        .unwrap_or_else(|_| {
-            Err(ConnectorError::timeout(format!(
-                "no answer within {} ms",
-                millis(call_deadline - started)
-            )))
-        });
-    let latency = started.elapsed();
-    match result {
-        Ok(enrichment) => {
-            let confidence = enrichment
-                .confidence
-                .filter(|c| (0.0..=1.0).contains(c))
-                .unwrap_or(entry.confidence);
-            SourceOutcome {
-                report: SourceReport {
-                    connector: entry.name.clone(),
-                    status: SourceStatus::Ok,
-                    latency_ms: millis(latency),
-                    confidence: Some(confidence),
-                    error: None,
-                    retry_after_ms: None,
-                },
-                answer: Some(SourceAnswer {
-                    connector: entry.name.clone(),
-                    enrichment,
-                    confidence,
-                    priority_rank: entry.priority_rank,
-                    fetched_at: SystemTime::now(),
-                }),
-            }
-        }
-        Err(err) => {
-            let status = status_of(err.code);
-            if status != SourceStatus::NotFound {
-                tracing::warn!(
-                    connector = %entry.name,
-                    code = %err.code,
-                    error = %err.message,
-                    "Connector call failed."
+    metrics: Arc<Metrics>,
+    coordination: Arc<Coordination>,
+}
+
+impl Call {
+    async fn run(self) -> SourceOutcome {
+        let started = Instant::now();
+        let name = self.entry.name.as_str();
+        match self.entry.guard.admit(name, &self.coordination).await {
+            Admission::Call { .. } => {}
+            Admission::CircuitOpen => {
+                return SourceOutcome::failed(
+                    name,
+                    SourceStatus::CircuitOpen,
+                    "the circuit is open after repeated failures; not called".into(),
+                    started.elapsed(),
                 );
             }
-            SourceOutcome {
-                report: SourceReport {
-                    connector: entry.name.clone(),
-                    status,
-                    latency_ms: millis(latency),
-                    confidence: None,
-                    error: (status != SourceStatus::NotFound)
-                        .then(|| format!("{}: {}", err.code, err.message)),
-                    retry_after_ms: err.retry_after.map(millis),
-                },
-                answer: None,
+            Admission::RateLimited { retry_after } => {
+                let mut outcome = SourceOutcome::failed(
+                    name,
+                    SourceStatus::RateLimited,
+                    "rate limited; not called".into(),
+                    started.elapsed(),
+                );
+                outcome.report.retry_after_ms = retry_after.map(millis);
+                return outcome;
             }
+        }
+
+        // The call may outlive the request (its answer is then merged later), but retries
+        // only start while the request can still use them.
+        let call_deadline = started + self.entry.timeout;
+        let retry = &self.entry.config.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(retry.initial_backoff_ms))
+            .with_max_delay(Duration::from_millis(retry.max_backoff_ms))
+            .with_max_times(retry.max_attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        let request_deadline = self.deadline;
+        let attempt = || {
+            let ctx = EnrichContext::new(self.http.clone(), call_deadline)
+                .with_max_response_bytes(self.entry.config.max_response_bytes);
+            let instance = self.instance.clone();
+            let subject = self.subject.clone();
+            async move { instance.enrich(&subject, &ctx).await }
+        };
+        let retries = self.metrics.connector_retries.with_label_values(&[name]);
+        let attempts = attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|err: &ConnectorError| err.retryable)
+            .adjust(move |_, delay| delay.filter(|d| Instant::now() + *d < request_deadline))
+            .notify(|_, _| retries.inc());
+        let result = tokio::time::timeout_at(call_deadline, attempts)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ConnectorError::timeout(format!(
+                    "no answer within {} ms",
+                    millis(call_deadline - started)
+                )))
+            });
+        let outcome = self.outcome(result, started.elapsed());
+        self.after(&outcome).await;
+        outcome
+    }
+
+    fn outcome(
+        &self,
+        result: Result<enrichd_sdk::Enrichment, ConnectorError>,
+        latency: Duration,
+    ) -> SourceOutcome {
+        let entry = &self.entry;
+        match result {
+            Ok(enrichment) => {
+                let confidence = enrichment
+                    .confidence
+                    .filter(|c| (0.0..=1.0).contains(c))
+                    .unwrap_or(entry.confidence);
+                SourceOutcome {
+                    report: SourceReport {
+                        connector: entry.name.clone(),
+                        status: SourceStatus::Ok,
+                        latency_ms: millis(latency),
+                        confidence: Some(confidence),
+                        error: None,
+                        retry_after_ms: None,
+                    },
+                    answer: Some(SourceAnswer {
+                        connector: entry.name.clone(),
+                        enrichment,
+                        confidence,
+                        priority_rank: entry.priority_rank,
+                        fetched_at: SystemTime::now(),
+                    }),
+                    from_cache: false,
+                }
+            }
+            Err(err) => {
+                let status = status_of(err.code);
+                if status != SourceStatus::NotFound {
+                    tracing::warn!(
+                        connector = %entry.name,
+                        code = %err.code,
+                        error = %err.message,
+                        "Connector call failed."
+                    );
+                }
+                let mut outcome = SourceOutcome::without_call(&entry.name, status);
+                outcome.report.latency_ms = millis(latency);
+                outcome.report.error = (status != SourceStatus::NotFound)
+                    .then(|| format!("{}: {}", err.code, err.message));
+                outcome.report.retry_after_ms = err.retry_after.map(millis);
+                outcome
+            }
+        }
+    }
+
+    /// Feed the breaker, and honour an upstream's request to wait, on every replica.
+    async fn after(&self, outcome: &SourceOutcome) {
+        let name = self.entry.name.as_str();
+        let guard = &self.entry.guard;
+        if guard.record(outcome.report.status) {
+            tracing::warn!(connector = %name, "Circuit opened after repeated failures.");
+        }
+        let open = guard.breaker.state() == crate::resilience::CircuitState::Open;
+        self.metrics
+            .connector_circuit_open
+            .with_label_values(&[name])
+            .set(i64::from(open));
+        if outcome.report.status == SourceStatus::RateLimited
+            && let Some(wait_ms) = outcome.report.retry_after_ms
+        {
+            let until_ms = unix_ms(SystemTime::now()) + wait_ms;
+            guard.block_until(until_ms);
+            self.coordination
+                .publish(Event::Block {
+                    connector: name.to_owned(),
+                    until_ms,
+                })
+                .await;
         }
     }
 }
@@ -222,13 +379,6 @@ pub fn status_of(code: ErrorCode) -> SourceStatus {
         | ErrorCode::InvalidConfig
         | ErrorCode::BadResponse => SourceStatus::Error,
     }
-}
-
-fn failed(connector: &str, message: &str, latency: Duration) -> SourceOutcome {
-    let mut outcome = SourceOutcome::without_call(connector, SourceStatus::Error);
-    outcome.report.latency_ms = millis(latency);
-    outcome.report.error = Some(message.to_owned());
-    outcome
 }
 
 fn millis(duration: Duration) -> u64 {

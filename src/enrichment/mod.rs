@@ -1,36 +1,48 @@
-//! Enrichment: a request's whole journey — cache lookup, fan-out, merge, store, answer — in
-//! [`Enricher::enrich`], which calls one well-named step after another.
+//! Enrichment: a request's whole journey — validate, cache lookup, coalesce, fan-out, merge,
+//! store, answer — in [`Enricher::enrich`], which calls one well-named step after another.
 
 mod fanout;
 mod merge;
 pub mod profile;
 
 use std::{
-    sync::Arc,
+    collections::HashMap,
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
 use enrichd_sdk::Subject;
+use futures_util::{
+    FutureExt,
+    future::{BoxFuture, Shared},
+};
 use tokio::time::Instant;
 
-pub use self::fanout::{FanOut, SourceOutcome, status_of};
+pub use self::fanout::{FanOut, FanOutResult, SourceOutcome, status_of};
 pub use self::merge::{Merged, SourceAnswer, merge};
-use self::profile::{CacheStatus, Profile, SourceReport, timestamp, with_cache_status};
+use self::profile::{
+    CacheStatus, Profile, SourceReport, SourceStatus, timestamp, with_cache_status,
+};
 use crate::{
-    cache::{CachedProfile, ProfileCache, RedisError, unix_ms},
+    cache::{CachedProfile, CachedSource, ProfileCache, unix_ms},
     config::Config,
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
+    coordination::{Coordination, LockOutcome},
     domain::EnrichRequest,
     metrics::Metrics,
+    redis_link::RedisError,
 };
 
 /// Why an enrichment produced no profile.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EnrichError {
     /// Every connector that was asked failed; the reports say how.
     #[error("every source failed")]
     AllSourcesFailed { sources: Vec<SourceReport> },
+    /// An identical enrichment already in flight did not finish within this request's deadline.
+    #[error("the enrichment did not finish within the deadline")]
+    DeadlineExceeded,
 }
 
 /// How long profiles stay fresh, by outcome.
@@ -42,14 +54,41 @@ struct Freshness {
     stale: Duration,
 }
 
-/// Enriches subjects: the hot path of the service.
+/// One enrichment in flight, shared by every identical request that arrives meanwhile.
+type Flight = Shared<BoxFuture<'static, Result<Arc<Built>, EnrichError>>>;
+
+/// Enriches subjects: the hot path of the service. Cheap to clone.
+#[derive(Clone)]
 pub struct Enricher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     registry: Arc<ConnectorRegistry>,
     cache: Arc<ProfileCache>,
     fan_out: FanOut,
+    coordination: Arc<Coordination>,
     metrics: Arc<Metrics>,
     deadline: Duration,
     freshness: Freshness,
+    flights: Mutex<HashMap<String, Flight>>,
+}
+
+/// A freshly built profile, as it is cached.
+#[derive(Debug)]
+struct Built {
+    body: Bytes,
+}
+
+/// What to enrich, once the cache has had its say.
+struct Job {
+    subject: Subject,
+    connectors: Option<Vec<String>>,
+    /// Whether the result is the user's shared profile (stored, and per-source answers reused).
+    shared: bool,
+    /// Whether cached per-source answers may stand in for calls.
+    reuse_sources: bool,
+    deadline: Instant,
 }
 
 impl Enricher {
@@ -58,64 +97,73 @@ impl Enricher {
         registry: Arc<ConnectorRegistry>,
         cache: Arc<ProfileCache>,
         http: reqwest::Client,
+        coordination: Arc<Coordination>,
         metrics: Arc<Metrics>,
     ) -> Enricher {
         let secs = Duration::from_secs;
         Enricher {
-            registry,
-            cache,
-            fan_out: FanOut::new(http, metrics.clone()),
-            metrics,
-            deadline: config.deadline(),
-            freshness: Freshness {
-                complete: secs(config.cache.ttl_seconds),
-                nobody_knows: secs(config.cache.negative_ttl_seconds),
-                partial: secs(config.cache.error_ttl_seconds),
-                stale: secs(config.cache.stale_seconds),
-            },
+            inner: Arc::new(Inner {
+                registry,
+                cache,
+                fan_out: FanOut::new(http, metrics.clone(), coordination.clone()),
+                coordination,
+                metrics,
+                deadline: config.deadline(),
+                freshness: Freshness {
+                    complete: secs(config.cache.ttl_seconds),
+                    nobody_knows: secs(config.cache.negative_ttl_seconds),
+                    partial: secs(config.cache.error_ttl_seconds),
+                    stale: secs(config.cache.stale_seconds),
+                },
+                flights: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
     /// Enrich one subject: the profile JSON to answer with.
     ///
-    /// A request naming its own `connectors` gets a fresh, partial view: it neither reads nor
-    /// replaces the user's shared cached profile.
+    /// A fresh cached profile is served as is; a stale one is served at once while one
+    /// background refresh runs. A request naming its own `connectors` gets a fresh, partial
+    /// view: it neither reads nor replaces the user's shared cached profile.
     pub async fn enrich(&self, request: EnrichRequest) -> Result<Bytes, EnrichError> {
         let deadline = Instant::now()
             + request
                 .timeout
-                .map_or(self.deadline, |t| t.min(self.deadline));
+                .map_or(self.inner.deadline, |t| t.min(self.inner.deadline));
         let shared = request.connectors.is_none();
         let mut subject = request.subject;
         if shared && !request.refresh {
-            if let Some(cached) = self.cache.lookup(&subject.user_id).await {
-                if let Some(answer) = fresh_answer(&cached, &subject) {
-                    return Ok(answer);
+            if let Some(cached) = self.inner.cache.lookup(&subject.user_id).await {
+                let remembered = cached.subject();
+                if covers(remembered.as_ref(), &subject) {
+                    if cached.is_fresh(SystemTime::now()) {
+                        return Ok(with_cache_status(&cached.body, CacheStatus::Hit));
+                    }
+                    self.revalidate(remembered.unwrap_or(subject));
+                    return Ok(with_cache_status(&cached.body, CacheStatus::Stale));
                 }
-                subject = remembered_with(cached.subject(), subject);
+                subject = remembered_with(remembered, subject);
             }
         }
-        let snapshot = self.registry.snapshot();
-        let targets = targets(&snapshot, request.connectors.as_deref());
-        let profile = self
-            .fan_out_and_merge(Arc::new(subject), &targets, deadline)
-            .await?;
+        let job = Job {
+            subject,
+            connectors: request.connectors,
+            shared,
+            reuse_sources: shared && !request.refresh,
+            deadline,
+        };
+        let built = self.coalesced(job).await?;
         let status = if shared && !request.refresh {
             CacheStatus::Miss
         } else {
             CacheStatus::Bypass
         };
-        if shared {
-            self.cache
-                .store(&profile.user_id, profile.cached.clone(), profile.keep_for)
-                .await;
-        }
-        Ok(with_cache_status(&profile.cached.body, status))
+        Ok(with_cache_status(&built.body, status))
     }
 
     /// The cached profile of a user, fresh (`hit`) or stale (`stale`).
     pub async fn cached(&self, user_id: &str) -> Option<Bytes> {
-        let cached = self.cache.lookup(user_id).await?;
+        let cached = self.inner.cache.lookup(user_id).await?;
         let status = if cached.is_fresh(SystemTime::now()) {
             CacheStatus::Hit
         } else {
@@ -127,7 +175,7 @@ impl Enricher {
     /// Re-enrich a cached user with the identifiers remembered for them; `None` when nothing
     /// is cached (there is nothing to refresh from).
     pub async fn refresh(&self, user_id: &str) -> Option<Result<Bytes, EnrichError>> {
-        let cached = self.cache.lookup(user_id).await?;
+        let cached = self.inner.cache.lookup(user_id).await?;
         let subject = cached.subject().unwrap_or_else(|| Subject::new(user_id));
         let request = EnrichRequest {
             subject,
@@ -138,22 +186,121 @@ impl Enricher {
         Some(self.enrich(request).await)
     }
 
-    /// Erase everything cached about a user.
+    /// Erase everything cached about a user, on every tier and replica.
     pub async fn erase(&self, user_id: &str) -> Result<(), RedisError> {
-        self.cache.erase(user_id).await
+        let snapshot = self.inner.registry.snapshot();
+        let names: Vec<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
+        self.inner.cache.erase(user_id, &names).await
     }
 
-    async fn fan_out_and_merge(
-        &self,
-        subject: Arc<Subject>,
-        targets: &[Arc<ConnectorEntry>],
-        deadline: Instant,
-    ) -> Result<BuiltProfile, EnrichError> {
+    /// Identical enrichments in flight share one fan-out; joiners are counted.
+    async fn coalesced(&self, job: Job) -> Result<Arc<Built>, EnrichError> {
+        let key = flight_key(&job);
+        let deadline = job.deadline;
+        let (flight, joined) = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            match flights.get(&key) {
+                Some(flight) => (flight.clone(), true),
+                None => {
+                    let inner = self.inner.clone();
+                    let own_key = key.clone();
+                    let flight = async move {
+                        let result = inner.produce(job).await;
+                        inner
+                            .flights
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&own_key);
+                        result
+                    }
+                    .boxed()
+                    .shared();
+                    flights.insert(key, flight.clone());
+                    (flight, false)
+                }
+            }
+        };
+        if !joined {
+            return flight.await;
+        }
+        self.inner.metrics.coalesced.inc();
+        // A joiner waits no longer than its own deadline (plus the time to merge).
+        tokio::time::timeout_at(deadline + Duration::from_millis(50), flight)
+            .await
+            .unwrap_or(Err(EnrichError::DeadlineExceeded))
+    }
+
+    /// Refresh a stale profile in the background (coalesced with any refresh in flight).
+    fn revalidate(&self, subject: Subject) {
+        let this = self.clone();
+        let job = Job {
+            subject,
+            connectors: None,
+            shared: true,
+            reuse_sources: true,
+            deadline: Instant::now() + self.inner.deadline,
+        };
+        tokio::spawn(async move {
+            let _ = this.coalesced(job).await;
+        });
+    }
+
+    /// Profiles held in this process (for tests and benchmarks).
+    pub fn local_profiles(&self) -> u64 {
+        self.inner.cache.local_len()
+    }
+}
+
+impl Inner {
+    /// Fan out, merge and store: the work one flight does.
+    async fn produce(self: &Arc<Self>, job: Job) -> Result<Arc<Built>, EnrichError> {
+        let user_id = job.subject.user_id.clone();
+        let lock = if job.shared {
+            match self
+                .coordination
+                .try_lock(&user_id, self.deadline + Duration::from_secs(2))
+                .await
+            {
+                LockOutcome::Acquired(token) => Some(token),
+                LockOutcome::Held => {
+                    if let Some(built) = self.wait_for_other_replica(&job).await {
+                        return Ok(built);
+                    }
+                    None
+                }
+                LockOutcome::Unavailable => None,
+            }
+        } else {
+            None
+        };
+        let result = self.fan_out_and_store(job).await;
+        if let Some(token) = lock {
+            self.coordination.unlock(&user_id, &token).await;
+        }
+        result
+    }
+
+    async fn fan_out_and_store(self: &Arc<Self>, job: Job) -> Result<Arc<Built>, EnrichError> {
         let started = Instant::now();
-        let outcomes = self.fan_out.run(&subject, targets, deadline).await;
-        let built = self.build(&subject, targets, outcomes);
+        let snapshot = self.registry.snapshot();
+        let targets = targets(&snapshot, job.connectors.as_deref());
+        let known = if job.reuse_sources {
+            self.cached_sources(&job.subject, &targets).await
+        } else {
+            Vec::new()
+        };
+        let subject = Arc::new(job.subject);
+        let FanOutResult {
+            outcomes,
+            late,
+            pending,
+        } = self
+            .fan_out
+            .run(&subject, &targets, known, job.deadline)
+            .await;
+        let built = self.build(&subject, &targets, &outcomes);
         let outcome = match &built {
-            Ok(profile) if profile.partial => "partial",
+            Ok((_, partial, _)) if *partial => "partial",
             Ok(_) => "complete",
             Err(_) => "failed",
         };
@@ -161,79 +308,221 @@ impl Enricher {
         self.metrics
             .enrichment_duration
             .observe(started.elapsed().as_secs_f64());
-        built
+        if job.shared {
+            self.store_sources(&subject, &targets, &outcomes).await;
+            if let Ok((cached, _, keep_for)) = &built {
+                self.cache
+                    .store(&subject.user_id, cached.clone(), *keep_for)
+                    .await;
+            }
+            if let Some(late) = late {
+                self.merge_late_answers(subject.clone(), targets, outcomes, late, pending);
+            }
+        }
+        let (cached, _, _) = built?;
+        Ok(Arc::new(Built { body: cached.body }))
     }
 
-    /// Merge the outcomes into the profile to store and serve.
+    /// Another replica holds the user's lock: wait (at most half our time) for its profile.
+    async fn wait_for_other_replica(&self, job: &Job) -> Option<Arc<Built>> {
+        let now = Instant::now();
+        let until = now + job.deadline.saturating_duration_since(now) / 2;
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(cached) = self.cache.lookup(&job.subject.user_id).await
+                && cached.is_fresh(SystemTime::now())
+                && covers(cached.subject().as_ref(), &job.subject)
+            {
+                self.metrics.coalesced.inc();
+                return Some(Arc::new(Built { body: cached.body }));
+            }
+        }
+        None
+    }
+
+    /// Cached per-source answers that can stand in for calls: fresh, and given for the
+    /// identifiers the subject carries now.
+    async fn cached_sources(
+        &self,
+        subject: &Subject,
+        targets: &[Arc<ConnectorEntry>],
+    ) -> Vec<Option<SourceOutcome>> {
+        let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+        let now = unix_ms(SystemTime::now());
+        let found = self.cache.sources(&subject.user_id, &names).await;
+        targets
+            .iter()
+            .zip(found)
+            .map(|(entry, cached)| {
+                let cached = cached?;
+                let usable = cached.fresh_until_ms > now
+                    && entry.instance.is_some()
+                    && cached.identifiers == identifiers_of(entry, subject);
+                usable.then(|| {
+                    let mut outcome = SourceOutcome::without_call(&entry.name, cached.status);
+                    outcome.from_cache = true;
+                    if let Some(enrichment) = cached.enrichment {
+                        outcome.report.confidence = Some(cached.confidence);
+                        outcome.answer = Some(SourceAnswer {
+                            connector: entry.name.clone(),
+                            enrichment,
+                            confidence: cached.confidence,
+                            priority_rank: entry.priority_rank,
+                            fetched_at: SystemTime::UNIX_EPOCH
+                                + Duration::from_millis(cached.fetched_at_ms),
+                        });
+                    }
+                    outcome
+                })
+            })
+            .collect()
+    }
+
+    /// Keep each definite answer (`ok`, `not_found`) obtained now, for its connector's TTL.
+    async fn store_sources(
+        &self,
+        subject: &Subject,
+        targets: &[Arc<ConnectorEntry>],
+        outcomes: &[SourceOutcome],
+    ) {
+        let now = SystemTime::now();
+        let fresh: Vec<(String, CachedSource, Duration)> = targets
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, o)| !o.from_cache && o.report.status.answered())
+            .map(|(entry, outcome)| {
+                let fresh_for = if outcome.answer.is_some() {
+                    entry.ttl
+                } else {
+                    self.freshness.nobody_knows
+                };
+                let source = CachedSource {
+                    status: outcome.report.status,
+                    enrichment: outcome.answer.as_ref().map(|a| a.enrichment.clone()),
+                    confidence: outcome.report.confidence.unwrap_or(entry.confidence),
+                    fetched_at_ms: unix_ms(now),
+                    fresh_until_ms: unix_ms(now + fresh_for),
+                    identifiers: identifiers_of(entry, subject),
+                };
+                (entry.name.clone(), source, fresh_for)
+            })
+            .collect();
+        self.cache.store_sources(&subject.user_id, fresh).await;
+    }
+
+    /// Calls still running at the deadline keep going (up to their own timeout); when they
+    /// answer, the profile is rebuilt with them and cached, so the next reader gets it whole.
+    fn merge_late_answers(
+        self: &Arc<Self>,
+        subject: Arc<Subject>,
+        targets: Vec<Arc<ConnectorEntry>>,
+        mut outcomes: Vec<SourceOutcome>,
+        mut late: tokio::sync::mpsc::UnboundedReceiver<(usize, SourceOutcome)>,
+        mut pending: usize,
+    ) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut arrived = Vec::new();
+            while pending > 0 {
+                let Some((index, outcome)) = late.recv().await else {
+                    break;
+                };
+                pending -= 1;
+                if outcome.report.status.answered() {
+                    arrived.push(index);
+                }
+                outcomes[index] = outcome;
+            }
+            if arrived.is_empty() {
+                return;
+            }
+            let fresh: Vec<SourceOutcome> = outcomes
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    let mut o = o.clone();
+                    o.from_cache = !arrived.contains(&i);
+                    o
+                })
+                .collect();
+            this.store_sources(&subject, &targets, &fresh).await;
+            if let Ok((cached, _, keep_for)) = this.build(&subject, &targets, &outcomes) {
+                this.cache.store(&subject.user_id, cached, keep_for).await;
+                tracing::debug!(
+                    late = arrived.len(),
+                    "Merged late answers into the cached profile."
+                );
+            }
+        });
+    }
+
+    /// Merge the outcomes into the profile to store and serve: the cached form, whether it
+    /// is partial, and how long to keep it.
     fn build(
         &self,
         subject: &Subject,
         targets: &[Arc<ConnectorEntry>],
-        outcomes: Vec<SourceOutcome>,
-    ) -> Result<BuiltProfile, EnrichError> {
+        outcomes: &[SourceOutcome],
+    ) -> Result<(CachedProfile, bool, Duration), EnrichError> {
         let attempted = outcomes
             .iter()
             .filter(|o| o.report.status.attempted())
             .count();
-        let failed = outcomes
+        let failed: Vec<&SourceOutcome> = outcomes
             .iter()
             .filter(|o| o.report.status.attempted() && !o.report.status.answered())
-            .count();
-        if attempted > 0 && failed == attempted {
+            .collect();
+        if attempted > 0 && failed.len() == attempted {
             return Err(EnrichError::AllSourcesFailed {
-                sources: outcomes.into_iter().map(|o| o.report).collect(),
+                sources: outcomes.iter().map(|o| o.report.clone()).collect(),
             });
         }
-        let fresh_for = if failed > 0 {
-            self.freshness.partial
-        } else {
-            let answered_ttls = targets
+        let fresh_for = if !failed.is_empty() {
+            // Ask the failed sources again soon, but not before a rate limit has passed.
+            let wait = failed
                 .iter()
-                .zip(&outcomes)
+                .filter(|o| o.report.status == SourceStatus::RateLimited)
+                .filter_map(|o| o.report.retry_after_ms)
+                .max()
+                .map(Duration::from_millis)
+                .unwrap_or_default();
+            self.freshness
+                .partial
+                .max(wait)
+                .min(self.freshness.complete)
+        } else {
+            targets
+                .iter()
+                .zip(outcomes)
                 .filter(|(_, o)| o.answer.is_some())
-                .map(|(entry, _)| entry.ttl);
-            answered_ttls
+                .map(|(entry, _)| entry.ttl)
                 .min()
                 .map_or(self.freshness.nobody_knows, |ttl| {
                     ttl.min(self.freshness.complete)
                 })
         };
-        let (reports, answers): (Vec<_>, Vec<_>) =
-            outcomes.into_iter().map(|o| (o.report, o.answer)).unzip();
-        let merged = merge(answers.into_iter().flatten().collect());
+        let merged = merge(outcomes.iter().filter_map(|o| o.answer.clone()).collect());
         let now = SystemTime::now();
         let fresh_until = now + fresh_for;
         let profile = Profile {
             user_id: subject.user_id.clone(),
             profile: merged.body,
             provenance: merged.provenance,
-            sources: reports,
+            sources: outcomes.iter().map(|o| o.report.clone()).collect(),
             confidence: merged.confidence,
-            partial: failed > 0,
+            partial: !failed.is_empty(),
             cache: None,
             enriched_at: timestamp(now),
             expires_at: timestamp(fresh_until),
         };
         let body = serde_json::to_vec(&profile).expect("profiles serialize");
-        Ok(BuiltProfile {
-            user_id: profile.user_id,
-            partial: profile.partial,
-            keep_for: fresh_for + self.freshness.stale,
-            cached: CachedProfile {
-                body: Bytes::from(body),
-                fresh_until_ms: unix_ms(fresh_until),
-                subject: Bytes::from(serde_json::to_vec(subject).expect("subjects serialize")),
-            },
-        })
+        let cached = CachedProfile {
+            body: Bytes::from(body),
+            fresh_until_ms: unix_ms(fresh_until),
+            subject: Bytes::from(serde_json::to_vec(subject).expect("subjects serialize")),
+        };
+        Ok((cached, profile.partial, fresh_for + self.freshness.stale))
     }
-}
-
-/// A freshly built profile, as it will be cached.
-struct BuiltProfile {
-    user_id: String,
-    partial: bool,
-    keep_for: Duration,
-    cached: CachedProfile,
 }
 
 /// The connectors a request asks: the named ones, else all configured.
@@ -247,26 +536,39 @@ fn targets(snapshot: &RegistrySnapshot, named: Option<&[String]>) -> Vec<Arc<Con
     }
 }
 
-/// The cached answer, if it is fresh and was built from the identifiers the caller sent (a
-/// caller sending none accepts whatever is cached).
-fn fresh_answer(cached: &CachedProfile, subject: &Subject) -> Option<Bytes> {
-    if !cached.is_fresh(SystemTime::now()) {
-        return None;
+/// Identical enrichments: same user, same identifiers, same connector set.
+fn flight_key(job: &Job) -> String {
+    let subject = serde_json::to_string(&job.subject).unwrap_or_default();
+    format!("{subject}|{:?}|{}", job.connectors, job.shared)
+}
+
+/// The values of the identifiers a connector uses, as a per-source answer remembers them.
+fn identifiers_of(entry: &ConnectorEntry, subject: &Subject) -> String {
+    entry
+        .metadata
+        .required_identifiers
+        .iter()
+        .map(|id| subject.identifier(id).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+/// Whether a profile built from `remembered` identifiers answers a caller sending `subject`'s:
+/// every identifier sent must be one remembered (a caller sending none accepts any profile).
+fn covers(remembered: Option<&Subject>, subject: &Subject) -> bool {
+    if !subject.has_identifiers() {
+        return true;
     }
-    if subject.has_identifiers() {
-        let remembered = cached.subject()?;
-        let same = |a: &Option<String>, b: &Option<String>| a.is_none() || a == b;
-        let covered = same(&subject.email, &remembered.email)
-            && same(&subject.phone, &remembered.phone)
-            && subject
-                .handles
-                .iter()
-                .all(|(platform, handle)| remembered.handles.get(platform) == Some(handle));
-        if !covered {
-            return None;
-        }
-    }
-    Some(with_cache_status(&cached.body, CacheStatus::Hit))
+    let Some(remembered) = remembered else {
+        return false;
+    };
+    let same = |sent: &Option<String>, kept: &Option<String>| sent.is_none() || sent == kept;
+    same(&subject.email, &remembered.email)
+        && same(&subject.phone, &remembered.phone)
+        && subject
+            .handles
+            .iter()
+            .all(|(platform, handle)| remembered.handles.get(platform) == Some(handle))
 }
 
 /// The identifiers remembered for a user, updated with those the caller sent now.
@@ -289,26 +591,29 @@ fn remembered_with(remembered: Option<Subject>, sent: Subject) -> Subject {
 mod tests {
     use super::*;
 
-    fn cached(subject: &Subject, fresh: bool) -> CachedProfile {
-        let now = unix_ms(SystemTime::now());
-        CachedProfile {
-            body: Bytes::from_static(br#"{"user_id":"u-1"}"#),
-            fresh_until_ms: if fresh { now + 60_000 } else { now - 1 },
-            subject: Bytes::from(serde_json::to_vec(subject).unwrap()),
-        }
-    }
-
     #[test]
-    fn a_fresh_profile_answers_callers_sending_the_same_or_no_identifiers() {
+    fn a_profile_answers_callers_sending_the_same_or_no_identifiers() {
         let built_from = Subject::new("u-1")
             .with_email("ada@example.com")
             .with_handle("github", "ada");
-        let entry = cached(&built_from, true);
-        assert!(fresh_answer(&entry, &Subject::new("u-1")).is_some());
-        assert!(fresh_answer(&entry, &Subject::new("u-1").with_email("ada@example.com")).is_some());
-        assert!(fresh_answer(&entry, &Subject::new("u-1").with_email("new@example.com")).is_none());
-        assert!(fresh_answer(&entry, &Subject::new("u-1").with_handle("x", "ada")).is_none());
-        assert!(fresh_answer(&cached(&built_from, false), &Subject::new("u-1")).is_none());
+        let remembered = Some(&built_from);
+        assert!(covers(remembered, &Subject::new("u-1")));
+        assert!(covers(
+            remembered,
+            &Subject::new("u-1").with_email("ada@example.com")
+        ));
+        assert!(!covers(
+            remembered,
+            &Subject::new("u-1").with_email("new@example.com")
+        ));
+        assert!(!covers(
+            remembered,
+            &Subject::new("u-1").with_handle("x", "ada")
+        ));
+        assert!(!covers(
+            None,
+            &Subject::new("u-1").with_email("ada@example.com")
+        ));
     }
 
     #[test]

@@ -62,7 +62,7 @@ async fn a_known_user_is_enriched_from_both_sources_with_provenance() {
 }
 
 #[tokio::test]
-async fn the_second_request_is_served_from_redis() {
+async fn the_second_request_is_a_hit_on_this_replica_and_on_another() {
     let app = TestAppBuilder::new().spawn().await;
     let first = app.enrich(known_subject("u-7")).await;
 
@@ -72,16 +72,21 @@ async fn the_second_request_is_served_from_redis() {
     assert_eq!(second.body["cache"], "hit");
     assert_eq!(second.body["enriched_at"], first.body["enriched_at"]);
     assert_eq!(second.body["profile"], first.body["profile"]);
+    let metrics = app.metrics().await;
+    assert!(metrics.contains(r#"enrichd_cache_lookups_total{result="hit",tier="local"} 1"#));
     let ttl: i64 = redis::cmd("PTTL")
         .arg(app.profile_key("u-7"))
         .query(&mut app.redis().connection())
         .unwrap();
     assert!(ttl > 0, "the profile key must expire, PTTL = {ttl}");
-    assert!(
-        app.metrics()
-            .await
-            .contains(r#"enrichd_cache_lookups_total{result="hit",tier="redis"} 1"#)
-    );
+
+    // Another replica sharing the Redis finds it there.
+    let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
+    let third = replica.enrich(known_subject("u-7")).await;
+    assert_eq!(third.body["cache"], "hit");
+    assert_eq!(third.body["enriched_at"], first.body["enriched_at"]);
+    let metrics = replica.metrics().await;
+    assert!(metrics.contains(r#"enrichd_cache_lookups_total{result="hit",tier="redis"} 1"#));
 }
 
 #[tokio::test]

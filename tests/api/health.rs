@@ -56,8 +56,9 @@ async fn metrics_follow_the_contract_and_carry_no_personal_data() {
         "enrichd_enrichment_duration_seconds_count 1",
         r#"enrichd_connector_requests_total{connector="hubspot",status="ok"} 1"#,
         r#"enrichd_connector_request_duration_seconds_count{connector="github"} 1"#,
+        r#"enrichd_cache_lookups_total{result="miss",tier="local"} 1"#,
         r#"enrichd_cache_lookups_total{result="miss",tier="redis"} 1"#,
-        r#"enrichd_cache_lookups_total{result="hit",tier="redis"} 2"#,
+        r#"enrichd_cache_lookups_total{result="hit",tier="local"} 2"#,
         "enrichd_build_info{version=",
         "process_resident_memory_bytes",
     ] {

@@ -95,6 +95,9 @@ pub struct TestAppBuilder {
     /// connector name → (kind, base_url, timeout_ms); None base_url = its stand-in.
     upstreams: Vec<(String, Option<String>, Option<u64>)>,
     extra_cache: String,
+    /// Share another app's Redis and key prefix (a second replica).
+    replica_of: Option<(String, String)>,
+    extra_connector: String,
 }
 
 impl TestAppBuilder {
@@ -109,7 +112,22 @@ impl TestAppBuilder {
                 ("github".into(), None, None),
             ],
             extra_cache: String::new(),
+            replica_of: None,
+            extra_connector: String::new(),
         }
+    }
+
+    /// Run as another replica of `app`: same Redis, same key prefix, own in-process tier.
+    pub fn replica_of(mut self, app: &TestApp) -> Self {
+        self.replica_of = Some((app.redis().url(), app.prefix.clone()));
+        self.redis = false;
+        self
+    }
+
+    /// Extra keys for every connector entry, in YAML flow syntax without braces.
+    pub fn connector_options(mut self, keys: &str) -> Self {
+        self.extra_connector = keys.to_owned();
+        self
     }
 
     /// Keep profiles in process instead of Redis.
@@ -159,7 +177,13 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> TestApp {
         let factories = Factories::builtin();
         let redis = self.redis.then(RedisServer::start);
-        let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (shared_url, prefix) = match &self.replica_of {
+            Some((url, prefix)) => (Some(url.clone()), prefix.clone()),
+            None => (
+                None,
+                format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            ),
+        };
         let mut stand_ins = Vec::new();
         let mut connectors = String::new();
         for (name, url, timeout) in &self.upstreams {
@@ -177,12 +201,19 @@ impl TestAppBuilder {
             let timeout = timeout
                 .map(|t| format!("timeout_ms: {t}, "))
                 .unwrap_or_default();
+            let extra = if self.extra_connector.is_empty() {
+                "retry: {max_attempts: 1}".to_owned()
+            } else {
+                self.extra_connector.clone()
+            };
             connectors.push_str(&format!(
-                "  {name}: {{kind: {name}, {timeout}retry: {{max_attempts: 1}}, settings: {settings}}}\n"
+                "  {name}: {{kind: {name}, {timeout}{extra}, settings: {settings}}}\n"
             ));
         }
         let keys: Vec<String> = self.api_keys.iter().map(|k| format!("\"{k}\"")).collect();
-        let redis_url = redis.as_ref().map(RedisServer::url).unwrap_or_default();
+        let redis_url = shared_url
+            .or_else(|| redis.as_ref().map(RedisServer::url))
+            .unwrap_or_default();
         let yaml = format!(
             r#"
 server: {{bind: "127.0.0.1:0", workers: 2, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1}}
@@ -323,7 +354,7 @@ impl TestApp {
     }
 
     pub fn redis(&self) -> &RedisServer {
-        self.redis.as_ref().expect("this test app has Redis")
+        self.redis.as_ref().expect("this test app owns a Redis")
     }
 }
 
