@@ -229,3 +229,95 @@ fn serve_warns_loudly_when_authentication_is_off() {
     assert!(output.status.success());
     assert!(logs.contains("AUTHENTICATION IS OFF"), "{logs}");
 }
+
+#[tokio::test]
+async fn sigterm_turns_readiness_off_lets_in_flight_requests_finish_and_exits_zero() {
+    let upstream = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(
+                    include_str!("../../connectors/github/fixtures/user-octocat.json"),
+                    "application/json",
+                )
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&upstream)
+        .await;
+    let port = free_port();
+    let config = write_config(&format!(
+        r#"
+server: {{bind: "127.0.0.1:{port}", workers: 1, shutdown_timeout_seconds: 5, drain_delay_seconds: 1}}
+enrichment: {{deadline_ms: 4000}}
+connectors:
+  github: {{timeout_ms: 4000, settings: {{base_url: "{url}"}}}}
+"#,
+        url = upstream.uri()
+    ));
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(&config.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "enrichd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .post(format!("{base}/v1/enrich"))
+                .json(&json!({"user_id": "drain-1", "handles": {"github": "octocat"}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness is off at once");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "draining");
+    assert_eq!(
+        in_flight.await.unwrap(),
+        200,
+        "the in-flight request finished"
+    );
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "enrichd did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("enrichd stopped"), "{logs}");
+}

@@ -8,3 +8,4 @@ mod enrich;
 mod health;
 mod helpers;
 mod profiles;
+mod resilience;
