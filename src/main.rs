@@ -3,7 +3,12 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use enrichd::{config::Config, connectors::Factories, startup::Application, telemetry};
+use enrichd::{
+    config::Config,
+    connectors::{Factories, manifests},
+    startup::Application,
+    telemetry,
+};
 
 #[derive(Parser)]
 #[command(name = "enrichd", version, about = "User-profile enrichment service")]
@@ -61,8 +66,21 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn check_config(path: Option<PathBuf>) -> ExitCode {
-    match Config::load(path.as_deref(), &Factories::builtin()) {
+    let factories = Factories::builtin();
+    match Config::load(path.as_deref(), &factories) {
         Ok(config) => {
+            let scan = match &config.connectors_dir {
+                Some(dir) => manifests::scan(dir, &factories, &|name| std::env::var(name).ok()),
+                None => manifests::Scan::default(),
+            };
+            if !scan.refused.is_empty() {
+                let problems: Vec<_> = scan.refused.iter().flat_map(|(_, issues)| issues).collect();
+                eprintln!("{} problem(s) in connector manifests:", problems.len());
+                for problem in problems {
+                    eprintln!("  - {problem}");
+                }
+                return ExitCode::from(2);
+            }
             let enabled: Vec<&str> = config
                 .connectors
                 .iter()
@@ -70,8 +88,9 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
                 .map(|(name, _)| name.as_str())
                 .collect();
             println!(
-                "Configuration is valid: {} connector(s) configured, enabled: [{}]; cache: {}; auth: {}.",
+                "Configuration is valid: {} connector(s) configured and {} manifest(s) in connectors_dir, enabled: [{}]; cache: {}; auth: {}.",
                 config.connectors.len(),
+                scan.manifests.len(),
                 enabled.join(", "),
                 if config.cache.redis_url.is_empty() {
                     "in process"

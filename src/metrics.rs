@@ -26,6 +26,7 @@ pub struct Metrics {
     pub cache_lookups: IntCounterVec,
     pub coalesced: IntCounter,
     pub build_info: IntGaugeVec,
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -117,6 +118,11 @@ impl Metrics {
                 "enrichd_build_info",
                 "Always 1; the version label tells which build is running.",
                 &["version"],
+            ),
+            config_reloads: counter(
+                "enrichd_config_reloads_total",
+                "Configuration reloads (SIGHUP), by result (ok, error).",
+                &["result"],
             ),
             registry,
         };

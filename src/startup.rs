@@ -10,7 +10,7 @@ use crate::{
     api::{self, AppState, Authenticator, Phase},
     cache::{Keys, ProfileCache},
     config::Config,
-    connectors::{ConnectorRegistry, Factories},
+    connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
     coordination::{Coordination, Event},
     enrichment::Enricher,
     metrics::Metrics,
@@ -44,10 +44,27 @@ impl Application {
             )
         };
         let coordination = Arc::new(Coordination::new(link.clone(), &config.cache.key_prefix));
+        let state = RuntimeState::new(
+            link.clone(),
+            &config.cache.key_prefix,
+            config.state_file.clone(),
+        );
+        let overrides = Lifecycle::overrides(&state).await;
+        let scan = match &config.connectors_dir {
+            Some(dir) => manifests::scan(dir, factories, &|name| std::env::var(name).ok()),
+            None => manifests::Scan::default(),
+        };
+        for (file, issues) in &scan.refused {
+            for issue in issues {
+                tracing::error!(file = %file, problem = %issue, "Connector manifest refused.");
+            }
+        }
         let registry = Arc::new(ConnectorRegistry::build(
             &config,
             factories,
             link.is_some(),
+            &scan.manifests,
+            &overrides,
         )?);
         let cache = Arc::new(ProfileCache::new(
             config.cache.local_capacity,
@@ -56,7 +73,14 @@ impl Application {
             coordination.clone(),
             metrics.clone(),
         ));
-        listen_to_other_replicas(&coordination, &cache, &registry);
+        let lifecycle = Arc::new(Lifecycle::new(
+            registry.clone(),
+            state,
+            coordination.clone(),
+            metrics.clone(),
+            config.clone(),
+        ));
+        listen_to_other_replicas(&coordination, &cache, &registry, &lifecycle);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -64,6 +88,10 @@ impl Application {
             .user_agent(concat!("enrichd/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("Failed to build the HTTP client")?;
+        lifecycle.spawn_health_checker(http.clone());
+        if let Some(path) = config.path.clone() {
+            reload_on_sighup(lifecycle.clone(), path, factories.clone());
+        }
         let enricher = Enricher::new(
             &config,
             registry.clone(),
@@ -83,6 +111,7 @@ impl Application {
         let state = web::Data::new(AppState::new(
             enricher,
             registry,
+            lifecycle,
             cache,
             metrics,
             auth,
@@ -161,9 +190,11 @@ fn listen_to_other_replicas(
     coordination: &Arc<Coordination>,
     cache: &Arc<ProfileCache>,
     registry: &Arc<ConnectorRegistry>,
+    lifecycle: &Arc<Lifecycle>,
 ) {
     let cache = cache.clone();
     let registry = registry.clone();
+    let lifecycle = lifecycle.clone();
     coordination.listen(move |event| match event {
         Event::Invalidate { user_id } => {
             let cache = cache.clone();
@@ -183,7 +214,39 @@ fn listen_to_other_replicas(
             }
         }
         Event::ResetLocal => cache.clear_local(),
+        Event::ConnectorState => {
+            let lifecycle = lifecycle.clone();
+            tokio::spawn(async move { lifecycle.apply_state().await });
+        }
+        Event::Reload { connector } => {
+            if let Err(err) = lifecycle.reload_here(&connector) {
+                tracing::warn!(connector = %connector, error = %err, "Could not apply another replica's reload.");
+            }
+        }
+        Event::Discover => {
+            let lifecycle = lifecycle.clone();
+            tokio::spawn(async move {
+                lifecycle.discover_here().await;
+            });
+        }
     });
+}
+
+/// `SIGHUP` re-reads the configuration file; an invalid one is refused whole.
+fn reload_on_sighup(lifecycle: Arc<Lifecycle>, path: std::path::PathBuf, factories: Factories) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading the configuration.");
+            let _ = lifecycle.reload_config(&path, &factories).await;
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (lifecycle, path, factories);
 }
 
 async fn wait_for_stop_signal() {

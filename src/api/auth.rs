@@ -93,6 +93,28 @@ impl FromRequest for ApiCaller {
     }
 }
 
+/// Extractor guarding admin routes: an admin token (or auth off). A mere API key is 403.
+pub struct AdminCaller;
+
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<AdminCaller, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request
+            .app_data::<web::Data<AppState>>()
+            .expect("the app state is registered");
+        if !state.auth.enabled() {
+            return ready(Ok(AdminCaller));
+        }
+        ready(match state.auth.role_of(request) {
+            Role::Admin => Ok(AdminCaller),
+            Role::Api => Err(ApiError::Forbidden),
+            Role::None => Err(ApiError::Unauthorized),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
+    connectors::LifecycleError,
     domain::FieldError,
     enrichment::{EnrichError, profile::SourceReport},
     redis_link::RedisError,
@@ -36,6 +37,10 @@ pub enum ApiError {
     ProfileNotFound,
     #[error("Every source failed; see `details.sources`.")]
     AllSourcesFailed { sources: Vec<SourceReport> },
+    #[error("There is no connector `{0}`.")]
+    ConnectorNotFound(String),
+    #[error("{0}")]
+    Lifecycle(#[from] LifecycleError),
     #[error("An identical enrichment in flight did not finish within this request's deadline.")]
     DeadlineExceeded,
     #[error("The cache is unavailable, so the erasure could not be done; retry later.")]
@@ -56,6 +61,13 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::ProfileNotFound => "profile_not_found",
             ApiError::AllSourcesFailed { .. } => "all_sources_failed",
+            ApiError::ConnectorNotFound(_) => "connector_not_found",
+            ApiError::Lifecycle(err) => match err {
+                LifecycleError::UnknownConnector(_) => "connector_not_found",
+                LifecycleError::InvalidSettings(_) => "invalid_config",
+                LifecycleError::State(_) => "state_unavailable",
+                LifecycleError::ManifestGone(_) => "manifest_not_found",
+            },
             ApiError::DeadlineExceeded => "deadline_exceeded",
             ApiError::CacheUnavailable(_) => "cache_unavailable",
         }
@@ -67,6 +79,9 @@ impl ApiError {
             ApiError::InvalidField(field) => json!({"field": field.field}),
             ApiError::PayloadTooLarge { limit } => json!({"limit_bytes": limit}),
             ApiError::AllSourcesFailed { sources } => json!({"sources": sources}),
+            ApiError::Lifecycle(LifecycleError::InvalidSettings(issues)) => json!({
+                "issues": issues.iter().map(|i| json!({"path": i.path, "message": i.message})).collect::<Vec<_>>()
+            }),
             _ => Value::Null,
         }
     }
@@ -88,6 +103,14 @@ impl ResponseError for ApiError {
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AllSourcesFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::ConnectorNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Lifecycle(err) => match err {
+                LifecycleError::UnknownConnector(_) | LifecycleError::ManifestGone(_) => {
+                    StatusCode::NOT_FOUND
+                }
+                LifecycleError::InvalidSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                LifecycleError::State(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
             ApiError::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             ApiError::CacheUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

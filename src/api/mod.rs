@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod connectors;
 mod enrich;
 mod error;
 mod health;
@@ -18,7 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, Resource, web};
 pub use self::{auth::Authenticator, error::ApiError, observe::observe};
 use crate::{
     cache::ProfileCache,
-    connectors::ConnectorRegistry,
+    connectors::{ConnectorRegistry, Lifecycle},
     domain::{EnrichRequest, EnrichRequestBody, FieldError},
     enrichment::Enricher,
     metrics::Metrics,
@@ -36,6 +37,7 @@ pub enum Phase {
 pub struct AppState {
     pub enricher: Enricher,
     pub registry: Arc<ConnectorRegistry>,
+    pub lifecycle: Arc<Lifecycle>,
     pub cache: Arc<ProfileCache>,
     pub metrics: Arc<Metrics>,
     pub auth: Authenticator,
@@ -49,6 +51,7 @@ impl AppState {
     pub fn new(
         enricher: Enricher,
         registry: Arc<ConnectorRegistry>,
+        lifecycle: Arc<Lifecycle>,
         cache: Arc<ProfileCache>,
         metrics: Arc<Metrics>,
         auth: Authenticator,
@@ -58,6 +61,7 @@ impl AppState {
         AppState {
             enricher,
             registry,
+            lifecycle,
             cache,
             metrics,
             auth,
@@ -96,6 +100,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(profiles::get_profile))
                 .route(web::delete().to(profiles::delete_profile)),
         )
+        .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
+        .service(resource("/v1/connectors/discover").route(web::post().to(connectors::discover)))
+        .service(resource("/v1/connectors/{name}").route(web::get().to(connectors::detail)))
+        .service(resource("/v1/connectors/{name}/enable").route(web::post().to(connectors::enable)))
+        .service(
+            resource("/v1/connectors/{name}/disable").route(web::post().to(connectors::disable)),
+        )
+        .service(resource("/v1/connectors/{name}/reload").route(web::post().to(connectors::reload)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)))

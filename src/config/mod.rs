@@ -4,6 +4,9 @@
 mod env;
 mod validate;
 
+pub(crate) use env::substitute;
+pub(crate) use validate::connector_issues;
+
 use std::{
     collections::BTreeMap,
     fmt,
@@ -12,7 +15,7 @@ use std::{
 };
 
 use enrichd_sdk::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::connectors::Factories;
 
@@ -30,6 +33,44 @@ pub struct Config {
     pub connectors: BTreeMap<String, ConnectorConfig>,
     /// Directory of declarative connector manifests.
     pub connectors_dir: Option<PathBuf>,
+    /// The file this configuration was read from (for SIGHUP reloads), if any.
+    pub path: Option<PathBuf>,
+    /// The background health checker.
+    pub health_check: HealthCheckConfig,
+    /// Where runtime connector state (enable/disable) is kept when there is no Redis.
+    pub state_file: PathBuf,
+}
+
+/// `health_check:` — how often connectors' `health()` (or canary) is checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// Whether the background checker runs at all.
+    pub enabled: bool,
+    pub interval_seconds: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> HealthCheckConfig {
+        HealthCheckConfig {
+            enabled: true,
+            interval_seconds: 30,
+            timeout_ms: 2000,
+        }
+    }
+}
+
+/// `connectors.<name>.canary:` — a known person the health check must find.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryConfig {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub handles: BTreeMap<String, String>,
 }
 
 /// `server:` — the HTTP listener.
@@ -133,7 +174,7 @@ impl Default for EnrichmentConfig {
 }
 
 /// `connectors.<name>:` — one connector instance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorConfig {
     /// Which implementation; defaults to the connector's name.
@@ -159,13 +200,17 @@ pub struct ConnectorConfig {
     /// Largest upstream response body accepted.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
+    /// A known person the health check must find (a revoked credential or a changed API then
+    /// shows as unhealthy rather than as "everyone is unknown").
+    #[serde(default)]
+    pub canary: Option<CanaryConfig>,
     /// The connector's own settings, validated by the connector.
     #[serde(default)]
     pub settings: serde_json::Value,
 }
 
 /// `connectors.<name>.retry:` — retries of retryable failures within the deadline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
     /// Attempts in all, the first included; 1 disables retries.
@@ -185,7 +230,7 @@ impl Default for RetryConfig {
 }
 
 /// `connectors.<name>.rate_limit:` — at most `requests` calls per `per_seconds`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub requests: u32,
@@ -195,7 +240,7 @@ pub struct RateLimitConfig {
 }
 
 /// Whether a rate limit counts per process or across every replica (through Redis).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RateLimitScope {
     #[default]
@@ -204,7 +249,7 @@ pub enum RateLimitScope {
 }
 
 /// `connectors.<name>.circuit_breaker:` — stop calling a failing upstream for a while.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
     /// Consecutive failures that open the circuit.

@@ -10,11 +10,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{
-    AuthConfig, CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig, ServerConfig,
+    AuthConfig, CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig,
+    HealthCheckConfig, ServerConfig,
 };
 use crate::connectors::Factories;
+use crate::domain::{parse_email, parse_handle, parse_phone};
 
-const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir";
+const TOP_LEVEL_KEYS: &str =
+    "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file";
 
 /// Validate the whole configuration.
 pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<ConfigIssue>> {
@@ -35,6 +38,8 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     let enrichment: EnrichmentConfig = section(map.remove("enrichment"), "enrichment", &mut issues);
     let connectors_dir: Option<PathBuf> =
         section(map.remove("connectors_dir"), "connectors_dir", &mut issues);
+    let health_check = section(map.remove("health_check"), "health_check", &mut issues);
+    let state_file: Option<PathBuf> = section(map.remove("state_file"), "state_file", &mut issues);
     let connectors = connectors(map.remove("connectors"), factories, &mut issues);
     for key in map.keys() {
         issues.push(ConfigIssue::new(
@@ -43,6 +48,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
         ));
     }
 
+    check_health(&health_check, &mut issues);
     check_server(&server, &mut issues);
     check_cache(&cache, &mut issues);
     check_enrichment(&enrichment, &connectors, &mut issues);
@@ -57,6 +63,9 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             enrichment,
             connectors,
             connectors_dir,
+            path: None,
+            health_check,
+            state_file: state_file.unwrap_or_else(|| PathBuf::from("enrichd-state.json")),
         })
     } else {
         Err(issues)
@@ -146,9 +155,51 @@ fn check_connector(
     factories: &Factories,
     issues: &mut Vec<ConfigIssue>,
 ) {
+    issues.extend(connector_issues(path, connector, factories));
+}
+
+fn check_health(health: &HealthCheckConfig, issues: &mut Vec<ConfigIssue>) {
+    if !(1..=86_400).contains(&health.interval_seconds) {
+        issues.push(ConfigIssue::new(
+            "health_check.interval_seconds",
+            "must be within 1..=86400",
+        ));
+    }
+    if !(1..=60_000).contains(&health.timeout_ms) {
+        issues.push(ConfigIssue::new(
+            "health_check.timeout_ms",
+            "must be within 1..=60000",
+        ));
+    }
+}
+
+/// Every problem of one connector entry at `path` (`connectors.github`, or a manifest file).
+pub(crate) fn connector_issues(
+    path: &str,
+    connector: &ConnectorConfig,
+    factories: &Factories,
+) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
     let mut problem = |key: &str, message: String| {
         issues.push(ConfigIssue::new(format!("{path}.{key}"), message));
     };
+    if let Some(canary) = &connector.canary {
+        if let Some(email) = &canary.email
+            && let Err(message) = parse_email(email)
+        {
+            problem("canary.email", message);
+        }
+        if let Some(phone) = &canary.phone
+            && let Err(message) = parse_phone(phone)
+        {
+            problem("canary.phone", message);
+        }
+        for (platform, handle) in &canary.handles {
+            if let Err(message) = parse_handle(platform, handle) {
+                problem(&format!("canary.handles.{platform}"), message);
+            }
+        }
+    }
     if connector.timeout_ms == Some(0) {
         problem("timeout_ms", "must be at least 1".into());
     }
@@ -224,6 +275,7 @@ fn check_connector(
         }
         Some(_) => {}
     }
+    issues
 }
 
 fn check_server(server: &ServerConfig, issues: &mut Vec<ConfigIssue>) {

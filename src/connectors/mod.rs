@@ -1,13 +1,20 @@
 //! Connectors: the registry of implementations (one line per connector crate) and the
 //! runtime set of configured connector instances.
 
+mod lifecycle;
+pub mod manifests;
 mod registry;
+mod state;
+mod stats;
 
 use std::sync::Arc;
 
 use enrichd_sdk::ConnectorFactory;
 
-pub use registry::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot};
+pub use lifecycle::{DiscoverReport, Lifecycle, LifecycleError};
+pub use registry::{ConnectorEntry, ConnectorRegistry, Origin, RegistrySnapshot};
+pub use state::RuntimeState;
+pub use stats::{ConnectorStats, Health, Usage};
 
 /// Every connector kind this build knows, by its `kind:` name.
 #[derive(Clone)]
@@ -23,6 +30,7 @@ impl Factories {
             factories: vec![
                 Arc::new(enrichd_hubspot::HubSpotFactory),
                 Arc::new(enrichd_github::GitHubFactory),
+                Arc::new(enrichd_http::HttpFactory),
             ],
         }
     }

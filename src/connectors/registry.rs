@@ -1,27 +1,39 @@
 //! The configured connector instances, held as an immutable snapshot that requests share.
 //!
 //! A request takes the current [`RegistrySnapshot`] once and uses it to the end, so swapping
-//! in a new snapshot (enable, disable, reload) never changes the connectors under a request
-//! in flight.
+//! in a new snapshot (enable, disable, reload, discover) never changes the connectors under a
+//! request in flight. An instance that a swap replaces is shut down once the last request using
+//! it has finished.
 
 use std::{
-    sync::{Arc, RwLock},
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
 
 use enrichd_sdk::{Connector, ConnectorMetadata};
 
-use super::Factories;
+use super::{Factories, manifests::Manifest, stats::ConnectorStats};
 use crate::{
     config::{Config, ConfigError, ConfigIssue, ConnectorConfig},
     resilience::ConnectorGuard,
 };
 
+/// Where a connector's configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `connectors:` in `config.yaml`.
+    Config,
+    /// A manifest file in `connectors_dir`.
+    Manifest { file: String, fingerprint: u64 },
+}
+
 /// One configured connector: its settings, what it is, and its instance when enabled.
 pub struct ConnectorEntry {
-    /// The configured name (the key under `connectors:`).
+    /// The configured name (the key under `connectors:`, or the manifest's file stem).
     pub name: String,
     pub config: ConnectorConfig,
+    pub origin: Origin,
     pub metadata: ConnectorMetadata,
     /// `None` while the connector is disabled.
     pub instance: Option<Arc<dyn Connector>>,
@@ -31,10 +43,12 @@ pub struct ConnectorEntry {
     pub ttl: Duration,
     /// Per-call timeout.
     pub timeout: Duration,
-    /// Position in `enrichment.priority` (unlisted connectors rank after, by name).
+    /// Position in `enrichment.priority` (unlisted connectors rank after all listed ones).
     pub priority_rank: usize,
     /// Circuit breaker, rate limit and upstream wait of this connector.
     pub guard: ConnectorGuard,
+    /// Usage and health, kept across instances of the same name.
+    pub stats: Arc<ConnectorStats>,
 }
 
 /// The connectors as they are at one moment.
@@ -55,84 +69,66 @@ impl RegistrySnapshot {
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.name.as_str()).collect()
+    }
+}
+
+/// What a change to one connector needs that is not in its own entry.
+struct Context {
+    priority: Vec<String>,
+    deadline_ms: u64,
+    /// Whether Redis is there for cluster-wide rate limits.
+    shared: bool,
 }
 
 /// The live set of connectors.
 pub struct ConnectorRegistry {
     current: RwLock<Arc<RegistrySnapshot>>,
+    factories: Factories,
+    context: Mutex<Context>,
+    stats: Mutex<HashMap<String, Arc<ConnectorStats>>>,
+}
+
+/// A connector's desired form: its configuration, where it came from, and whether enabled.
+pub struct Desired {
+    pub config: ConnectorConfig,
+    pub origin: Origin,
 }
 
 impl ConnectorRegistry {
-    /// Build every enabled connector of `config`. Settings were validated with the config, so
-    /// a failure here is unexpected, but it is still reported with the key path. `shared` says
-    /// whether Redis is there for cluster-wide rate limits.
+    /// Build every connector of `config` and the valid `manifests`, with `overrides` (runtime
+    /// state) winning over `enabled`. Settings were validated with the config, so a failure
+    /// here is unexpected, but it is still reported with the key path.
     pub fn build(
         config: &Config,
         factories: &Factories,
         shared: bool,
+        manifests: &BTreeMap<String, Manifest>,
+        overrides: &BTreeMap<String, bool>,
     ) -> Result<ConnectorRegistry, ConfigError> {
+        let registry = ConnectorRegistry {
+            current: RwLock::new(Arc::new(RegistrySnapshot {
+                entries: Vec::new(),
+            })),
+            factories: factories.clone(),
+            context: Mutex::new(Context {
+                priority: config.enrichment.priority.clone(),
+                deadline_ms: config.enrichment.deadline_ms,
+                shared,
+            }),
+            stats: Mutex::new(HashMap::new()),
+        };
+        let desired = desired_of(config, manifests);
         let mut issues = Vec::new();
         let mut entries = Vec::new();
-        let mut unlisted: Vec<&String> = config
-            .connectors
-            .keys()
-            .filter(|name| !config.enrichment.priority.contains(name))
-            .collect();
-        unlisted.sort();
-        for (name, connector) in &config.connectors {
-            let Some(factory) = factories.get(&connector.kind) else {
-                issues.push(ConfigIssue::new(
-                    format!("connectors.{name}.kind"),
-                    format!("unknown connector kind `{}`", connector.kind),
-                ));
-                continue;
-            };
-            let instance = if connector.enabled {
-                match factory.build(&connector.settings) {
-                    Ok(instance) => Some(instance),
-                    Err(found) => {
-                        issues.extend(found.into_iter().map(|issue| {
-                            ConfigIssue::new(
-                                format!("connectors.{name}.settings.{}", issue.path),
-                                issue.message,
-                            )
-                        }));
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            // A built connector describes itself (a declarative one from its manifest).
-            let metadata = instance
-                .as_ref()
-                .map_or_else(|| factory.metadata(), |i| i.metadata().clone());
-            let priority_rank = match config.enrichment.priority.iter().position(|p| p == name) {
-                Some(rank) => rank,
-                None => {
-                    config.enrichment.priority.len()
-                        + unlisted.iter().position(|n| *n == name).unwrap_or(0)
-                }
-            };
-            entries.push(Arc::new(ConnectorEntry {
-                name: name.clone(),
-                confidence: connector.confidence.unwrap_or(metadata.default_confidence),
-                ttl: Duration::from_secs(
-                    connector
-                        .ttl_seconds
-                        .unwrap_or(metadata.default_ttl_seconds),
-                ),
-                timeout: Duration::from_millis(
-                    connector
-                        .timeout_ms
-                        .unwrap_or(config.enrichment.deadline_ms),
-                ),
-                guard: ConnectorGuard::new(connector, shared),
-                config: connector.clone(),
-                metadata,
-                instance,
-                priority_rank,
-            }));
+        for (name, want) in desired {
+            let enabled = overrides.get(&name).copied().unwrap_or(want.config.enabled);
+            match registry.entry(&name, want.config, want.origin, enabled) {
+                Ok(entry) => entries.push(Arc::new(entry)),
+                Err(found) => issues.extend(found),
+            }
         }
         if !issues.is_empty() {
             return Err(ConfigError {
@@ -140,17 +136,118 @@ impl ConnectorRegistry {
                 issues,
             });
         }
-        Ok(ConnectorRegistry {
-            current: RwLock::new(Arc::new(RegistrySnapshot { entries })),
-        })
+        *registry.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(RegistrySnapshot { entries });
+        Ok(registry)
     }
 
-    /// The connectors as they are now. Cheap: one lock-free-in-practice read and an `Arc` clone.
+    /// The connectors as they are now. Cheap: a read lock and an `Arc` clone.
     pub fn snapshot(&self) -> Arc<RegistrySnapshot> {
         self.current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The factories this registry builds with.
+    pub fn factories(&self) -> &Factories {
+        &self.factories
+    }
+
+    /// Build one entry (its instance only when `enabled`).
+    pub fn entry(
+        &self,
+        name: &str,
+        config: ConnectorConfig,
+        origin: Origin,
+        enabled: bool,
+    ) -> Result<ConnectorEntry, Vec<ConfigIssue>> {
+        let Some(factory) = self.factories.get(&config.kind) else {
+            return Err(vec![ConfigIssue::new(
+                format!("connectors.{name}.kind"),
+                format!("unknown connector kind `{}`", config.kind),
+            )]);
+        };
+        let instance = if enabled {
+            let built = factory.build(&config.settings).map_err(|found| {
+                found
+                    .into_iter()
+                    .map(|issue| {
+                        ConfigIssue::new(
+                            format!("connectors.{name}.settings.{}", issue.path),
+                            issue.message,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+            Some(built)
+        } else {
+            None
+        };
+        // A built connector describes itself (a declarative one from its manifest).
+        let metadata = instance
+            .as_ref()
+            .map_or_else(|| factory.metadata(), |i| i.metadata().clone());
+        let context = self.context.lock().unwrap_or_else(|p| p.into_inner());
+        let priority_rank = context
+            .priority
+            .iter()
+            .position(|p| p == name)
+            .unwrap_or(context.priority.len());
+        let stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_owned())
+            .or_default()
+            .clone();
+        let mut config = config;
+        config.enabled = enabled;
+        Ok(ConnectorEntry {
+            name: name.to_owned(),
+            confidence: config.confidence.unwrap_or(metadata.default_confidence),
+            ttl: Duration::from_secs(config.ttl_seconds.unwrap_or(metadata.default_ttl_seconds)),
+            timeout: Duration::from_millis(config.timeout_ms.unwrap_or(context.deadline_ms)),
+            guard: ConnectorGuard::new(&config, context.shared),
+            config,
+            origin,
+            metadata,
+            instance,
+            priority_rank,
+            stats,
+        })
+    }
+
+    /// Put `entry` in place of the connector of the same name (or add it), atomically.
+    pub fn put(&self, entry: ConnectorEntry) {
+        self.swap(|entries| {
+            entries.retain(|e| e.name != entry.name);
+            entries.push(Arc::new(entry));
+        });
+    }
+
+    /// Remove a connector, atomically.
+    pub fn remove(&self, name: &str) {
+        self.swap(|entries| entries.retain(|e| e.name != name));
+    }
+
+    /// Replace the snapshot by an edited copy; instances that are no longer used are shut
+    /// down once every request holding them has finished.
+    fn swap(&self, edit: impl FnOnce(&mut Vec<Arc<ConnectorEntry>>)) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut entries = current.entries.clone();
+        edit(&mut entries);
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let old = std::mem::replace(&mut *current, Arc::new(RegistrySnapshot { entries }));
+        let kept: Vec<*const ConnectorEntry> = current.entries.iter().map(Arc::as_ptr).collect();
+        drop(current);
+        for retired in old
+            .entries
+            .iter()
+            .filter(|e| !kept.contains(&Arc::as_ptr(e)))
+        {
+            retire(retired.clone());
+        }
     }
 
     /// Shut every enabled connector down (at process exit).
@@ -161,4 +258,57 @@ impl ConnectorRegistry {
             }
         }
     }
+}
+
+/// Shut a replaced instance down after the last request using it has let go of it.
+fn retire(entry: Arc<ConnectorEntry>) {
+    let Some(instance) = entry.instance.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        // Requests hold the entry; we hold one reference ourselves.
+        for _ in 0..3000 {
+            if Arc::strong_count(&entry) <= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        instance.shutdown().await;
+        tracing::info!(connector = %entry.name, "Retired connector instance shut down.");
+    });
+}
+
+/// Every connector `config` and `manifests` ask for, by name (config wins a name clash).
+pub fn desired_of(
+    config: &Config,
+    manifests: &BTreeMap<String, Manifest>,
+) -> BTreeMap<String, Desired> {
+    let mut desired: BTreeMap<String, Desired> = manifests
+        .iter()
+        .map(|(name, manifest)| {
+            (
+                name.clone(),
+                Desired {
+                    config: manifest.config.clone(),
+                    origin: Origin::Manifest {
+                        file: manifest.file.clone(),
+                        fingerprint: manifest.fingerprint,
+                    },
+                },
+            )
+        })
+        .collect();
+    for (name, connector) in &config.connectors {
+        if desired.contains_key(name) {
+            tracing::warn!(connector = %name, "A manifest in connectors_dir has the name of a configured connector; the configuration wins.");
+        }
+        desired.insert(
+            name.clone(),
+            Desired {
+                config: connector.clone(),
+                origin: Origin::Config,
+            },
+        );
+    }
+    desired
 }

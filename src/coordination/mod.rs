@@ -21,6 +21,12 @@ pub enum Event {
     Block { connector: String, until_ms: u64 },
     /// The in-process tier may have missed invalidations (the listener reconnected).
     ResetLocal,
+    /// An operator enabled or disabled a connector: re-read the runtime state.
+    ConnectorState,
+    /// An operator reloaded a connector: rebuild its instance.
+    Reload { connector: String },
+    /// An operator rescanned `connectors_dir`: rescan it here too.
+    Discover,
 }
 
 #[derive(Serialize, Deserialize)]

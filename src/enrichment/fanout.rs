@@ -344,6 +344,9 @@ impl Call {
     /// Feed the breaker, and honour an upstream's request to wait, on every replica.
     async fn after(&self, outcome: &SourceOutcome) {
         let name = self.entry.name.as_str();
+        self.entry
+            .stats
+            .record(outcome.report.status.answered(), outcome.report.latency_ms);
         let guard = &self.entry.guard;
         if guard.record(outcome.report.status) {
             tracing::warn!(connector = %name, "Circuit opened after repeated failures.");

@@ -98,6 +98,9 @@ pub struct TestAppBuilder {
     /// Share another app's Redis and key prefix (a second replica).
     replica_of: Option<(String, String)>,
     extra_connector: String,
+    health_check: String,
+    admin_tokens: Vec<String>,
+    extra_yaml: String,
 }
 
 impl TestAppBuilder {
@@ -114,7 +117,27 @@ impl TestAppBuilder {
             extra_cache: String::new(),
             replica_of: None,
             extra_connector: String::new(),
+            health_check: "enabled: false".into(),
+            admin_tokens: Vec::new(),
+            extra_yaml: String::new(),
         }
+    }
+
+    /// Run the background health checker with these keys (YAML flow, without braces).
+    pub fn health_check(mut self, keys: &str) -> Self {
+        self.health_check = keys.to_owned();
+        self
+    }
+
+    pub fn admin_token(mut self, token: &str) -> Self {
+        self.admin_tokens.push(token.to_owned());
+        self
+    }
+
+    /// Extra top-level configuration (YAML).
+    pub fn yaml(mut self, text: &str) -> Self {
+        self.extra_yaml.push_str(text);
+        self
     }
 
     /// Run as another replica of `app`: same Redis, same key prefix, own in-process tier.
@@ -211,19 +234,29 @@ impl TestAppBuilder {
             ));
         }
         let keys: Vec<String> = self.api_keys.iter().map(|k| format!("\"{k}\"")).collect();
+        let admin: Vec<String> = self
+            .admin_tokens
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect();
         let redis_url = shared_url
             .or_else(|| redis.as_ref().map(RedisServer::url))
             .unwrap_or_default();
         let yaml = format!(
             r#"
 server: {{bind: "127.0.0.1:0", workers: 2, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1}}
-auth: {{api_keys: [{keys}]}}
+auth: {{api_keys: [{keys}], admin_tokens: [{admin}]}}
+health_check: {{{health_check}}}
+{extra_yaml}
 cache: {{redis_url: "{redis_url}", key_prefix: "{prefix}", {extra_cache}}}
 enrichment: {{deadline_ms: {deadline}, priority: [hubspot, github]}}
 connectors:
 {connectors}"#,
             max_body = self.max_body_bytes,
             keys = keys.join(", "),
+            admin = admin.join(", "),
+            health_check = self.health_check,
+            extra_yaml = self.extra_yaml,
             extra_cache = self.extra_cache,
             deadline = self.deadline_ms,
         );
