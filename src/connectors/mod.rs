@@ -30,6 +30,11 @@ impl Factories {
             factories: vec![
                 Arc::new(enrichd_hubspot::HubSpotFactory),
                 Arc::new(enrichd_github::GitHubFactory),
+                Arc::new(enrichd_salesforce::SalesforceFactory),
+                Arc::new(enrichd_pipedrive::PipedriveFactory),
+                Arc::new(enrichd_x::XFactory),
+                Arc::new(enrichd_mastodon::MastodonFactory),
+                Arc::new(enrichd_gravatar::GravatarFactory),
                 Arc::new(enrichd_http::HttpFactory),
             ],
         }

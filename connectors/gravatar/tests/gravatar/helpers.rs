@@ -1,0 +1,88 @@
+//! Shared arrangements: a connector pointed at a fresh mock server, subjects, and checks that
+//! error messages stay free of the email, its hash, the key and the URL.
+
+use std::sync::Arc;
+
+use enrichd_gravatar::GravatarFactory;
+use enrichd_sdk::{
+    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    testkit::{
+        context,
+        wiremock::{
+            Mock, MockServer, Request, ResponseTemplate,
+            matchers::{method, path_regex},
+        },
+    },
+};
+use serde_json::json;
+
+/// A key shaped like a Gravatar API key.
+pub const API_KEY: &str = "gk_8f2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d";
+/// The demo person's email.
+pub const EMAIL: &str = "bcooper@biglytics.net";
+/// Its SHA-256, the profile identifier (computed independently of the crate).
+pub const EMAIL_HASH: &str = "4c73fcbf969ed25df23853b19f5da337724a60817813a321290874293c607bde";
+
+/// A mock Gravatar and a connector pointed at it.
+pub struct TestGravatar {
+    pub server: MockServer,
+    pub connector: Arc<dyn Connector>,
+}
+
+impl TestGravatar {
+    /// A connector without an API key.
+    pub async fn start() -> TestGravatar {
+        TestGravatar::start_with(json!({})).await
+    }
+
+    /// A connector with `settings` (its `base_url` set to the mock server).
+    pub async fn start_with(mut settings: serde_json::Value) -> TestGravatar {
+        let server = MockServer::start().await;
+        settings["base_url"] = json!(server.uri());
+        let connector = GravatarFactory
+            .build(&settings)
+            .expect("valid settings build");
+        TestGravatar { server, connector }
+    }
+
+    /// Answer every profile lookup with `response`.
+    pub async fn answer_lookups(&self, response: ResponseTemplate) {
+        Mock::given(method("GET"))
+            .and(path_regex("^/v3/profiles/[^/]+$"))
+            .respond_with(response)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Enrich a subject carrying `email`.
+    pub async fn enrich(&self, email: &str) -> Result<Enrichment, ConnectorError> {
+        self.connector.enrich(&subject(email), &context()).await
+    }
+
+    /// The only request the server received.
+    pub async fn single_request(&self) -> Request {
+        let mut requests = self.server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
+        requests.remove(0)
+    }
+}
+
+pub fn subject(email: &str) -> Subject {
+    Subject::new("u-42").with_email(email)
+}
+
+/// Fail if `err`'s message carries the email, its hash, the key or where the request went.
+#[track_caller]
+pub fn assert_private(err: &ConnectorError, server: &MockServer) {
+    let shown = format!("{err} {err:?}");
+    for secret in [
+        EMAIL,
+        EMAIL_HASH,
+        API_KEY,
+        &server.uri(),
+        "127.0.0.1",
+        "/v3/",
+    ] {
+        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
+    }
+}

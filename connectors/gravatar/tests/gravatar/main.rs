@@ -1,0 +1,11 @@
+//! Integration tests of the Gravatar connector against wiremock servers on loopback, answering
+//! with Gravatar's official example bodies (`fixtures/`), and of its stand-in. One binary for
+//! all.
+
+mod errors;
+mod health;
+mod helpers;
+mod mapping;
+mod request;
+mod settings;
+mod stand_in;

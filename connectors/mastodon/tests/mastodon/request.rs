@@ -1,0 +1,218 @@
+//! The exact request the connector sends for a lookup, and the handles and instances it
+//! refuses to call.
+
+use enrichd_mastodon::MastodonFactory;
+use enrichd_sdk::{
+    ConnectorFactory, ErrorCode,
+    testkit::{context, expect_error, fixture_response},
+};
+use serde_json::json;
+
+use crate::helpers::{HANDLE, LOOKUP_PATH, TOKEN, TestMastodon, subject};
+
+fn header<'r>(request: &'r enrichd_sdk::testkit::wiremock::Request, name: &str) -> Option<&'r str> {
+    request.headers.get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn with_a_base_url_the_full_acct_is_looked_up_there_anonymously() {
+    let mastodon = TestMastodon::start().await;
+    mastodon
+        .answer_lookups(fixture_response(200, "account-get-local-user.json"))
+        .await;
+
+    mastodon.enrich(HANDLE).await.unwrap();
+
+    let request = mastodon.single_request().await;
+    assert_eq!(request.method.as_str(), "GET");
+    assert_eq!(request.url.path(), LOOKUP_PATH);
+    let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+    assert_eq!(
+        query,
+        [("acct".to_owned(), "Gargron@mastodon.social".to_owned())]
+    );
+    assert_eq!(request.url.query(), Some("acct=Gargron%40mastodon.social"));
+    assert_eq!(header(&request, "accept"), Some("application/json"));
+    assert_eq!(header(&request, "authorization"), None);
+}
+
+#[tokio::test]
+async fn a_leading_at_sign_and_the_instances_case_are_normalised() {
+    let mastodon = TestMastodon::start().await;
+    mastodon
+        .answer_lookups(fixture_response(200, "account-get-local-user.json"))
+        .await;
+
+    mastodon.enrich("@Gargron@Mastodon.Social").await.unwrap();
+
+    let request = mastodon.single_request().await;
+    let acct = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "acct")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(acct.as_deref(), Some("Gargron@mastodon.social"));
+}
+
+#[tokio::test]
+async fn a_configured_token_is_sent_as_bearer() {
+    let mastodon = TestMastodon::start_with(json!({"access_token": TOKEN})).await;
+    mastodon
+        .answer_lookups(fixture_response(200, "account-get-local-user.json"))
+        .await;
+
+    mastodon.enrich(HANDLE).await.unwrap();
+
+    let request = mastodon.single_request().await;
+    assert_eq!(
+        header(&request, "authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn malformed_handles_are_not_found_without_a_call() {
+    let long_user = format!("{}@mastodon.social", "a".repeat(31));
+    for handle in [
+        "Gargron",
+        "Gargron@",
+        "@mastodon.social",
+        "Gar.gron@mastodon.social",
+        "Gargron@mastodon.social:8443",
+        "Gargron@mastodon.social/api",
+        "Gargron@[::1]",
+        "Gargron@mastödon.social",
+        "a@b@mastodon.social",
+        "",
+        long_user.as_str(),
+    ] {
+        let mastodon = TestMastodon::start().await;
+        mastodon
+            .answer_lookups(fixture_response(200, "account-get-local-user.json"))
+            .await;
+
+        let err = expect_error(mastodon.enrich(handle).await, ErrorCode::NotFound);
+
+        assert!(!err.retryable);
+        assert!(
+            mastodon
+                .server
+                .received_requests()
+                .await
+                .unwrap()
+                .is_empty(),
+            "{handle:?}"
+        );
+        if !handle.is_empty() {
+            assert!(!err.message.contains(handle), "{}", err.message);
+        }
+    }
+}
+
+#[tokio::test]
+async fn internal_instances_are_refused_without_a_call() {
+    for handle in [
+        "admin@localhost",
+        "admin@127.0.0.1",
+        "admin@10.0.0.1",
+        "admin@169.254.169.254",
+        "admin@intranet",
+        "admin@mastodon.internal",
+        "admin@printer.local",
+        "admin@api.localhost",
+        "admin@1.0.0.127.in-addr.arpa",
+    ] {
+        let mastodon = TestMastodon::start().await;
+        mastodon
+            .answer_lookups(fixture_response(200, "account-get-local-user.json"))
+            .await;
+
+        let err = expect_error(mastodon.enrich(handle).await, ErrorCode::NotFound);
+
+        assert!(
+            mastodon
+                .server
+                .received_requests()
+                .await
+                .unwrap()
+                .is_empty(),
+            "{handle}"
+        );
+        assert!(
+            err.message.contains("not allowed"),
+            "{handle}: {}",
+            err.message
+        );
+        assert!(!err.message.contains(handle), "{}", err.message);
+    }
+}
+
+#[tokio::test]
+async fn an_allow_list_is_the_only_thing_called() {
+    let mastodon = TestMastodon::start_with(json!({
+        "instances_allowed": ["Mastodon.Social", "mastodon.internal"],
+    }))
+    .await;
+    mastodon
+        .answer_lookups(fixture_response(200, "account-get-local-user.json"))
+        .await;
+
+    expect_error(
+        mastodon.enrich("noiob@awoo.space").await,
+        ErrorCode::NotFound,
+    );
+    assert!(
+        mastodon
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    mastodon.enrich("Gargron@MASTODON.social").await.unwrap();
+    mastodon.enrich("staff@mastodon.internal").await.unwrap();
+    assert_eq!(mastodon.server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn without_a_base_url_the_call_goes_to_the_instance_and_a_failure_names_nothing() {
+    // `localhost` is allowed explicitly, so the lookup goes to https://localhost:443, where
+    // nothing listens: the failure must not name the instance or the URL.
+    let connector = MastodonFactory
+        .build(&json!({"instances_allowed": ["localhost"]}))
+        .unwrap();
+
+    let err = expect_error(
+        connector
+            .enrich(&subject("admin@localhost"), &context())
+            .await,
+        ErrorCode::Connection,
+    );
+
+    assert!(err.retryable);
+    for secret in ["localhost", "admin", "https://", "/api/"] {
+        assert!(!err.message.contains(secret), "{}", err.message);
+    }
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_prefix_keeps_it() {
+    use enrichd_sdk::testkit::wiremock::{Mock, MockServer, matchers::any};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(fixture_response(200, "account-get-local-user.json"))
+        .mount(&server)
+        .await;
+    let connector = MastodonFactory
+        .build(&json!({"base_url": format!("{}/proxy/mastodon/", server.uri())}))
+        .unwrap();
+
+    connector
+        .enrich(&subject(HANDLE), &context())
+        .await
+        .unwrap();
+
+    let request = &server.received_requests().await.unwrap()[0];
+    assert_eq!(request.url.path(), "/proxy/mastodon/api/v1/accounts/lookup");
+}

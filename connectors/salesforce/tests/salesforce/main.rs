@@ -1,0 +1,10 @@
+//! Integration tests of the Salesforce connector against wiremock servers on loopback, answering
+//! with Salesforce's recorded bodies (`fixtures/`), and of its stand-in. One binary for all.
+
+mod errors;
+mod health;
+mod helpers;
+mod mapping;
+mod request;
+mod settings;
+mod stand_in;

@@ -1,0 +1,112 @@
+//! The template connector itself: the lookup by email, its error mapping and the health check.
+
+use std::time::{Duration, SystemTime};
+
+use enrichd_sdk::{
+    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Subject, async_trait,
+    http::{self, UpstreamResponse},
+};
+use reqwest::{Url, header};
+
+use crate::{person::PersonResponse, settings::ValidSettings};
+
+/// The name error messages give the upstream.
+const UPSTREAM: &str = "Acme";
+/// The wait after a 429 without `Retry-After`.
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Looks subjects up in the Acme People API.
+///
+/// Built by [`crate::TemplateFactory`]; holds only immutable settings, so one instance serves
+/// every concurrent request.
+#[derive(Debug)]
+pub struct TemplateConnector {
+    settings: ValidSettings,
+    metadata: ConnectorMetadata,
+}
+
+impl TemplateConnector {
+    pub(crate) fn new(settings: ValidSettings, metadata: ConnectorMetadata) -> TemplateConnector {
+        TemplateConnector { settings, metadata }
+    }
+
+    // STEP 5: the request. Build URLs with `http::endpoint` (each path segment encoded once)
+    // and `query_pairs_mut` (query values encoded once); send with `http::send`, which applies
+    // the call's deadline and refuses bodies over the size cap. Use the shared client in `ctx`.
+    /// GET `{base_url}/v1/<segments>` with the key; a non-success answer becomes its error.
+    async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        ctx: &EnrichContext,
+    ) -> Result<UpstreamResponse, ConnectorError> {
+        let mut path = vec!["v1"];
+        path.extend_from_slice(segments);
+        let mut url: Url = http::endpoint(&self.settings.base_url, &path);
+        for (name, value) in query {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        let request = ctx
+            .http()
+            .get(url)
+            .bearer_auth(self.settings.api_key.expose())
+            .header(header::ACCEPT, "application/json");
+        let response = http::send(request, ctx).await?;
+        if response.status.is_success() {
+            Ok(response)
+        } else {
+            Err(error_from(&response))
+        }
+    }
+}
+
+// STEP 7: the error mapping. Decide, per status (and vendor error code), which `ErrorCode`
+// enrichd gets: it retries only retryable errors, stops calling a `rate_limited` upstream until
+// `retry_after` passes, and counts `not_found` as an answer ("unknown person"), not a failure.
+// Read the vendor's own wait headers. A message names the upstream, the status and at most a
+// vendor error *code*: never the email, the token, the URL or the vendor's free text.
+/// The error for a non-success answer from Acme.
+fn error_from(response: &UpstreamResponse) -> ConnectorError {
+    let status = response.status.as_u16();
+    let message = format!("HTTP {status} from {UPSTREAM}");
+    match status {
+        404 => ConnectorError {
+            message,
+            ..ConnectorError::not_found()
+        },
+        429 => ConnectorError::rate_limited(
+            message,
+            http::retry_after(&response.headers, SystemTime::now())
+                .or(Some(DEFAULT_RATE_LIMIT_WAIT)),
+        ),
+        // 401/403 → authentication, 5xx → retryable connection, others → bad_response.
+        _ => http::status_error(UPSTREAM, response),
+    }
+}
+
+#[async_trait]
+impl Connector for TemplateConnector {
+    fn metadata(&self) -> &ConnectorMetadata {
+        &self.metadata
+    }
+
+    async fn enrich(
+        &self,
+        subject: &Subject,
+        ctx: &EnrichContext,
+    ) -> Result<Enrichment, ConnectorError> {
+        // enrichd calls only with the required identifiers present; stay total anyway.
+        let Some(email) = subject.email.as_deref() else {
+            return Err(ConnectorError::not_found());
+        };
+        let response = self.get(&["people"], &[("email", email)], ctx).await?;
+        // `json()` turns a body of the wrong shape into `bad_response`, quoting no value.
+        let body: PersonResponse = response.json()?;
+        Ok(body.person.into_enrichment())
+    }
+
+    /// One cheap authenticated call: proves the URL and the key.
+    async fn health(&self, ctx: &EnrichContext) -> Result<(), ConnectorError> {
+        self.get(&["me"], &[], ctx).await.map(drop)
+    }
+}
