@@ -7,6 +7,7 @@ mod enrich;
 mod error;
 mod health;
 mod observe;
+pub mod openapi;
 mod profiles;
 
 use std::sync::{
@@ -111,6 +112,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .service(resource("/openapi.json").route(web::get().to(openapi::openapi)))
         .default_service(web::to(route_not_found));
 }
 

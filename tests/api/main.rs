@@ -8,5 +8,6 @@ mod connectors;
 mod enrich;
 mod health;
 mod helpers;
+mod openapi;
 mod profiles;
 mod resilience;

@@ -1,0 +1,111 @@
+//! `/openapi.json` against the live service: every route is documented, every documented
+//! route answers, and live responses carry the fields their schemas require.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestAppBuilder, known_subject};
+
+const ADMIN: &str = "admin-1";
+
+async fn document(app: &TestApp) -> Value {
+    let answer = app.get("/openapi.json").await;
+    assert_eq!(answer.status, 200);
+    answer.body
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_every_documented_route_answers() {
+    let app = TestAppBuilder::new().admin_token(ADMIN).spawn().await;
+    let doc = document(&app).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    let mut routes: Vec<(String, String)> = enrichd::api::openapi::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    routes.sort();
+    assert_eq!(
+        documented, routes,
+        "the document and the route table differ"
+    );
+
+    for (method, path) in routes {
+        let concrete = path.replace("{user_id}", "u-1").replace("{name}", "github");
+        let request = match method.as_str() {
+            "get" => app.client.get(app.url(&concrete)),
+            "post" => app.client.post(app.url(&concrete)),
+            "delete" => app.client.delete(app.url(&concrete)),
+            other => panic!("unexpected method {other}"),
+        }
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body(r#"{"user_id": "u-1", "subjects": []}"#);
+        let answer = app.send(request).await;
+        let code = answer.body["error"]["code"].as_str().unwrap_or_default();
+        assert!(
+            code != "not_found" && code != "method_not_allowed",
+            "{method} {path} is documented but not served: {}",
+            answer.body
+        );
+        let documented_statuses = doc["paths"][&path][&method]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            documented_statuses.contains(&answer.status.to_string()),
+            "{method} {path} answered {} which is not documented ({documented_statuses:?})",
+            answer.status
+        );
+    }
+}
+
+/// The `required` fields of a schema of the document, following one `$ref`.
+fn required<'a>(doc: &'a Value, name: &str) -> Vec<&'a str> {
+    doc["components"]["schemas"][name]["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn live_responses_carry_the_fields_their_schemas_require() {
+    let app = TestAppBuilder::new().spawn().await;
+    let doc = document(&app).await;
+    let profile = app.enrich(known_subject("oa-1")).await.body;
+    for field in required(&doc, "Profile") {
+        assert!(!profile[field].is_null(), "the profile lacks `{field}`");
+    }
+    for field in required(&doc, "ProfileBody") {
+        assert!(
+            !profile["profile"][field].is_null(),
+            "the profile body lacks `{field}`"
+        );
+    }
+    for source in profile["sources"].as_array().unwrap() {
+        for field in required(&doc, "SourceReport") {
+            assert!(!source[field].is_null(), "a source lacks `{field}`");
+        }
+    }
+    let error = app.enrich(json!({"user_id": ""})).await.body;
+    for field in required(&doc, "ErrorBody") {
+        assert!(
+            error["error"].get(field).is_some(),
+            "an error lacks `{field}`"
+        );
+    }
+    let list = app.get("/v1/connectors").await.body;
+    for connector in list["connectors"].as_array().unwrap() {
+        for field in required(&doc, "Connector") {
+            assert!(!connector[field].is_null(), "a connector lacks `{field}`");
+        }
+    }
+}
