@@ -34,15 +34,7 @@ impl Application {
     /// Build with the given connector factories, and bind the listener.
     pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
         let metrics = Arc::new(Metrics::new());
-        let redis_url = config.cache.redis_url.expose().trim();
-        let link = if redis_url.is_empty() {
-            None
-        } else {
-            Some(
-                RedisLink::open(redis_url, Duration::from_millis(config.cache.timeout_ms))
-                    .context("Failed to set up the Redis connection")?,
-            )
-        };
+        let link = redis_link(&config).context("Failed to set up the Redis connection")?;
         let coordination = Arc::new(Coordination::new(link.clone(), &config.cache.key_prefix));
         let state = RuntimeState::new(
             link.clone(),
@@ -182,6 +174,26 @@ impl Application {
         self.state.registry.shutdown_all().await;
         tracing::info!("enrichd stopped.");
         served
+    }
+}
+
+/// The Redis (or Redis Cluster, when `cache.redis_cluster_nodes` is given) of `config`.
+fn redis_link(config: &Config) -> Result<Option<RedisLink>, crate::redis_link::RedisError> {
+    let timeout = Duration::from_millis(config.cache.timeout_ms);
+    let nodes: Vec<&str> = config
+        .cache
+        .redis_cluster_nodes
+        .iter()
+        .map(|n| n.expose().trim())
+        .collect();
+    if !nodes.is_empty() {
+        return RedisLink::open_cluster(&nodes, timeout).map(Some);
+    }
+    let url = config.cache.redis_url.expose().trim();
+    if url.is_empty() {
+        Ok(None)
+    } else {
+        RedisLink::open(url, timeout).map(Some)
     }
 }
 

@@ -324,12 +324,6 @@ fn check_cache(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) {
             ));
         }
     }
-    if !cache.redis_cluster_nodes.is_empty() {
-        issues.push(ConfigIssue::new(
-            "cache.redis_cluster_nodes",
-            "Redis Cluster is not supported by this build yet; use cache.redis_url",
-        ));
-    }
     for (key, value) in [
         ("ttl_seconds", cache.ttl_seconds),
         ("negative_ttl_seconds", cache.negative_ttl_seconds),

@@ -43,6 +43,10 @@ impl RedisServer {
             .spawn()
             .expect("redis-server must be installed (apt-get install redis-server); the tests use a real Redis");
         self.child = Some(child);
+        self.wait_until_up();
+    }
+
+    fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(client) = redis::Client::open(self.url())
@@ -78,6 +82,85 @@ impl Drop for RedisServer {
     }
 }
 
+/// A three-master Redis Cluster on loopback, built with `redis-cli --cluster create`; its
+/// nodes are killed when dropped.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let dir = std::env::temp_dir().join(format!("enrichd-cluster-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|i| {
+                let port = free_port();
+                let conf = dir.join(format!("nodes-{i}.conf"));
+                let child = Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                    .arg(&conf)
+                    .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("redis-server must be installed (apt-get install redis-server)");
+                let server = RedisServer {
+                    child: Some(child),
+                    port,
+                };
+                server.wait_until_up();
+                server
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli must be installed (it comes with redis-server)");
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for node in &nodes {
+            loop {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut node.connection())
+                    .unwrap_or_default();
+                if info.contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the cluster did not form");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        RedisCluster { nodes }
+    }
+
+    /// The seed node URLs, as `cache.redis_cluster_nodes` takes them.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect()
+    }
+
+    /// A cluster-aware synchronous connection for inspecting keys.
+    pub fn connection(&self) -> redis::cluster::ClusterConnection {
+        redis::cluster::ClusterClient::new(self.urls())
+            .and_then(|c| c.get_connection())
+            .expect("the test cluster accepts connections")
+    }
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -97,6 +180,7 @@ pub struct TestAppBuilder {
     extra_cache: String,
     /// Share another app's Redis and key prefix (a second replica).
     replica_of: Option<(String, String)>,
+    cluster: Option<Vec<String>>,
     extra_connector: String,
     health_check: String,
     admin_tokens: Vec<String>,
@@ -116,6 +200,7 @@ impl TestAppBuilder {
             ],
             extra_cache: String::new(),
             replica_of: None,
+            cluster: None,
             extra_connector: String::new(),
             health_check: "enabled: false".into(),
             admin_tokens: Vec::new(),
@@ -143,6 +228,14 @@ impl TestAppBuilder {
     /// Run as another replica of `app`: same Redis, same key prefix, own in-process tier.
     pub fn replica_of(mut self, app: &TestApp) -> Self {
         self.replica_of = Some((app.redis().url(), app.prefix.clone()));
+        self.redis = false;
+        self
+    }
+
+    /// Use a Redis Cluster (with `prefix` shared by every app on it).
+    pub fn cluster(mut self, cluster: &RedisCluster, prefix: &str) -> Self {
+        self.cluster = Some(cluster.urls());
+        self.replica_of = Some((String::new(), prefix.to_owned()));
         self.redis = false;
         self
     }
@@ -242,13 +335,21 @@ impl TestAppBuilder {
         let redis_url = shared_url
             .or_else(|| redis.as_ref().map(RedisServer::url))
             .unwrap_or_default();
+        let cluster_nodes = self
+            .cluster
+            .as_ref()
+            .map(|nodes| {
+                let quoted: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
+                format!("redis_cluster_nodes: [{}], ", quoted.join(", "))
+            })
+            .unwrap_or_default();
         let yaml = format!(
             r#"
 server: {{bind: "127.0.0.1:0", workers: 2, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1}}
 auth: {{api_keys: [{keys}], admin_tokens: [{admin}]}}
 health_check: {{{health_check}}}
 {extra_yaml}
-cache: {{redis_url: "{redis_url}", key_prefix: "{prefix}", {extra_cache}}}
+cache: {{redis_url: "{redis_url}", {cluster_nodes}key_prefix: "{prefix}", {extra_cache}}}
 enrichment: {{deadline_ms: {deadline}, priority: [hubspot, github]}}
 connectors:
 {connectors}"#,
