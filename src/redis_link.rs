@@ -35,7 +35,7 @@ pub enum RedisError {
 enum Backend {
     Single(ConnectionManager),
     Cluster {
-        client: ClusterClient,
+        client: Box<ClusterClient>,
         /// Established on first use, so that a cluster down at start-up is not fatal.
         connection: Arc<OnceCell<ClusterConnection>>,
     },
@@ -115,7 +115,7 @@ impl RedisLink {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RedisLink {
             backend: Backend::Cluster {
-                client,
+                client: Box::new(client),
                 connection: Arc::new(OnceCell::new()),
             },
             subscribe_to,
