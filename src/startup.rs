@@ -130,7 +130,8 @@ impl Application {
         state.set_phase(Phase::Ready);
         tracing::info!(
             port,
-            redis = !config.cache.redis_url.is_empty(),
+            redis =
+                !config.cache.redis_url.is_empty() || !config.cache.redis_cluster_nodes.is_empty(),
             "enrichd is listening."
         );
         Ok(Application {

@@ -279,17 +279,22 @@ impl Config {
     /// Read and validate the configuration at `path`; with no path, `./config.yaml` if it
     /// exists, else the embedded default.
     pub fn load(path: Option<&Path>, factories: &Factories) -> Result<Config, ConfigError> {
-        let (origin, text) = match path {
+        let file = match path {
+            Some(path) => Some(path.to_path_buf()),
+            None if Path::new("config.yaml").exists() => Some(PathBuf::from("config.yaml")),
+            None => None,
+        };
+        let (origin, text) = match &file {
             Some(path) => (path.display().to_string(), read(path)?),
-            None if Path::new("config.yaml").exists() => {
-                ("config.yaml".to_owned(), read(Path::new("config.yaml"))?)
-            }
             None => (
                 "the embedded default configuration".to_owned(),
                 EMBEDDED_DEFAULT.to_owned(),
             ),
         };
-        Config::parse(&text, &origin, &|name| std::env::var(name).ok(), factories)
+        let mut config =
+            Config::parse(&text, &origin, &|name| std::env::var(name).ok(), factories)?;
+        config.path = file;
+        Ok(config)
     }
 
     /// Validate configuration `text`, taking `${VAR}` values from `env`.

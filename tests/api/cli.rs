@@ -321,3 +321,112 @@ connectors:
         .unwrap();
     assert!(logs.contains("enrichd stopped"), "{logs}");
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_configuration_and_refuses_an_invalid_one_whole() {
+    let port = free_port();
+    let base_config = format!(
+        "server: {{bind: \"127.0.0.1:{port}\", workers: 1}}\nhealth_check: {{enabled: false}}\nconnectors:\n  github: {{settings: {{base_url: \"http://127.0.0.1:9\"}}}}\n"
+    );
+    let config = write_config(&base_config);
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(&config.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "enrichd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let names = async || -> Vec<String> {
+        let list: serde_json::Value = client
+            .get(format!("{base}/v1/connectors"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let metric = async |result: &str| -> bool {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains(&format!(
+            "enrichd_config_reloads_total{{result=\"{result}\"}} 1"
+        ))
+    };
+    let hangup = || {
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    assert_eq!(names().await, ["github"]);
+
+    std::fs::write(
+        &config.0,
+        format!("{base_config}  gravatar: {{settings: {{base_url: \"http://127.0.0.1:9\"}}}}\n"),
+    )
+    .unwrap();
+    hangup();
+    let waited = Instant::now();
+    while !metric("ok").await {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "the reload was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(names().await, ["github", "gravatar"]);
+
+    std::fs::write(&config.0, "server: {bind: nowhere}\nconnectors: {}\n").unwrap();
+    hangup();
+    let waited = Instant::now();
+    while !metric("error").await {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "the refusal was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        names().await,
+        ["github", "gravatar"],
+        "the old configuration stays"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
