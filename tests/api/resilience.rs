@@ -499,3 +499,36 @@ async fn a_redis_outage_degrades_and_recovers_by_itself() {
         .unwrap();
     assert!(stored, "writes reach Redis again after it recovers");
 }
+
+#[tokio::test]
+async fn replicas_take_turns_through_the_redis_lock_for_one_cold_user() {
+    let github = github_answering(octocat().set_delay(Duration::from_millis(300))).await;
+    let app = TestAppBuilder::new()
+        .deadline_ms(3000)
+        .upstream_with_timeout("github", &github.uri(), 2000)
+        .spawn()
+        .await;
+    let replica = TestAppBuilder::new()
+        .replica_of(&app)
+        .deadline_ms(3000)
+        .upstream_with_timeout("github", &github.uri(), 2000)
+        .spawn()
+        .await;
+
+    let (first, second) = tokio::join!(app.enrich(github_only("lock-1")), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        replica.enrich(github_only("lock-1")).await
+    });
+
+    assert_eq!(first.status, 200);
+    assert_eq!(second.status, 200);
+    assert_eq!(
+        second.body["enriched_at"], first.body["enriched_at"],
+        "the replica waited for the first's profile"
+    );
+    assert_eq!(
+        calls(&github).await,
+        1,
+        "one upstream call across both replicas"
+    );
+}
