@@ -87,7 +87,9 @@ pub enum CacheHealth {
 /// The profile cache.
 pub struct ProfileCache {
     local: MemoryStore<CachedProfile>,
-    local_sources: MemoryStore<CachedSource>,
+    /// Per-source answers in process, as compact JSON; only without Redis (with Redis they
+    /// are read from there, so replicas do not hold them twice).
+    local_sources: MemoryStore<Bytes>,
     redis: Option<RedisStore>,
     coordination: Arc<Coordination>,
     metrics: Arc<Metrics>,
@@ -104,7 +106,7 @@ impl ProfileCache {
     ) -> ProfileCache {
         ProfileCache {
             local: MemoryStore::new(local_capacity),
-            local_sources: MemoryStore::new(local_capacity.saturating_mul(4)),
+            local_sources: MemoryStore::new(local_capacity),
             redis: link.map(|link| RedisStore::new(link, keys)),
             coordination,
             metrics,
@@ -194,12 +196,11 @@ impl ProfileCache {
         }
         let mut found = Vec::with_capacity(connectors.len());
         for connector in connectors {
-            found.push(
-                self.local_sources
-                    .get(&source_key(user_id, connector))
-                    .await
-                    .map(|s| (*s).clone()),
-            );
+            let cached = self
+                .local_sources
+                .get(&source_key(user_id, connector))
+                .await;
+            found.push(cached.and_then(|json| serde_json::from_slice(&json).ok()));
         }
         found
     }
@@ -210,14 +211,19 @@ impl ProfileCache {
         user_id: &str,
         sources: Vec<(String, CachedSource, Duration)>,
     ) {
-        if let Some(redis) = &self.redis
-            && let Err(err) = redis.put_sources(user_id, &sources).await
-        {
-            tracing::warn!(error = %err, "Could not write per-source answers to Redis.");
+        if let Some(redis) = &self.redis {
+            match redis.put_sources(user_id, &sources).await {
+                Ok(()) => return,
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "Could not write per-source answers to Redis; kept in process."
+                ),
+            }
         }
         for (connector, source, keep_for) in sources {
+            let json = Bytes::from(serde_json::to_vec(&source).expect("cached sources serialize"));
             self.local_sources
-                .put(source_key(user_id, &connector), Arc::new(source), keep_for)
+                .put(source_key(user_id, &connector), Arc::new(json), keep_for)
                 .await;
         }
     }

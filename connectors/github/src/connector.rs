@@ -77,10 +77,10 @@ impl Connector for GitHubConnector {
                 ..ConnectorError::not_found()
             });
         }
-        let response = self.get(self.url(&["users", login]), ctx).await?;
-        if !response.status.is_success() {
-            return Err(errors::from_response(&response, SystemTime::now()));
-        }
+        let response = self
+            .get(self.url(&["users", login]), ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
         let user: User = response.json()?;
         Ok(user.into_enrichment())
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, retry_after, status_error, until_epoch_reset},
+    http::{UpstreamResponse, retry_after, status_error, status_message, until_epoch_reset},
 };
 use serde::Deserialize;
 
@@ -32,7 +32,7 @@ struct ErrorBody {
 /// limit (wait [`SECONDARY_LIMIT_WAIT`]). Any other 403 is refused credentials or access.
 pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> ConnectorError {
     let status = response.status.as_u16();
-    let message = format!("HTTP {status} from {UPSTREAM}");
+    let message = status_message(UPSTREAM, status, None);
     match status {
         401 => ConnectorError::authentication(format!("{message}: bad credentials")),
         403 | 429 => {

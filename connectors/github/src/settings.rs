@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, optional_secret, parse_settings,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -52,11 +52,9 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "Optional GitHub token; raises the rate limit from 60 to 5,000 requests an hour.",
-            )
-            .sensitive(),
+            ),
         )
 }
 
@@ -65,13 +63,13 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
     let raw: GitHubSettings = parse_settings(&schema(), settings)?;
     let mut issues = Vec::new();
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
-    match base_url {
-        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+    finish_settings(
+        issues,
+        base_url.map(|base_url| ValidSettings {
             base_url,
-            token: raw.token.filter(|token| !token.is_empty()),
+            token: optional_secret(raw.token),
         }),
-        _ => Err(issues),
-    }
+    )
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! A GitHub user as `GET /users/{login}` returns it, and how it maps into an [`Enrichment`].
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{Enrichment, insert_present, scores, text::trimmed};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The fields of GitHub's `public-user` (or `private-user`) the mapping reads; any other field
 /// is ignored, and every one but `login` may be null or missing.
@@ -51,21 +50,21 @@ impl User {
         let mut enrichment = Enrichment::default();
 
         let identity = &mut enrichment.identity;
-        identity.name = text(self.name);
+        identity.name = trimmed(self.name);
         identity.handles.insert("github".into(), self.login);
-        let x_handle = text(self.twitter_username).map(|h| h.trim_start_matches('@').to_owned());
+        let x_handle = trimmed(self.twitter_username).map(|h| h.trim_start_matches('@').to_owned());
         if let Some(handle) = x_handle.filter(|h| !h.is_empty()) {
             identity.handles.insert("x".into(), handle);
         }
-        identity.emails.extend(text(self.email));
-        identity.avatar_url = text(self.avatar_url);
-        identity.bio = text(self.bio);
+        identity.emails.extend(trimmed(self.email));
+        identity.avatar_url = trimmed(self.avatar_url);
+        identity.bio = trimmed(self.bio);
         // GitHub users often write their employer as an organization mention: "@github".
-        identity.company = text(self.company)
+        identity.company = trimmed(self.company)
             .map(|c| c.trim_start_matches('@').trim().to_owned())
             .filter(|c| !c.is_empty());
 
-        enrichment.demographics.location = text(self.location);
+        enrichment.demographics.location = trimmed(self.location);
 
         let social = &mut enrichment.social;
         social.platforms.push("github".into());
@@ -78,30 +77,20 @@ impl User {
             ("github_followers", self.followers),
             ("github_following", self.following),
         ];
-        for (key, figure) in figures {
-            if let Some(figure) = figure {
-                enrichment
-                    .behavior
-                    .engagement
-                    .insert(key.into(), figure.into());
-            }
-        }
+        insert_present(&mut enrichment.behavior.engagement, figures);
 
         let extra = &mut enrichment.extra;
         if let Some(id) = self.id {
             extra.insert("id".into(), id.into());
         }
+        // GitHub sends `""` for an unset blog: `trimmed` makes it absent.
         let texts = [
-            ("profile_url", text(self.html_url)),
-            ("blog", text(self.blog)),
-            ("account_type", text(self.account_type)),
-            ("created_at", text(self.created_at)),
+            ("profile_url", trimmed(self.html_url)),
+            ("blog", trimmed(self.blog)),
+            ("account_type", trimmed(self.account_type)),
+            ("created_at", trimmed(self.created_at)),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
+        insert_present(extra, texts);
         if let Some(hireable) = self.hireable {
             extra.insert("hireable".into(), hireable.into());
         }
@@ -110,18 +99,15 @@ impl User {
     }
 }
 
-/// Reach on a 0..=1 scale from a follower count: `min(1, log10(1 + followers) / 6)`, rounded to
-/// three decimals. Each order of magnitude adds a sixth; a million followers is the top.
-pub(crate) fn influence(followers: u64) -> f64 {
-    let score = ((1.0 + followers as f64).log10() / 6.0).min(1.0);
-    (score * 1000.0).round() / 1000.0
-}
+/// How many orders of magnitude of followers make the whole influence scale: a million
+/// followers is the top.
+const INFLUENCE_ORDERS: f64 = 6.0;
 
-/// A text field, trimmed; `None` when null or empty (GitHub sends `""` for an unset blog).
-fn text(value: Option<String>) -> Option<String> {
-    let value = value?;
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+/// Reach on a 0..=1 scale from a follower count: `min(1, log10(1 + followers) / 6)`, rounded to
+/// three decimals ([`scores::influence`]). Each order of magnitude adds a sixth; a million
+/// followers is the top.
+pub(crate) fn influence(followers: u64) -> f64 {
+    scores::influence(followers, INFLUENCE_ORDERS)
 }
 
 #[cfg(test)]

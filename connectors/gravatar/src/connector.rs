@@ -3,7 +3,8 @@
 use std::time::SystemTime;
 
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Subject, async_trait,
+    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
+    async_trait,
     http::{self, UpstreamResponse},
 };
 use reqwest::{Url, header};
@@ -62,16 +63,11 @@ impl Connector for GravatarConnector {
         subject: &Subject,
         ctx: &EnrichContext,
     ) -> Result<Enrichment, ConnectorError> {
-        let Some(email) = subject.email.as_deref() else {
-            return Err(ConnectorError {
-                message: "the subject has no email, which a Gravatar lookup needs".into(),
-                ..ConnectorError::not_found()
-            });
-        };
-        let response = self.get(self.profile_url(email), ctx).await?;
-        if !response.status.is_success() {
-            return Err(errors::from_response(&response, SystemTime::now()));
-        }
+        let email = subject.require(&Identifier::Email, "Gravatar")?;
+        let response = self
+            .get(self.profile_url(email), ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
         let profile: Profile = response.json()?;
         Ok(profile.into_enrichment())
     }

@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, retry_after, status_error, until_epoch_reset},
+    http::{
+        CodeStyle, UpstreamResponse, is_error_code, rate_limit_wait, status_error, status_message,
+        until_epoch_reset,
+    },
 };
 use serde::Deserialize;
 
@@ -34,10 +37,11 @@ struct ErrorBody {
 pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> ConnectorError {
     let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
     let status = response.status.as_u16();
-    let message = match body.code.as_deref().filter(|c| is_code(c)) {
-        Some(code) => format!("HTTP {status} from {UPSTREAM} ({code})"),
-        None => format!("HTTP {status} from {UPSTREAM}"),
-    };
+    let code = body
+        .code
+        .as_deref()
+        .filter(|c| is_error_code(c, CodeStyle::LowerSnake));
+    let message = status_message(UPSTREAM, status, code);
     match status {
         401 | 403 => ConnectorError::authentication(message),
         404 => ConnectorError {
@@ -45,9 +49,12 @@ pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> Con
             ..ConnectorError::not_found()
         },
         429 => {
-            let wait = retry_after(&response.headers, now)
-                .or_else(|| until_epoch_reset(&response.headers, "x-ratelimit-reset", now))
-                .unwrap_or(FALLBACK_WAIT);
+            let wait = rate_limit_wait(
+                &response.headers,
+                now,
+                || until_epoch_reset(&response.headers, "x-ratelimit-reset", now),
+                FALLBACK_WAIT,
+            );
             ConnectorError::rate_limited(message, Some(wait))
         }
         _ => ConnectorError {
@@ -55,15 +62,6 @@ pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> Con
             ..status_error(UPSTREAM, response)
         },
     }
-}
-
-/// Whether `text` looks like one of Gravatar's error codes (`rate_limit_exceeded`).
-fn is_code(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]

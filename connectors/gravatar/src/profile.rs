@@ -1,7 +1,7 @@
 //! A Gravatar v3 profile as `GET /v3/profiles/{hash}` returns it, and how it maps into an
 //! [`Enrichment`].
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{Enrichment, insert_present, text::trimmed};
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -97,7 +97,8 @@ struct Interest {
 }
 
 impl Profile {
-    /// Map the profile into profile sections, filling only what Gravatar shows.
+    /// Map the profile into profile sections, filling only what Gravatar shows. Gravatar sends
+    /// `""` for unset fields, which [`trimmed`] reads as absent.
     pub(crate) fn into_enrichment(self) -> Enrichment {
         let mut enrichment = Enrichment::default();
         let accounts: Vec<VerifiedAccount> = self
@@ -108,27 +109,27 @@ impl Profile {
             .collect();
 
         let identity = &mut enrichment.identity;
-        identity.name = text(self.display_name).or_else(|| {
+        identity.name = trimmed(self.display_name).or_else(|| {
             let parts: Vec<String> = [self.first_name, self.last_name]
                 .into_iter()
-                .filter_map(text)
+                .filter_map(trimmed)
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         });
-        identity.avatar_url = text(self.avatar_url);
-        identity.bio = text(self.description);
-        identity.company = text(self.company);
-        identity.job_title = text(self.job_title);
+        identity.avatar_url = trimmed(self.avatar_url);
+        identity.bio = trimmed(self.description);
+        identity.company = trimmed(self.company);
+        identity.job_title = trimmed(self.job_title);
         for account in &accounts {
             if let Some((platform, handle)) = account.handle() {
                 identity.handles.entry(platform.into()).or_insert(handle);
             }
         }
 
-        enrichment.demographics.location = text(self.location);
+        enrichment.demographics.location = trimmed(self.location);
 
         for interest in self.interests.unwrap_or_default() {
-            if let Some(name) = text(interest.name)
+            if let Some(name) = trimmed(interest.name)
                 && !enrichment
                     .interests
                     .iter()
@@ -149,19 +150,15 @@ impl Profile {
 
         let extra = &mut enrichment.extra;
         let texts = [
-            ("profile_url", text(self.profile_url)),
-            ("avatar_alt_text", text(self.avatar_alt_text)),
-            ("pronouns", text(self.pronouns)),
-            ("pronunciation", text(self.pronunciation)),
-            ("timezone", text(self.timezone)),
-            ("registration_date", text(self.registration_date)),
-            ("last_profile_edit", text(self.last_profile_edit)),
+            ("profile_url", trimmed(self.profile_url)),
+            ("avatar_alt_text", trimmed(self.avatar_alt_text)),
+            ("pronouns", trimmed(self.pronouns)),
+            ("pronunciation", trimmed(self.pronunciation)),
+            ("timezone", trimmed(self.timezone)),
+            ("registration_date", trimmed(self.registration_date)),
+            ("last_profile_edit", trimmed(self.last_profile_edit)),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
+        insert_present(extra, texts);
         if let Some(flag) = self.is_organization {
             extra.insert("is_organization".into(), flag.into());
         }
@@ -170,7 +167,7 @@ impl Profile {
         languages.sort_by_key(|l| (l.is_primary != Some(true), l.order.unwrap_or(i64::MAX)));
         let languages: Vec<Value> = languages
             .into_iter()
-            .filter_map(|l| text(l.name))
+            .filter_map(|l| trimmed(l.name))
             .map(Value::String)
             .collect();
         if !languages.is_empty() {
@@ -181,9 +178,9 @@ impl Profile {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|link| {
-                let url = text(link.url)?;
+                let url = trimmed(link.url)?;
                 let mut entry = Map::new();
-                if let Some(label) = text(link.label) {
+                if let Some(label) = trimmed(link.label) {
                     entry.insert("label".into(), json!(label));
                 }
                 entry.insert("url".into(), json!(url));
@@ -196,12 +193,12 @@ impl Profile {
         let verified: Vec<Value> = accounts
             .iter()
             .filter_map(|account| {
-                let url = text(account.url.clone())?;
+                let url = trimmed(account.url.clone())?;
                 let mut entry = Map::new();
-                if let Some(service) = text(account.service_type.clone()) {
+                if let Some(service) = trimmed(account.service_type.clone()) {
                     entry.insert("service".into(), json!(service));
                 }
-                if let Some(label) = text(account.service_label.clone()) {
+                if let Some(label) = trimmed(account.service_label.clone()) {
                     entry.insert("label".into(), json!(label));
                 }
                 entry.insert("url".into(), json!(url));
@@ -222,7 +219,7 @@ impl Profile {
 impl VerifiedAccount {
     /// The platform name enrichd uses for the service (`twitter` is `x`), lower case.
     fn platform(&self) -> Option<String> {
-        let service = text(self.service_type.clone())?.to_ascii_lowercase();
+        let service = trimmed(self.service_type.clone())?.to_ascii_lowercase();
         let valid = service
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -238,7 +235,7 @@ impl VerifiedAccount {
     /// `https://github.com/{login}`, `https://x.com/{username}` (or twitter.com) and
     /// `https://{instance}/@{user}` for Mastodon.
     fn handle(&self) -> Option<(&'static str, String)> {
-        let url = Url::parse(text(self.url.clone())?.as_str()).ok()?;
+        let url = Url::parse(trimmed(self.url.clone())?.as_str()).ok()?;
         if !matches!(url.scheme(), "http" | "https") {
             return None;
         }
@@ -274,13 +271,6 @@ impl VerifiedAccount {
             _ => None,
         }
     }
-}
-
-/// A text field, trimmed; `None` when null or empty (Gravatar sends `""` for unset fields).
-fn text(value: Option<String>) -> Option<String> {
-    let value = value?;
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, optional_secret, parse_settings,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -55,12 +55,10 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "api_key",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "Optional Gravatar API key; raises the limit to 1,000 requests an hour and \
                  unlocks the full profile.",
-            )
-            .sensitive(),
+            ),
         )
 }
 
@@ -69,13 +67,13 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
     let raw: GravatarSettings = parse_settings(&schema(), settings)?;
     let mut issues = Vec::new();
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
-    match base_url {
-        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+    finish_settings(
+        issues,
+        base_url.map(|base_url| ValidSettings {
             base_url,
-            api_key: raw.api_key.filter(|key| !key.is_empty()),
+            api_key: optional_secret(raw.api_key),
         }),
-        _ => Err(issues),
-    }
+    )
 }
 
 #[cfg(test)]

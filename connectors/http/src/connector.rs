@@ -163,7 +163,7 @@ impl Connector for HttpConnector {
             return Ok(());
         }
         let err = if response.status.is_success() {
-            ConnectorError::bad_response(format!("HTTP {status} from {}", self.upstream))
+            ConnectorError::bad_response(http::status_message(&self.upstream, status, None))
         } else {
             error_for_status(&self.upstream, &response)
         };

@@ -3,7 +3,10 @@
 //! converted to its field's type or skipped, and the result is assembled as JSON and
 //! deserialized into an `Enrichment`, so it is valid by construction.
 
-use enrichd_sdk::{Capability, ConnectorError, Enrichment};
+use enrichd_sdk::{
+    Capability, ConnectorError, Enrichment,
+    text::{self, scalar},
+};
 use serde_json::{Map, Number, Value};
 
 /// The fields of each section that take a fixed name, with their kind.
@@ -264,11 +267,11 @@ fn insert(root: &mut Map<String, Value>, path: &[String], value: Value) {
 /// `value` converted for a field of `kind`, or `None` when it does not fit.
 pub(crate) fn convert(kind: Kind, value: &Value) -> Option<Value> {
     match kind {
-        Kind::Text => text(value).map(Value::String),
+        Kind::Text => scalar(value).map(Value::String),
         Kind::TextList => {
             let items: Vec<String> = match value {
-                Value::Array(items) => items.iter().filter_map(text).collect(),
-                other => text(other).into_iter().collect(),
+                Value::Array(items) => items.iter().filter_map(scalar).collect(),
+                other => scalar(other).into_iter().collect(),
             };
             let mut unique: Vec<String> = Vec::new();
             for item in items {
@@ -296,33 +299,11 @@ pub(crate) fn convert(kind: Kind, value: &Value) -> Option<Value> {
     }
 }
 
-/// A scalar as text: strings trimmed (empty is nothing), numbers and booleans written out.
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => {
-            let text = text.trim();
-            (!text.is_empty()).then(|| text.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
-}
-
 /// A number, or a string holding one (integers stay integers).
 fn number(value: &Value) -> Option<Number> {
     match value {
         Value::Number(number) => Some(number.clone()),
-        Value::String(text) => {
-            let text = text.trim();
-            if let Ok(integer) = text.parse::<i64>() {
-                return Some(Number::from(integer));
-            }
-            text.parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .and_then(Number::from_f64)
-        }
+        Value::String(written) => text::number(written),
         _ => None,
     }
 }

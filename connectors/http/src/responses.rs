@@ -6,7 +6,7 @@
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, status_error},
+    http::{UpstreamResponse, status_error, status_message},
 };
 use serde_json::Value;
 
@@ -58,7 +58,7 @@ pub(crate) fn interpret(
 ) -> Result<Value, ConnectorError> {
     let status = response.status.as_u16();
     if rules.statuses.contains(&status) {
-        return Err(not_found(format!("HTTP {status} from {upstream}")));
+        return Err(not_found(status_message(upstream, status, None)));
     }
     if !response.status.is_success() {
         return Err(error_for_status(upstream, response));

@@ -3,7 +3,8 @@
 use std::time::SystemTime;
 
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Subject, async_trait,
+    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
+    async_trait,
     http::{self, UpstreamResponse},
 };
 use reqwest::{Url, header};
@@ -48,12 +49,9 @@ impl HubSpotConnector {
             .get(url)
             .bearer_auth(self.settings.access_token.expose())
             .header(header::ACCEPT, "application/json");
-        let response = http::send(request, ctx).await?;
-        if response.status.is_success() {
-            Ok(response)
-        } else {
-            Err(errors::from_response(&response, SystemTime::now()))
-        }
+        http::send(request, ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, SystemTime::now()))
     }
 }
 
@@ -68,12 +66,7 @@ impl Connector for HubSpotConnector {
         subject: &Subject,
         ctx: &EnrichContext,
     ) -> Result<Enrichment, ConnectorError> {
-        let Some(email) = subject.email.as_deref() else {
-            return Err(ConnectorError {
-                message: "the subject has no email, which a HubSpot lookup needs".into(),
-                ..ConnectorError::not_found()
-            });
-        };
+        let email = subject.require(&Identifier::Email, "HubSpot")?;
         let response = self.get(self.contact_url(email), ctx).await?;
         let contact: Contact = response.json()?;
         Ok(contact.into_enrichment())

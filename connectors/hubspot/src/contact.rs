@@ -1,8 +1,8 @@
 //! A HubSpot CRM v3 contact as the API returns it, and how it maps into an [`Enrichment`].
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{Enrichment, insert_present, text};
 use serde::Deserialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 /// The parts of `SimplePublicObjectWithAssociations` the mapping reads; anything else in the
 /// body is ignored.
@@ -38,13 +38,7 @@ impl ContactId {
 impl Contact {
     /// A property's value, trimmed; `None` when it is absent, null or empty.
     fn property(&self, name: &str) -> Option<String> {
-        let text = match self.properties.get(name)? {
-            Value::String(text) => text.trim().to_owned(),
-            Value::Number(number) => number.to_string(),
-            Value::Bool(flag) => flag.to_string(),
-            _ => return None,
-        };
-        (!text.is_empty()).then_some(text)
+        text::scalar(self.properties.get(name)?)
     }
 
     /// Map the contact into profile sections, filling only what HubSpot holds.
@@ -63,25 +57,17 @@ impl Contact {
         identity.company = self.property("company");
         identity.job_title = self.property("jobtitle");
 
-        let demographics = &mut enrichment.demographics;
-        let city = self.property("city");
-        let state = self.property("state");
-        let country = self.property("country");
-        let known: Vec<&str> = [&city, &state, &country]
-            .into_iter()
-            .filter_map(|part| part.as_deref())
-            .collect();
-        // A lone city or country is already in its own field; a location that repeats it
-        // would only hide a more precise location from another source when profiles merge.
-        if known.len() >= 2 {
-            demographics.location = Some(known.join(", "));
-        }
-        demographics.city = city;
-        demographics.country = country;
+        // `location` only when at least two parts are known: a lone city or country is
+        // already in its own field.
+        enrichment.demographics.set_place(
+            self.property("city"),
+            self.property("state"),
+            self.property("country"),
+        );
 
         enrichment.interests.extend(self.property("industry"));
 
-        let lead_score = self.property("hubspotscore").and_then(|s| number(&s));
+        let lead_score = self.property("hubspotscore").and_then(|s| text::number(&s));
         if let Some(score) = &lead_score {
             // The score is both an engagement figure and a CRM fact: the SDK names
             // `lead_score` as an example of the former, the product contract shows it under
@@ -110,11 +96,7 @@ impl Contact {
             ("phone", self.property("phone")),
             ("website", self.property("website")),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
+        insert_present(extra, texts);
         if let Some(score) = lead_score {
             extra.insert("lead_score".into(), Value::Number(score));
         }
@@ -139,14 +121,6 @@ impl Contact {
         }
         emails
     }
-}
-
-/// A HubSpot number property ("61", "12.5") as a JSON number; `None` when it is not one.
-fn number(text: &str) -> Option<Number> {
-    if let Ok(integer) = text.parse::<i64>() {
-        return Some(Number::from(integer));
-    }
-    text.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
 #[cfg(test)]

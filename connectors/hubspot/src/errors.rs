@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, retry_after, status_error},
+    http::{
+        CodeStyle, UpstreamResponse, is_error_code, rate_limit_wait, status_error, status_message,
+    },
 };
 use serde::Deserialize;
 
@@ -35,10 +37,11 @@ pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> Con
     // An error body that is not HubSpot's JSON (a proxy's HTML page, say) still maps by status.
     let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
     let status = response.status.as_u16();
-    let message = match body.category.as_deref().filter(|c| is_code(c)) {
-        Some(category) => format!("HTTP {status} from {UPSTREAM} ({category})"),
-        None => format!("HTTP {status} from {UPSTREAM}"),
-    };
+    let category = body
+        .category
+        .as_deref()
+        .filter(|c| is_error_code(c, CodeStyle::UpperSnake));
+    let message = status_message(UPSTREAM, status, category);
     match status {
         401 | 403 => ConnectorError::authentication(message),
         // HubSpot says OBJECT_NOT_FOUND for an unknown email; any 404 means the same here.
@@ -72,16 +75,19 @@ fn rate_limited(
     message: String,
     now: SystemTime,
 ) -> ConnectorError {
-    let asked = retry_after(&response.headers, now);
+    // `Retry-After`, else what HubSpot's own header says, else the policy's wait.
+    let wait = |vendor_wait: Option<Duration>, fallback: Duration| {
+        rate_limit_wait(&response.headers, now, || vendor_wait, fallback)
+    };
     let daily_used_up = response
         .header("x-hubspot-ratelimit-daily-remaining")
         .is_some_and(|v| v.trim() == "0");
     match policy {
-        Some("DAILY") => daily_quota(message, asked, now),
-        None if daily_used_up => daily_quota(message, asked, now),
+        Some("DAILY") => daily_quota(message, wait(None, until_next_utc_hour(now))),
+        None if daily_used_up => daily_quota(message, wait(None, until_next_utc_hour(now))),
         Some("SECONDLY") => ConnectorError::rate_limited(
             format!("{message}: per-second limit reached"),
-            asked.or(Some(SECONDLY_WAIT)),
+            Some(wait(None, SECONDLY_WAIT)),
         ),
         _ => {
             let interval = response
@@ -91,15 +97,15 @@ fn rate_limited(
                 .map(Duration::from_millis);
             ConnectorError::rate_limited(
                 format!("{message}: burst limit reached"),
-                asked.or(interval).or(Some(BURST_WAIT)),
+                Some(wait(interval, BURST_WAIT)),
             )
         }
     }
 }
 
-fn daily_quota(message: String, asked: Option<Duration>, now: SystemTime) -> ConnectorError {
+fn daily_quota(message: String, wait: Duration) -> ConnectorError {
     ConnectorError {
-        retry_after: asked.or(Some(until_next_utc_hour(now))),
+        retry_after: Some(wait),
         ..ConnectorError::quota_exceeded(format!("{message}: daily API limit reached"))
     }
 }
@@ -109,15 +115,6 @@ pub(crate) fn until_next_utc_hour(now: SystemTime) -> Duration {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let into_hour = Duration::from_nanos((since_epoch.as_nanos() % 3_600_000_000_000) as u64);
     Duration::from_secs(3600) - into_hour
-}
-
-/// Whether `text` looks like one of HubSpot's error codes, and so is safe to show.
-fn is_code(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]

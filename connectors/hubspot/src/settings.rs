@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, parse_settings, require_secret,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -82,12 +82,10 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "access_token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "HubSpot private-app access token with the crm.objects.contacts.read scope.",
             )
-            .required()
-            .sensitive(),
+            .required(),
         )
         .property(
             "properties",
@@ -106,13 +104,13 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
 
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
 
-    if raw.access_token.is_empty() {
-        issues.push(SettingsIssue::new(
-            "access_token",
-            "is required: a HubSpot private-app access token with the \
-             crm.objects.contacts.read scope, e.g. \"${HUBSPOT_TOKEN}\"",
-        ));
-    }
+    require_secret(
+        "access_token",
+        &raw.access_token,
+        "a HubSpot private-app access token with the crm.objects.contacts.read scope, \
+         e.g. \"${HUBSPOT_TOKEN}\"",
+        &mut issues,
+    );
 
     if raw.properties.is_empty() {
         issues.push(SettingsIssue::new(
@@ -136,14 +134,14 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
         }
     }
 
-    match base_url {
-        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+    finish_settings(
+        issues,
+        base_url.map(|base_url| ValidSettings {
             base_url,
             access_token: raw.access_token,
             properties: raw.properties.join(","),
         }),
-        _ => Err(issues),
-    }
+    )
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! A Mastodon `Account` entity as `GET /api/v1/accounts/lookup` returns it, and how it maps into
 //! an [`Enrichment`].
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{
+    Enrichment, insert_present, scores,
+    text::{non_empty, trimmed},
+};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
@@ -94,10 +97,10 @@ impl Account {
         enrichment.interests = html::hashtags(&note);
 
         let identity = &mut enrichment.identity;
-        identity.name = text(self.display_name).or_else(|| text(Some(self.username.clone())));
+        identity.name = trimmed(self.display_name).or_else(|| non_empty(&self.username));
         identity.handles.insert("mastodon".into(), handle);
-        identity.avatar_url = text(self.avatar).filter(|url| !url.ends_with(MISSING_AVATAR));
-        identity.bio = text(Some(html::to_text(&note)));
+        identity.avatar_url = trimmed(self.avatar).filter(|url| !url.ends_with(MISSING_AVATAR));
+        identity.bio = non_empty(&html::to_text(&note));
 
         let social = &mut enrichment.social;
         social.platforms.push("mastodon".into());
@@ -110,38 +113,23 @@ impl Account {
             ("mastodon_following", self.following_count),
             ("mastodon_statuses", self.statuses_count),
         ];
-        for (key, figure) in figures {
-            if let Some(figure) = figure {
-                enrichment
-                    .behavior
-                    .engagement
-                    .insert(key.into(), figure.into());
-            }
-        }
+        insert_present(&mut enrichment.behavior.engagement, figures);
 
         let extra = &mut enrichment.extra;
         let texts = [
-            ("id", text(self.id)),
-            ("profile_url", text(self.url)),
-            ("created_at", text(self.created_at)),
-            ("last_status_at", text(self.last_status_at)),
+            ("id", trimmed(self.id)),
+            ("profile_url", trimmed(self.url)),
+            ("created_at", trimmed(self.created_at)),
+            ("last_status_at", trimmed(self.last_status_at)),
             (
                 "moved_to",
                 self.moved
-                    .and_then(|m| text(m.acct))
+                    .and_then(|m| trimmed(m.acct))
                     .map(|acct| normalized_acct(&acct, instance)),
             ),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
-        for (key, flag) in [("bot", self.bot), ("locked", self.locked)] {
-            if let Some(flag) = flag {
-                extra.insert(key.into(), flag.into());
-            }
-        }
+        insert_present(extra, texts);
+        insert_present(extra, [("bot", self.bot), ("locked", self.locked)]);
         let fields: Vec<Value> = self
             .fields
             .unwrap_or_default()
@@ -159,12 +147,12 @@ impl Account {
 impl ProfileField {
     /// `{"name", "value" (as text), "verified_at"?}`; `None` when the name or value is empty.
     fn into_value(self) -> Option<Value> {
-        let name = text(self.name)?;
-        let value = text(self.value.map(|v| html::to_text(&v)))?;
+        let name = trimmed(self.name)?;
+        let value = trimmed(self.value.map(|v| html::to_text(&v)))?;
         let mut field = Map::new();
         field.insert("name".into(), json!(name));
         field.insert("value".into(), json!(value));
-        if let Some(at) = text(self.verified_at) {
+        if let Some(at) = trimmed(self.verified_at) {
             field.insert("verified_at".into(), json!(at));
         }
         Some(Value::Object(field))
@@ -181,19 +169,15 @@ pub(crate) fn normalized_acct(acct: &str, instance: &str) -> String {
     }
 }
 
-/// Reach on a 0..=1 scale from a follower count: `min(1, log10(1 + followers) / 6)`, rounded to
-/// three decimals, as for GitHub: each order of magnitude adds a sixth; a million followers is
-/// the top.
-pub(crate) fn influence(followers: u64) -> f64 {
-    let score = ((1.0 + followers as f64).log10() / 6.0).min(1.0);
-    (score * 1000.0).round() / 1000.0
-}
+/// How many orders of magnitude of followers make the whole influence scale: a million
+/// followers is the top, as for GitHub.
+const INFLUENCE_ORDERS: f64 = 6.0;
 
-/// A text field, trimmed; `None` when null or empty.
-fn text(value: Option<String>) -> Option<String> {
-    let value = value?;
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+/// Reach on a 0..=1 scale from a follower count: `min(1, log10(1 + followers) / 6)`, rounded to
+/// three decimals ([`scores::influence`]), as for GitHub: each order of magnitude adds a sixth;
+/// a million followers is the top.
+pub(crate) fn influence(followers: u64) -> f64 {
+    scores::influence(followers, INFLUENCE_ORDERS)
 }
 
 #[cfg(test)]

@@ -127,10 +127,10 @@ impl Connector for MastodonConnector {
                 ..ConnectorError::not_found()
             });
         }
-        let response = self.get(self.lookup_url(&handle), ctx).await?;
-        if !response.status.is_success() {
-            return Err(errors::from_response(&response, SystemTime::now()));
-        }
+        let response = self
+            .get(self.lookup_url(&handle), ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
         let account: Account = response.json()?;
         if account.is_suspended() {
             return Err(ConnectorError {

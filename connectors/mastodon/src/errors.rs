@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, retry_after, status_error, until_epoch_reset},
+    http::{UpstreamResponse, rate_limit_wait, status_error, status_message, until_epoch_reset},
 };
 use reqwest::header::HeaderMap;
 
@@ -26,7 +26,7 @@ pub(crate) const FALLBACK_WAIT: Duration = Duration::from_secs(60);
 /// [`status_error`] maps it (5xx is a retryable `connection` error).
 pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> ConnectorError {
     let status = response.status.as_u16();
-    let message = format!("HTTP {status} from {UPSTREAM}");
+    let message = status_message(UPSTREAM, status, None);
     match status {
         401 | 403 => ConnectorError::authentication(message),
         404 | 410 => ConnectorError {
@@ -34,9 +34,12 @@ pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> Con
             ..ConnectorError::not_found()
         },
         429 => {
-            let wait = retry_after(&response.headers, now)
-                .or_else(|| until_reset(&response.headers, now))
-                .unwrap_or(FALLBACK_WAIT);
+            let wait = rate_limit_wait(
+                &response.headers,
+                now,
+                || until_reset(&response.headers, now),
+                FALLBACK_WAIT,
+            );
             ConnectorError::rate_limited(format!("{message}: rate limit reached"), Some(wait))
         }
         _ => status_error(UPSTREAM, response),

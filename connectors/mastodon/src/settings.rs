@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, optional_secret, parse_settings,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -83,12 +83,10 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "access_token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "Optional Mastodon access token with read:accounts, for instances that refuse \
                  anonymous lookups.",
-            )
-            .sensitive(),
+            ),
         )
 }
 
@@ -114,14 +112,14 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
             ));
         }
     }
-    if !issues.is_empty() {
-        return Err(issues);
-    }
-    Ok(ValidSettings {
-        base_url,
-        instances_allowed,
-        access_token: raw.access_token.filter(|token| !token.is_empty()),
-    })
+    finish_settings(
+        issues,
+        Some(ValidSettings {
+            base_url,
+            instances_allowed,
+            access_token: optional_secret(raw.access_token),
+        }),
+    )
 }
 
 #[cfg(test)]

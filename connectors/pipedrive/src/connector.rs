@@ -4,7 +4,8 @@
 use std::time::SystemTime;
 
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Subject, async_trait,
+    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
+    async_trait,
     http::{self, UpstreamResponse},
 };
 use reqwest::{Url, header};
@@ -70,12 +71,9 @@ impl PipedriveConnector {
         if let Credential::AccessToken(token) = &self.settings.credential {
             request = request.bearer_auth(token.expose());
         }
-        let response = http::send(request, ctx).await?;
-        if response.status.is_success() {
-            Ok(response)
-        } else {
-            Err(errors::from_response(&response, call, SystemTime::now()))
-        }
+        http::send(request, ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, call, SystemTime::now()))
     }
 }
 
@@ -93,12 +91,7 @@ impl Connector for PipedriveConnector {
         subject: &Subject,
         ctx: &EnrichContext,
     ) -> Result<Enrichment, ConnectorError> {
-        let Some(email) = subject.email.as_deref() else {
-            return Err(ConnectorError {
-                message: "the subject has no email, which a Pipedrive lookup needs".into(),
-                ..ConnectorError::not_found()
-            });
-        };
+        let email = subject.require(&Identifier::Email, "Pipedrive")?;
         let search: SearchResponse = self
             .get(self.search_url(email), Call::Search, ctx)
             .await?

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, retry_after, status_error},
+    http::{UpstreamResponse, rate_limit_wait, status_error, status_message},
 };
 
 const UPSTREAM: &str = "Pipedrive";
@@ -45,7 +45,7 @@ pub(crate) fn from_response(
     now: SystemTime,
 ) -> ConnectorError {
     let status = response.status.as_u16();
-    let message = format!("HTTP {status} from {UPSTREAM}");
+    let message = status_message(UPSTREAM, status, None);
     match (status, call) {
         (401, _) => ConnectorError::authentication(format!("{message}: the token was refused")),
         (402, _) => ConnectorError::authentication(format!(
@@ -62,9 +62,12 @@ pub(crate) fn from_response(
         )),
         (429, _) => ConnectorError::rate_limited(
             format!("{message}: request limit reached"),
-            retry_after(&response.headers, now)
-                .or_else(|| seconds_left(response))
-                .or(Some(WINDOW_WAIT)),
+            Some(rate_limit_wait(
+                &response.headers,
+                now,
+                || seconds_left(response),
+                WINDOW_WAIT,
+            )),
         ),
         _ => status_error(UPSTREAM, response),
     }

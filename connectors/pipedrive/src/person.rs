@@ -1,7 +1,7 @@
 //! Pipedrive's person search result and person record as the v1 API returns them, and how the
 //! record maps into an [`Enrichment`].
 
-use enrichd_sdk::{ConnectorError, Enrichment};
+use enrichd_sdk::{ConnectorError, Enrichment, insert_present, text::scalar};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -152,11 +152,7 @@ impl Person {
             ("created_at", self.text("add_time")),
             ("updated_at", self.text("update_time")),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
+        insert_present(extra, texts);
         let phones = self.contacts("phone");
         if !phones.is_empty() {
             extra.insert("phones".into(), phones.into());
@@ -211,14 +207,13 @@ impl Person {
     }
 }
 
-/// A JSON string (trimmed, non-empty) or number as text.
+/// A JSON string (trimmed, non-empty) or number as text, as [`scalar`] reads it; a boolean is
+/// not text here.
 fn text(value: &Value) -> Option<String> {
-    let text = match value {
-        Value::String(text) => text.trim().to_owned(),
-        Value::Number(number) => number.to_string(),
-        _ => return None,
-    };
-    (!text.is_empty()).then_some(text)
+    match value {
+        Value::String(_) | Value::Number(_) => scalar(value),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

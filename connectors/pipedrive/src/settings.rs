@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, optional_secret, parse_settings,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -64,20 +64,16 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "api_token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "Personal API token, sent as the api_token query parameter. Set this or \
                  access_token.",
-            )
-            .sensitive(),
+            ),
         )
         .property(
             "access_token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "OAuth access token with the contacts:read scope. Set this or api_token.",
-            )
-            .sensitive(),
+            ),
         )
 }
 
@@ -87,9 +83,10 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
     let mut issues = Vec::new();
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
 
-    let api_token = raw.api_token.filter(|t| !t.is_empty());
-    let access_token = raw.access_token.filter(|t| !t.is_empty());
-    let credential = match (api_token, access_token) {
+    let credential = match (
+        optional_secret(raw.api_token),
+        optional_secret(raw.access_token),
+    ) {
         (Some(token), None) => Some(Credential::ApiToken(token)),
         (None, Some(token)) => Some(Credential::AccessToken(token)),
         (None, None) => {
@@ -110,13 +107,15 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
         }
     };
 
-    match (base_url, credential) {
-        (Some(base_url), Some(credential)) if issues.is_empty() => Ok(ValidSettings {
-            base_url,
-            credential,
-        }),
-        _ => Err(issues),
-    }
+    finish_settings(
+        issues,
+        base_url
+            .zip(credential)
+            .map(|(base_url, credential)| ValidSettings {
+                base_url,
+                credential,
+            }),
+    )
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! health check.
 
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Subject, async_trait,
+    Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
+    async_trait,
     http::{self, UpstreamResponse},
 };
 use reqwest::{Url, header};
@@ -53,12 +54,9 @@ impl SalesforceConnector {
             .get(url)
             .bearer_auth(self.settings.access_token.expose())
             .header(header::ACCEPT, "application/json");
-        let response = http::send(request, ctx).await?;
-        if response.status.is_success() {
-            Ok(response)
-        } else {
-            Err(errors::from_response(&response))
-        }
+        http::send(request, ctx)
+            .await?
+            .success_or_else(errors::from_response)
     }
 
     /// The record of `object` whose Email is `email`, if there is one.
@@ -90,12 +88,7 @@ impl Connector for SalesforceConnector {
         subject: &Subject,
         ctx: &EnrichContext,
     ) -> Result<Enrichment, ConnectorError> {
-        let Some(email) = subject.email.as_deref() else {
-            return Err(ConnectorError {
-                message: "the subject has no email, which a Salesforce lookup needs".into(),
-                ..ConnectorError::not_found()
-            });
-        };
+        let email = subject.require(&Identifier::Email, "Salesforce")?;
         for (object, fields) in &self.settings.objects {
             if let Some(enrichment) = self.lookup(*object, fields, email, ctx).await? {
                 return Ok(enrichment);

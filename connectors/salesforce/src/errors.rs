@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, status_error},
+    http::{CodeStyle, UpstreamResponse, is_error_code, status_error, status_message},
 };
 use serde::Deserialize;
 
@@ -66,11 +66,11 @@ fn first_error(body: &[u8]) -> ErrorEntry {
 pub(crate) fn from_response(response: &UpstreamResponse) -> ConnectorError {
     let error = first_error(&response.body);
     let status = response.status.as_u16();
-    let code = error.error_code.as_deref().filter(|c| is_code(c));
-    let message = match code {
-        Some(code) => format!("HTTP {status} from {UPSTREAM} ({code})"),
-        None => format!("HTTP {status} from {UPSTREAM}"),
-    };
+    let code = error
+        .error_code
+        .as_deref()
+        .filter(|c| is_error_code(c, CodeStyle::UpperSnake));
+    let message = status_message(UPSTREAM, status, code);
     match (status, code) {
         (401, _) => ConnectorError::authentication(format!("{message}: the token was refused")),
         (403, Some("REQUEST_LIMIT_EXCEEDED")) => limit_exceeded(response, &error, message),
@@ -126,15 +126,6 @@ pub(crate) fn api_usage(response: &UpstreamResponse) -> Option<(u64, u64)> {
         .find_map(|part| part.trim().strip_prefix("api-usage="))?;
     let (used, limit) = usage.split_once('/')?;
     Some((used.trim().parse().ok()?, limit.trim().parse().ok()?))
-}
-
-/// Whether `text` looks like one of Salesforce's error codes, and so is safe to show.
-fn is_code(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]

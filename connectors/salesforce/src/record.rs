@@ -1,7 +1,7 @@
 //! A SOQL query result as the REST API returns it, and how its record maps into an
 //! [`Enrichment`].
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{Enrichment, insert_present, text};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -40,13 +40,7 @@ impl Record {
         for part in parts {
             value = value.as_object()?.get(part)?;
         }
-        let text = match value {
-            Value::String(text) => text.trim().to_owned(),
-            Value::Number(number) => number.to_string(),
-            Value::Bool(flag) => flag.to_string(),
-            _ => return None,
-        };
-        (!text.is_empty()).then_some(text)
+        text::scalar(value)
     }
 
     /// The first of `paths` that has a value (Contact and Lead name some fields differently).
@@ -70,20 +64,12 @@ impl Record {
         identity.job_title = self.text("Title");
         identity.company = self.first(&["Account.Name", "Company"]);
 
-        let demographics = &mut enrichment.demographics;
-        let city = self.first(&["MailingCity", "City"]);
-        let state = self.first(&["MailingState", "State"]);
-        let country = self.first(&["MailingCountry", "Country"]);
-        let known: Vec<&str> = [&city, &state, &country]
-            .into_iter()
-            .filter_map(|part| part.as_deref())
-            .collect();
-        // As for HubSpot: a lone city or country is already in its own field.
-        if known.len() >= 2 {
-            demographics.location = Some(known.join(", "));
-        }
-        demographics.city = city;
-        demographics.country = country;
+        // As for HubSpot: `location` only when at least two parts are known.
+        enrichment.demographics.set_place(
+            self.first(&["MailingCity", "City"]),
+            self.first(&["MailingState", "State"]),
+            self.first(&["MailingCountry", "Country"]),
+        );
 
         enrichment
             .interests
@@ -100,11 +86,7 @@ impl Record {
             ("phone", self.text("Phone")),
             ("created_at", self.text("CreatedDate")),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
+        insert_present(extra, texts);
 
         enrichment
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, parse_settings, require_secret,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -122,12 +122,10 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "access_token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "OAuth access token (or session id) of a user who can read Contacts and Leads.",
             )
-            .required()
-            .sensitive(),
+            .required(),
         )
         .property(
             "api_version",
@@ -168,13 +166,13 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
         check_base_url("base_url", &raw.base_url, &mut issues)
     };
 
-    if raw.access_token.is_empty() {
-        issues.push(SettingsIssue::new(
-            "access_token",
-            "is required: an OAuth access token of a user who can read Contacts and Leads, \
-             e.g. \"${SALESFORCE_TOKEN}\"",
-        ));
-    }
+    require_secret(
+        "access_token",
+        &raw.access_token,
+        "an OAuth access token of a user who can read Contacts and Leads, \
+         e.g. \"${SALESFORCE_TOKEN}\"",
+        &mut issues,
+    );
 
     if !is_api_version(&raw.api_version) {
         issues.push(SettingsIssue::new(
@@ -206,8 +204,9 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
         lists.insert(object, fields);
     }
 
-    match base_url {
-        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+    finish_settings(
+        issues,
+        base_url.map(|base_url| ValidSettings {
             base_url,
             access_token: raw.access_token,
             api_version: raw.api_version,
@@ -216,8 +215,7 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
                 .map(|object| (object, lists.remove(&object).unwrap_or_default()))
                 .collect(),
         }),
-        _ => Err(issues),
-    }
+    )
 }
 
 /// Whether `text` is `v` + a major version of two or three digits + `.` + one digit.

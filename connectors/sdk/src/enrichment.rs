@@ -33,6 +33,33 @@ pub struct Enrichment {
     pub confidence: Option<f64>,
 }
 
+/// Insert each present value of `entries` into `map` under its key, leaving the absent ones out:
+/// how a mapping fills [`Enrichment::extra`] and `behavior.engagement` from optional fields.
+///
+/// ```
+/// use enrichd_sdk::{Enrichment, insert_present, text::trimmed};
+///
+/// let mut enrichment = Enrichment::default();
+/// insert_present(
+///     &mut enrichment.behavior.engagement,
+///     [("github_followers", Some(20_u64)), ("github_following", None)],
+/// );
+/// insert_present(&mut enrichment.extra, [("blog", trimmed(Some(" ".into())))]);
+/// assert_eq!(enrichment.behavior.engagement["github_followers"], 20);
+/// assert_eq!(enrichment.behavior.engagement.len(), 1);
+/// assert!(enrichment.extra.is_empty());
+/// ```
+pub fn insert_present<K: Into<String>, V: Into<Value>>(
+    map: &mut Map<String, Value>,
+    entries: impl IntoIterator<Item = (K, Option<V>)>,
+) {
+    for (key, value) in entries {
+        if let Some(value) = value {
+            map.insert(key.into(), value.into());
+        }
+    }
+}
+
 impl Enrichment {
     /// Whether the answer carries no data at all.
     pub fn is_empty(&self) -> bool {

@@ -47,6 +47,29 @@ impl UpstreamResponse {
         parse_json(&self.body)
     }
 
+    /// The response when its status is a success (2xx), else the error `error` makes of it
+    /// (usually the connector's own status mapping, or [`status_error`]):
+    ///
+    /// ```no_run
+    /// # async fn example(request: reqwest::RequestBuilder, ctx: &enrichd_sdk::EnrichContext) -> Result<(), enrichd_sdk::ConnectorError> {
+    /// use enrichd_sdk::http::{send, status_error};
+    ///
+    /// let response = send(request, ctx)
+    ///     .await?
+    ///     .success_or_else(|response| status_error("Acme", response))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn success_or_else(
+        self,
+        error: impl FnOnce(&UpstreamResponse) -> ConnectorError,
+    ) -> Result<UpstreamResponse, ConnectorError> {
+        if self.status.is_success() {
+            Ok(self)
+        } else {
+            Err(error(&self))
+        }
+    }
+
     /// A header's value as text, if present and printable.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
@@ -163,7 +186,7 @@ pub fn transport_error(err: reqwest::Error) -> ConnectorError {
 /// Override it where a vendor differs (Salesforce signals its quota with a 403, say).
 pub fn status_error(upstream: &str, response: &UpstreamResponse) -> ConnectorError {
     let status = response.status;
-    let message = format!("HTTP {} from {upstream}", status.as_u16());
+    let message = status_message(upstream, status.as_u16(), None);
     match status.as_u16() {
         401 | 403 => ConnectorError::authentication(message),
         404 | 410 => ConnectorError {
@@ -180,6 +203,84 @@ pub fn status_error(upstream: &str, response: &UpstreamResponse) -> ConnectorErr
         },
         _ => ConnectorError::new(ErrorCode::BadResponse, message),
     }
+}
+
+/// How an error message about an upstream's answer begins: `HTTP {status} from {upstream}`,
+/// followed by ` ({code})` when the vendor named an error code.
+///
+/// Pass a code only once [`is_error_code`] accepted it: a message never carries the vendor's
+/// free text, which may quote the email or handle looked up.
+///
+/// ```
+/// use enrichd_sdk::http::status_message;
+///
+/// assert_eq!(status_message("HubSpot", 404, Some("OBJECT_NOT_FOUND")), "HTTP 404 from HubSpot (OBJECT_NOT_FOUND)");
+/// assert_eq!(status_message("HubSpot", 502, None), "HTTP 502 from HubSpot");
+/// ```
+pub fn status_message(upstream: &str, status: u16, code: Option<&str>) -> String {
+    match code {
+        Some(code) => format!("HTTP {status} from {upstream} ({code})"),
+        None => format!("HTTP {status} from {upstream}"),
+    }
+}
+
+/// How a vendor spells its error codes, for [`is_error_code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeStyle {
+    /// Upper-case letters, digits and `_`: `OBJECT_NOT_FOUND`, `INVALID_SESSION_ID`.
+    UpperSnake,
+    /// Lower-case letters, digits and `_`: `rate_limit_exceeded`.
+    LowerSnake,
+    /// Lower-case letters, digits and `-`: `usage-capped`.
+    LowerKebab,
+}
+
+impl CodeStyle {
+    fn allows(self, byte: u8) -> bool {
+        byte.is_ascii_digit()
+            || match self {
+                CodeStyle::UpperSnake => byte.is_ascii_uppercase() || byte == b'_',
+                CodeStyle::LowerSnake => byte.is_ascii_lowercase() || byte == b'_',
+                CodeStyle::LowerKebab => byte.is_ascii_lowercase() || byte == b'-',
+            }
+    }
+}
+
+/// Whether `text` looks like one of the vendor's error codes, spelt in `style`, and so is safe
+/// to show in a message (see [`status_message`]): 1 to 64 characters, all of the style. An
+/// email, a URL or a sentence never passes.
+pub fn is_error_code(text: &str, style: CodeStyle) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| style.allows(b))
+}
+
+/// The wait a rate-limited answer asks for, read in the order every connector uses: the
+/// standard `Retry-After` header when present and readable, else what `vendor_wait` reads from
+/// the vendor's own headers (a reset time, the seconds left in a window), else `fallback`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+///
+/// use enrichd_sdk::http::{UpstreamResponse, rate_limit_wait, until_epoch_reset};
+///
+/// let response = UpstreamResponse::from_parts(429, &[("retry-after", "7")], "");
+/// let now = SystemTime::now();
+/// let wait = rate_limit_wait(
+///     &response.headers,
+///     now,
+///     || until_epoch_reset(&response.headers, "x-ratelimit-reset", now),
+///     Duration::from_secs(60),
+/// );
+/// assert_eq!(wait, Duration::from_secs(7));
+/// ```
+pub fn rate_limit_wait(
+    headers: &HeaderMap,
+    now: SystemTime,
+    vendor_wait: impl FnOnce() -> Option<Duration>,
+    fallback: Duration,
+) -> Duration {
+    retry_after(headers, now)
+        .or_else(vendor_wait)
+        .unwrap_or(fallback)
 }
 
 /// The wait asked for by a `Retry-After` header: delay-seconds or an HTTP date.
@@ -275,6 +376,68 @@ mod tests {
         assert_eq!(
             until_epoch_reset(&past.headers, "x-rate-limit-reset", now),
             Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn only_successes_pass_and_the_rest_become_their_error() {
+        let ok = response(204, &[], "").success_or_else(|r| status_error("test", r));
+        assert_eq!(ok.unwrap().status.as_u16(), 204);
+        let err = response(503, &[], "")
+            .success_or_else(|r| status_error("test", r))
+            .unwrap_err();
+        assert_eq!(err.message, "HTTP 503 from test");
+        assert_eq!(err.code, ErrorCode::Connection);
+    }
+
+    #[test]
+    fn status_messages_name_the_upstream_the_status_and_a_code() {
+        assert_eq!(status_message("X", 429, None), "HTTP 429 from X");
+        assert_eq!(
+            status_message("X", 429, Some("usage-capped")),
+            "HTTP 429 from X (usage-capped)"
+        );
+    }
+
+    #[test]
+    fn only_code_like_text_of_the_vendors_style_is_an_error_code() {
+        let cases = [
+            ("OBJECT_NOT_FOUND", CodeStyle::UpperSnake, true),
+            ("INVALID_SESSION_ID2", CodeStyle::UpperSnake, true),
+            ("object_not_found", CodeStyle::UpperSnake, false),
+            ("rate_limit_exceeded", CodeStyle::LowerSnake, true),
+            ("RATE_LIMIT", CodeStyle::LowerSnake, false),
+            ("usage-capped", CodeStyle::LowerKebab, true),
+            ("usage_capped", CodeStyle::LowerKebab, false),
+            ("ada@example.com", CodeStyle::LowerSnake, false),
+            ("ada@example.com is bad", CodeStyle::UpperSnake, false),
+            ("", CodeStyle::UpperSnake, false),
+        ];
+        for (text, style, expected) in cases {
+            assert_eq!(is_error_code(text, style), expected, "{text} {style:?}");
+        }
+        assert!(is_error_code(&"A".repeat(64), CodeStyle::UpperSnake));
+        assert!(!is_error_code(&"A".repeat(65), CodeStyle::UpperSnake));
+    }
+
+    #[test]
+    fn rate_limit_waits_prefer_retry_after_then_the_vendor_then_the_fallback() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let fallback = Duration::from_secs(60);
+        let vendor = || Some(Duration::from_secs(30));
+        let both = response(429, &[("retry-after", "7")], "");
+        assert_eq!(
+            rate_limit_wait(&both.headers, now, vendor, fallback),
+            Duration::from_secs(7)
+        );
+        let unreadable = response(429, &[("retry-after", "soon")], "");
+        assert_eq!(
+            rate_limit_wait(&unreadable.headers, now, vendor, fallback),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            rate_limit_wait(&unreadable.headers, now, || None, fallback),
+            fallback
         );
     }
 

@@ -20,7 +20,10 @@
 //! A connector is a crate under `connectors/` with a settings type (validated with
 //! [`parse_settings`]), a type implementing [`Connector`], and a [`ConnectorFactory`] that
 //! enrichd registers with one line. The [`http`] module holds the helpers that make a connector
-//! behave like every other one towards its upstream (size caps, status mapping, `Retry-After`).
+//! behave like every other one towards its upstream (size caps, status mapping, error messages,
+//! rate-limit waits); [`text`] reads upstream fields the same way everywhere (trimmed, blank is
+//! absent) and [`scores`] turns counts into comparable 0..=1 scores. Settings checks share
+//! [`check_base_url`], [`optional_secret`], [`require_secret`] and [`finish_settings`].
 //! Enable the `testkit` feature in `dev-dependencies` for [`testkit`] helpers.
 
 mod connector;
@@ -29,22 +32,24 @@ mod enrichment;
 mod error;
 pub mod http;
 mod profile;
+pub mod scores;
 mod settings;
 pub mod stand_in;
 mod subject;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod text;
 
 pub use connector::{
     Capability, Category, Connector, ConnectorFactory, ConnectorMetadata, Identifier,
 };
 pub use context::EnrichContext;
-pub use enrichment::Enrichment;
+pub use enrichment::{Enrichment, insert_present};
 pub use error::{ConnectorError, ErrorCode};
 pub use profile::{Behavior, Demographics, Identity, Social};
 pub use settings::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, optional_secret, parse_settings, require_secret,
 };
 pub use subject::Subject;
 

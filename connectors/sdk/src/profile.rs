@@ -95,6 +95,28 @@ impl Demographics {
     pub fn is_empty(&self) -> bool {
         self == &Demographics::default()
     }
+
+    /// Fill `city` and `country` from an address's parts, and `location` as
+    /// `"city, state, country"` (the known parts) when at least two of the three are known.
+    ///
+    /// A lone city or country is already in its own field: a `location` repeating it would
+    /// only hide a more precise location from another source when profiles merge.
+    pub fn set_place(
+        &mut self,
+        city: Option<String>,
+        state: Option<String>,
+        country: Option<String>,
+    ) {
+        let known: Vec<&str> = [&city, &state, &country]
+            .into_iter()
+            .filter_map(|part| part.as_deref())
+            .collect();
+        if known.len() >= 2 {
+            self.location = Some(known.join(", "));
+        }
+        self.city = city;
+        self.country = country;
+    }
 }
 
 impl Social {
@@ -106,5 +128,48 @@ impl Social {
 impl Behavior {
     pub fn is_empty(&self) -> bool {
         self == &Behavior::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(city: Option<&str>, state: Option<&str>, country: Option<&str>) -> Demographics {
+        let mut demographics = Demographics::default();
+        demographics.set_place(
+            city.map(str::to_owned),
+            state.map(str::to_owned),
+            country.map(str::to_owned),
+        );
+        demographics
+    }
+
+    #[test]
+    fn a_location_needs_two_known_parts() {
+        let full = place(
+            Some("Cambridge"),
+            Some("Massachusetts"),
+            Some("United States"),
+        );
+        assert_eq!(
+            full.location.as_deref(),
+            Some("Cambridge, Massachusetts, United States")
+        );
+        assert_eq!(full.city.as_deref(), Some("Cambridge"));
+        assert_eq!(full.country.as_deref(), Some("United States"));
+
+        let no_state = place(Some("Cambridge"), None, Some("United States"));
+        assert_eq!(
+            no_state.location.as_deref(),
+            Some("Cambridge, United States")
+        );
+
+        let state_only = place(None, Some("Massachusetts"), None);
+        assert_eq!(state_only, Demographics::default());
+
+        let city_only = place(Some("Boston"), None, None);
+        assert_eq!(city_only.location, None);
+        assert_eq!(city_only.city.as_deref(), Some("Boston"));
     }
 }

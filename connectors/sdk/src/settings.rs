@@ -101,6 +101,12 @@ impl ConfigProperty {
         }
     }
 
+    /// A credential key: a string, [`sensitive`](Self::sensitive) so that enrichd shows it as
+    /// `"***"` and never logs it. Type the field [`Secret`].
+    pub fn secret(description: impl Into<String>) -> ConfigProperty {
+        ConfigProperty::new(PropertyType::String, description).sensitive()
+    }
+
     pub fn required(mut self) -> ConfigProperty {
         self.required = true;
         self
@@ -193,6 +199,48 @@ pub fn parse_settings<T: DeserializeOwned>(
         };
         vec![SettingsIssue::new(path, message)]
     })
+}
+
+/// An optional credential as the connector uses it: `None` when the key is unset, `null`,
+/// empty or blank, so that `token: "${GITHUB_TOKEN:-}"` means "no token".
+pub fn optional_secret(value: Option<Secret>) -> Option<Secret> {
+    value.filter(|secret| !secret.is_empty())
+}
+
+/// Check a required credential: when `secret` is empty or blank, report it at `key` as
+/// `is required: {what}`. Say in `what` which credential it is and give an example, e.g.
+/// `a HubSpot private-app access token, e.g. "${HUBSPOT_TOKEN}"`.
+///
+/// Declare the field `#[serde(default)] Secret`, so that a missing key is reported here, with
+/// the example, rather than by serde.
+pub fn require_secret(key: &str, secret: &Secret, what: &str, issues: &mut Vec<SettingsIssue>) {
+    if secret.is_empty() {
+        issues.push(SettingsIssue::new(key, format!("is required: {what}")));
+    }
+}
+
+/// The end of a settings check: the valid settings when no issue was found, else every issue.
+///
+/// `valid` is what the checked parts make (`None` when one of them is missing, which comes
+/// with an issue already), so that a check collects all problems before it gives up:
+///
+/// ```
+/// use enrichd_sdk::{SettingsIssue, check_base_url, finish_settings};
+///
+/// let mut issues: Vec<SettingsIssue> = Vec::new();
+/// let base_url = check_base_url("base_url", "ftp://api.example.com", &mut issues);
+/// // ... more checks, each pushing to `issues` ...
+/// let valid = finish_settings(issues, base_url);
+/// assert_eq!(valid.unwrap_err()[0].path, "base_url");
+/// ```
+pub fn finish_settings<T>(
+    issues: Vec<SettingsIssue>,
+    valid: Option<T>,
+) -> Result<T, Vec<SettingsIssue>> {
+    match valid {
+        Some(valid) if issues.is_empty() => Ok(valid),
+        _ => Err(issues),
+    }
 }
 
 /// Check a `base_url`-like setting: absolute `http`/`https` with a host, no query or fragment.
@@ -306,6 +354,59 @@ mod tests {
     fn redaction_hides_sensitive_keys_only() {
         let shown = schema().redact(&json!({"base_url": "https://x", "token": "hunter2"}));
         assert_eq!(shown, json!({"base_url": "https://x", "token": "***"}));
+    }
+
+    #[test]
+    fn secret_properties_are_sensitive_strings() {
+        let property = ConfigProperty::secret("API token");
+        assert_eq!(property.kind, PropertyType::String);
+        assert!(property.sensitive);
+        assert!(!property.required);
+        assert_eq!(property.description, "API token");
+    }
+
+    #[test]
+    fn blank_optional_secrets_are_absent() {
+        assert!(optional_secret(None).is_none());
+        assert!(optional_secret(Some(Secret::new(""))).is_none());
+        assert!(optional_secret(Some(Secret::new(" \t"))).is_none());
+        let kept = optional_secret(Some(Secret::new("ghp_x"))).unwrap();
+        assert_eq!(kept.expose(), "ghp_x");
+    }
+
+    #[test]
+    fn a_blank_required_secret_is_reported_at_its_key() {
+        let mut issues = Vec::new();
+        require_secret("token", &Secret::new("t"), "an API token", &mut issues);
+        assert!(issues.is_empty());
+        require_secret(
+            "token",
+            &Secret::new("  "),
+            "an API token, e.g. x",
+            &mut issues,
+        );
+        require_secret("api_key", &Secret::default(), "an API key", &mut issues);
+        assert_eq!(
+            issues,
+            [
+                SettingsIssue::new("token", "is required: an API token, e.g. x"),
+                SettingsIssue::new("api_key", "is required: an API key"),
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_are_valid_only_without_issues() {
+        assert_eq!(finish_settings(Vec::new(), Some(1)), Ok(1));
+        let issue = SettingsIssue::new("token", "is required");
+        assert_eq!(
+            finish_settings(vec![issue.clone()], Some(1)),
+            Err(vec![issue.clone()])
+        );
+        assert_eq!(
+            finish_settings::<u8>(vec![issue.clone()], None),
+            Err(vec![issue])
+        );
     }
 
     #[test]

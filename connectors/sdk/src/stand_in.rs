@@ -65,6 +65,14 @@ impl StandInResponse {
         self.headers.push((name.to_owned(), value.into()));
         self
     }
+
+    /// The first value of a header (name as it was added, lower case by convention).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A local imitation of one upstream API.
@@ -78,4 +86,19 @@ pub trait StandIn: Send + Sync {
 
     /// Add the identifiers of a person this stand-in knows to the demo's sample subject.
     fn sample(&self, subject: &mut Subject);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_found_by_name_first_value_first() {
+        let response = StandInResponse::json(429, "{}")
+            .with_header("x-ratelimit-reset", "60")
+            .with_header("x-ratelimit-reset", "120");
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        assert_eq!(response.header("x-ratelimit-reset"), Some("60"));
+        assert_eq!(response.header("retry-after"), None);
+    }
 }

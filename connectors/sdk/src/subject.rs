@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Identifier;
+use crate::{ConnectorError, Identifier};
 
 /// A user and the identifiers the caller knows for them.
 ///
@@ -65,6 +65,18 @@ impl Subject {
         }
     }
 
+    /// The value of `id`, or a `not_found` error saying that the subject lacks it ("the subject
+    /// has no email, which a HubSpot lookup needs"), for a connector called `upstream`.
+    ///
+    /// enrichd calls a connector only when the subject carries its required identifiers; this
+    /// keeps `enrich` total anyway.
+    pub fn require(&self, id: &Identifier, upstream: &str) -> Result<&str, ConnectorError> {
+        self.identifier(id).ok_or_else(|| ConnectorError {
+            message: format!("the subject has no {id}, which a {upstream} lookup needs"),
+            ..ConnectorError::not_found()
+        })
+    }
+
     /// Whether the subject carries every identifier of `required`.
     pub fn has_all(&self, required: &[Identifier]) -> bool {
         required.iter().all(|id| self.identifier(id).is_some())
@@ -96,5 +108,20 @@ mod tests {
         assert_eq!(subject.identifier(&Identifier::Phone), None);
         assert!(subject.has_all(&[Identifier::Email, Identifier::UserId]));
         assert!(!subject.has_all(&[Identifier::Email, Identifier::Phone]));
+    }
+
+    #[test]
+    fn a_missing_required_identifier_is_not_found_naming_it() {
+        let subject = Subject::new("u-1").with_email("ada@example.com");
+        assert_eq!(
+            subject.require(&Identifier::Email, "HubSpot"),
+            Ok("ada@example.com")
+        );
+        let err = subject.require(&Identifier::Phone, "HubSpot").unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::NotFound);
+        assert_eq!(
+            err.message,
+            "the subject has no phone, which a HubSpot lookup needs"
+        );
     }
 }

@@ -33,6 +33,7 @@ impl TemplateConnector {
     // STEP 5: the request. Build URLs with `http::endpoint` (each path segment encoded once)
     // and `query_pairs_mut` (query values encoded once); send with `http::send`, which applies
     // the call's deadline and refuses bodies over the size cap. Use the shared client in `ctx`.
+    // `success_or_else` turns a non-2xx answer into your error mapping's `ConnectorError`.
     /// GET `{base_url}/v1/<segments>` with the key; a non-success answer becomes its error.
     async fn get(
         &self,
@@ -51,24 +52,22 @@ impl TemplateConnector {
             .get(url)
             .bearer_auth(self.settings.api_key.expose())
             .header(header::ACCEPT, "application/json");
-        let response = http::send(request, ctx).await?;
-        if response.status.is_success() {
-            Ok(response)
-        } else {
-            Err(error_from(&response))
-        }
+        http::send(request, ctx).await?.success_or_else(error_from)
     }
 }
 
 // STEP 7: the error mapping. Decide, per status (and vendor error code), which `ErrorCode`
 // enrichd gets: it retries only retryable errors, stops calling a `rate_limited` upstream until
 // `retry_after` passes, and counts `not_found` as an answer ("unknown person"), not a failure.
-// Read the vendor's own wait headers. A message names the upstream, the status and at most a
-// vendor error *code*: never the email, the token, the URL or the vendor's free text.
+// Read the vendor's own wait headers: `http::rate_limit_wait` takes `Retry-After`, else what
+// you read from the vendor's headers (`http::until_epoch_reset` for an epoch reset), else a
+// default. A message names the upstream, the status and at most a vendor error *code*
+// (`http::status_message`, with the code checked by `http::is_error_code`): never the email,
+// the token, the URL or the vendor's free text.
 /// The error for a non-success answer from Acme.
 fn error_from(response: &UpstreamResponse) -> ConnectorError {
     let status = response.status.as_u16();
-    let message = format!("HTTP {status} from {UPSTREAM}");
+    let message = http::status_message(UPSTREAM, status, None);
     match status {
         404 => ConnectorError {
             message,
@@ -76,8 +75,12 @@ fn error_from(response: &UpstreamResponse) -> ConnectorError {
         },
         429 => ConnectorError::rate_limited(
             message,
-            http::retry_after(&response.headers, SystemTime::now())
-                .or(Some(DEFAULT_RATE_LIMIT_WAIT)),
+            Some(http::rate_limit_wait(
+                &response.headers,
+                SystemTime::now(),
+                || None,
+                DEFAULT_RATE_LIMIT_WAIT,
+            )),
         ),
         // 401/403 → authentication, 5xx → retryable connection, others → bad_response.
         _ => http::status_error(UPSTREAM, response),
@@ -95,7 +98,8 @@ impl Connector for TemplateConnector {
         subject: &Subject,
         ctx: &EnrichContext,
     ) -> Result<Enrichment, ConnectorError> {
-        // enrichd calls only with the required identifiers present; stay total anyway.
+        // enrichd calls only with the required identifiers present; stay total anyway
+        // (`subject.require(&Identifier::Email, UPSTREAM)?` also says what was missing).
         let Some(email) = subject.email.as_deref() else {
             return Err(ConnectorError::not_found());
         };

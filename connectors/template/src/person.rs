@@ -4,9 +4,11 @@
 // adding fields breaks nothing), each optional. Fill only what the upstream really said: an
 // empty field never hides another source's value when enrichd merges. Scalars (name, company,
 // ...) are won by the most confident source; lists (emails, interests) are unioned;
-// `engagement` keys merge one by one; `extra` is shown as `contextual.<connector>`.
+// `engagement` keys merge one by one; `extra` is shown as `contextual.<connector>`. Read text
+// fields with `enrichd_sdk::text::trimmed` (trimmed, `""` and blanks are absent) and loosely
+// typed ones with `text::scalar`; derive 0..=1 scores from counts with `enrichd_sdk::scores`.
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{Enrichment, insert_present, text::trimmed};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -45,17 +47,17 @@ impl Person {
     /// Map the person into profile sections, filling only what Acme holds.
     pub(crate) fn into_enrichment(self) -> Enrichment {
         let mut enrichment = Enrichment::default();
-        enrichment.identity.name = text(self.full_name);
-        enrichment.identity.emails.extend(text(self.email));
-        enrichment.identity.company = text(self.company);
-        enrichment.identity.job_title = text(self.title);
-        enrichment.demographics.city = text(self.city);
-        enrichment.demographics.country = text(self.country);
+        enrichment.identity.name = trimmed(self.full_name);
+        enrichment.identity.emails.extend(trimmed(self.email));
+        enrichment.identity.company = trimmed(self.company);
+        enrichment.identity.job_title = trimmed(self.title);
+        enrichment.demographics.city = trimmed(self.city);
+        enrichment.demographics.country = trimmed(self.country);
         enrichment.interests = self
             .interests
             .unwrap_or_default()
             .into_iter()
-            .filter_map(text)
+            .filter_map(trimmed)
             .collect();
         // Prefix engagement keys with the source when another source could mean something
         // else by the same name.
@@ -65,18 +67,14 @@ impl Person {
                 .engagement
                 .insert("acme_score".into(), Value::Number(score));
         }
-        for (key, value) in [("person_id", self.id), ("created_at", self.created_at)] {
-            if let Some(value) = text(value) {
-                enrichment.extra.insert(key.into(), Value::String(value));
-            }
-        }
+        // `insert_present` leaves absent values out.
+        insert_present(
+            &mut enrichment.extra,
+            [
+                ("person_id", trimmed(self.id)),
+                ("created_at", trimmed(self.created_at)),
+            ],
+        );
         enrichment
     }
-}
-
-/// A text field, trimmed; `None` when null or empty.
-fn text(value: Option<String>) -> Option<String> {
-    let value = value?;
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }

@@ -2,14 +2,16 @@
 //! that turn it into something the connector can use without further validation.
 
 // STEP 2: settings and their schema. One struct field per key of `settings:` in config.yaml,
-// each with a doc comment; credentials typed `Secret` (never printed) and marked
-// `.sensitive()` in the schema (shown as "***" by the admin API). Keep `base_url`: tests and
-// `enrichd demo` point every connector at loopback through it. `parse` reports every problem
-// at once, each with its key and an example of a right value.
+// each with a doc comment; credentials typed `Secret` (never printed) and declared with
+// `ConfigProperty::secret` (sensitive: shown as "***" by the admin API). Keep `base_url`:
+// tests and `enrichd demo` point every connector at loopback through it. `parse` reports every
+// problem at once, each with its key and an example of a right value: the SDK checks the
+// common keys (`check_base_url`, `require_secret`, `optional_secret` for an optional
+// credential) and `finish_settings` answers the valid settings or every issue found.
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, parse_settings, require_secret,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -50,9 +52,7 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "api_key",
-            ConfigProperty::new(PropertyType::String, "Acme API key.")
-                .required()
-                .sensitive(),
+            ConfigProperty::secret("Acme API key.").required(),
         )
 }
 
@@ -61,17 +61,17 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
     let raw: TemplateSettings = parse_settings(&schema(), settings)?;
     let mut issues = Vec::new();
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
-    if raw.api_key.is_empty() {
-        issues.push(SettingsIssue::new(
-            "api_key",
-            "is required: an Acme API key, e.g. \"${ACME_API_KEY}\"",
-        ));
-    }
-    match base_url {
-        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+    require_secret(
+        "api_key",
+        &raw.api_key,
+        "an Acme API key, e.g. \"${ACME_API_KEY}\"",
+        &mut issues,
+    );
+    finish_settings(
+        issues,
+        base_url.map(|base_url| ValidSettings {
             base_url,
             api_key: raw.api_key,
         }),
-        _ => Err(issues),
-    }
+    )
 }

@@ -83,10 +83,10 @@ impl Connector for XConnector {
         let mut url = self.lookup_url(username);
         url.query_pairs_mut()
             .append_pair("user.fields", USER_FIELDS);
-        let response = self.get(url, ctx).await?;
-        if !response.status.is_success() {
-            return Err(errors::from_response(&response, SystemTime::now()));
-        }
+        let response = self
+            .get(url, ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
         let body: LookupBody = response.json()?;
         Ok(body.into_user()?.into_enrichment())
     }

@@ -9,7 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use enrichd_sdk::{
     ConnectorError,
-    http::{UpstreamResponse, retry_after, status_error, until_epoch_reset},
+    http::{
+        CodeStyle, UpstreamResponse, is_error_code, rate_limit_wait, status_error, status_message,
+        until_epoch_reset,
+    },
 };
 use serde::Deserialize;
 
@@ -39,12 +42,7 @@ impl Problem {
     /// (`https://api.x.com/2/problems/usage-capped` → `usage-capped`; api.twitter.com too).
     pub(crate) fn code(&self) -> Option<&str> {
         let (_, code) = self.kind.as_deref()?.rsplit_once("/2/problems/")?;
-        let safe = !code.is_empty()
-            && code.len() <= 64
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        safe.then_some(code)
+        is_error_code(code, CodeStyle::LowerKebab).then_some(code)
     }
 
     /// Whether this says the user does not exist: the title `Not Found Error` of the documented
@@ -77,10 +75,7 @@ pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> Con
     // A body that is not X's JSON (a proxy's HTML page) still maps by status.
     let problem: Problem = serde_json::from_slice(&response.body).unwrap_or_default();
     let status = response.status.as_u16();
-    let message = match problem.code() {
-        Some(code) => format!("HTTP {status} from {UPSTREAM} ({code})"),
-        None => format!("HTTP {status} from {UPSTREAM}"),
-    };
+    let message = status_message(UPSTREAM, status, problem.code());
     match status {
         401 | 403 => ConnectorError::authentication(message),
         404 => ConnectorError {
@@ -92,9 +87,12 @@ pub(crate) fn from_response(response: &UpstreamResponse, now: SystemTime) -> Con
             ..ConnectorError::quota_exceeded(format!("{message}: the usage cap is reached"))
         },
         429 => {
-            let wait = retry_after(&response.headers, now)
-                .or_else(|| until_epoch_reset(&response.headers, "x-rate-limit-reset", now))
-                .unwrap_or(FALLBACK_WAIT);
+            let wait = rate_limit_wait(
+                &response.headers,
+                now,
+                || until_epoch_reset(&response.headers, "x-rate-limit-reset", now),
+                FALLBACK_WAIT,
+            );
             ConnectorError::rate_limited(format!("{message}: rate limit reached"), Some(wait))
         }
         _ => ConnectorError {

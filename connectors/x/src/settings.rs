@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    parse_settings,
+    finish_settings, parse_settings, require_secret,
 };
 use reqwest::Url;
 use serde::Deserialize;
@@ -49,13 +49,11 @@ pub(crate) fn schema() -> ConfigSchema {
         )
         .property(
             "bearer_token",
-            ConfigProperty::new(
-                PropertyType::String,
+            ConfigProperty::secret(
                 "Bearer token of an X developer app (app-only), or a user-context token with \
                  users.read and tweet.read.",
             )
-            .required()
-            .sensitive(),
+            .required(),
         )
 }
 
@@ -64,19 +62,19 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
     let raw: XSettings = parse_settings(&schema(), settings)?;
     let mut issues = Vec::new();
     let base_url = check_base_url("base_url", &raw.base_url, &mut issues);
-    if raw.bearer_token.is_empty() {
-        issues.push(SettingsIssue::new(
-            "bearer_token",
-            "is required: the bearer token of an X developer app, e.g. \"${X_BEARER_TOKEN}\"",
-        ));
-    }
-    match base_url {
-        Some(base_url) if issues.is_empty() => Ok(ValidSettings {
+    require_secret(
+        "bearer_token",
+        &raw.bearer_token,
+        "the bearer token of an X developer app, e.g. \"${X_BEARER_TOKEN}\"",
+        &mut issues,
+    );
+    finish_settings(
+        issues,
+        base_url.map(|base_url| ValidSettings {
             base_url,
             bearer_token: raw.bearer_token,
         }),
-        _ => Err(issues),
-    }
+    )
 }
 
 #[cfg(test)]

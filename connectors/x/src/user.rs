@@ -1,9 +1,8 @@
 //! An X user as `GET /2/users/by/username/{username}` returns it, and how it maps into an
 //! [`Enrichment`].
 
-use enrichd_sdk::{ConnectorError, Enrichment};
+use enrichd_sdk::{ConnectorError, Enrichment, insert_present, scores, text::trimmed};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::errors::Problem;
 
@@ -140,20 +139,20 @@ impl User {
         let mut enrichment = Enrichment::default();
         let metrics = self.public_metrics.unwrap_or_default();
         let entities = self.entities.unwrap_or_default();
-        let bio = text(self.description);
+        let bio = trimmed(self.description);
 
         enrichment.interests = match entities.description.and_then(|d| d.hashtags) {
-            Some(hashtags) => unique(hashtags.into_iter().filter_map(|h| text(h.tag))),
+            Some(hashtags) => unique(hashtags.into_iter().filter_map(|h| trimmed(h.tag))),
             None => bio.as_deref().map(hashtags_in).unwrap_or_default(),
         };
 
         let identity = &mut enrichment.identity;
-        identity.name = text(self.name);
-        identity.avatar_url = text(self.profile_image_url);
+        identity.name = trimmed(self.name);
+        identity.avatar_url = trimmed(self.profile_image_url);
         identity.bio = bio;
         identity.handles.insert("x".into(), self.username.clone());
 
-        enrichment.demographics.location = text(self.location);
+        enrichment.demographics.location = trimmed(self.location);
 
         let social = &mut enrichment.social;
         social.platforms.push("x".into());
@@ -170,58 +169,45 @@ impl User {
             ("x_likes", metrics.like_count),
             ("x_media", metrics.media_count),
         ];
-        for (key, figure) in figures {
-            if let Some(figure) = figure {
-                enrichment
-                    .behavior
-                    .engagement
-                    .insert(key.into(), figure.into());
-            }
-        }
+        insert_present(&mut enrichment.behavior.engagement, figures);
 
         // `url` is X's t.co short link; the link the person wrote is in `entities.url`.
         let website = entities
             .url
-            .and_then(|u| u.urls.into_iter().find_map(|e| text(e.expanded_url)))
-            .or(text(self.url));
+            .and_then(|u| u.urls.into_iter().find_map(|e| trimmed(e.expanded_url)))
+            .or(trimmed(self.url));
         let extra = &mut enrichment.extra;
         let texts = [
-            ("id", text(self.id)),
+            ("id", trimmed(self.id)),
             (
                 "profile_url",
                 Some(format!("https://x.com/{}", self.username)),
             ),
             ("website", website),
-            ("created_at", text(self.created_at)),
-            ("verified_type", text(self.verified_type)),
+            ("created_at", trimmed(self.created_at)),
+            ("verified_type", trimmed(self.verified_type)),
         ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                extra.insert(key.into(), Value::String(value));
-            }
-        }
-        for (key, flag) in [("verified", self.verified), ("protected", self.protected)] {
-            if let Some(flag) = flag {
-                extra.insert(key.into(), flag.into());
-            }
-        }
+        insert_present(extra, texts);
+        insert_present(
+            extra,
+            [("verified", self.verified), ("protected", self.protected)],
+        );
 
         enrichment
     }
 }
 
 /// Reach on a 0..=1 scale: `min(1, log10(1 + followers) / 7 + min(0.1, log10(1 + listed) / 50))`,
-/// rounded to three decimals.
+/// rounded to three decimals (with the SDK's [`scores`] helpers).
 ///
 /// Followers give the order of magnitude of the audience (ten million is the top of the
 /// scale: X audiences run an order larger than GitHub's). Being on many people's lists says
 /// others curate the account as a source, so up to 0.1 is added for it (a hundred thousand
 /// lists give the whole bonus).
 pub(crate) fn influence(followers: u64, listed: u64) -> f64 {
-    let audience = (1.0 + followers as f64).log10() / 7.0;
-    let curation = ((1.0 + listed as f64).log10() / 50.0).min(0.1);
-    let score = (audience + curation).min(1.0);
-    (score * 1000.0).round() / 1000.0
+    let audience = scores::orders_of_magnitude(followers, 7.0);
+    let curation = scores::orders_of_magnitude(listed, 50.0).min(0.1);
+    scores::round_score((audience + curation).min(1.0))
 }
 
 /// The hashtags in a description, as X would link them: a `#` at the start or after a
@@ -268,16 +254,9 @@ fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
     seen
 }
 
-/// A text field, trimmed; `None` when null or empty.
-fn text(value: Option<String>) -> Option<String> {
-    let value = value?;
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use enrichd_github::GitHubFactory;
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    Connector, ConnectorError, Enrichment, Subject,
     testkit::{
-        context,
-        wiremock::{
-            Mock, MockServer, Request, ResponseTemplate,
-            matchers::{method, path_regex},
-        },
+        self, answer_get, context, mock_upstream,
+        wiremock::{MockServer, Request, ResponseTemplate, matchers::path_regex},
     },
 };
 use serde_json::json;
@@ -32,22 +29,14 @@ impl TestGitHub {
     }
 
     /// A connector with `settings` (its `base_url` set to the mock server).
-    pub async fn start_with(mut settings: serde_json::Value) -> TestGitHub {
-        let server = MockServer::start().await;
-        settings["base_url"] = json!(server.uri());
-        let connector = GitHubFactory
-            .build(&settings)
-            .expect("valid settings build");
+    pub async fn start_with(settings: serde_json::Value) -> TestGitHub {
+        let (server, connector) = mock_upstream(&GitHubFactory, settings).await;
         TestGitHub { server, connector }
     }
 
     /// Answer every user lookup with `response`.
     pub async fn answer_users(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path_regex("^/users/[^/]+$"))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path_regex("^/users/[^/]+$"), response).await;
     }
 
     /// Enrich a subject whose github handle is `login`.
@@ -57,9 +46,7 @@ impl TestGitHub {
 
     /// The only request the server received.
     pub async fn single_request(&self) -> Request {
-        let mut requests = self.server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
-        requests.remove(0)
+        testkit::single_request(&self.server).await
     }
 }
 
@@ -72,14 +59,14 @@ pub fn subject(login: &str) -> Subject {
 /// Fail if `err`'s message carries the token, the subject's email or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [
-        TOKEN,
-        "ada@example.com",
-        &server.uri(),
-        "127.0.0.1",
-        "/users/",
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            TOKEN,
+            "ada@example.com",
+            &server.uri(),
+            "127.0.0.1",
+            "/users/",
+        ],
+    );
 }

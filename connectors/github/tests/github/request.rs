@@ -2,15 +2,11 @@
 
 use enrichd_sdk::{
     ErrorCode,
-    testkit::{expect_error, fixture_response},
+    testkit::{expect_error, fixture_response, request_header},
 };
 use serde_json::json;
 
 use crate::helpers::{TOKEN, TestGitHub};
-
-fn header<'r>(request: &'r enrichd_sdk::testkit::wiremock::Request, name: &str) -> Option<&'r str> {
-    request.headers.get(name).map(|v| v.to_str().unwrap())
-}
 
 #[tokio::test]
 async fn an_anonymous_lookup_sends_githubs_headers_and_no_authorization() {
@@ -26,13 +22,16 @@ async fn an_anonymous_lookup_sends_githubs_headers_and_no_authorization() {
     assert_eq!(request.url.path(), "/users/octocat");
     assert_eq!(request.url.query(), None);
     assert_eq!(
-        header(&request, "accept"),
+        request_header(&request, "accept"),
         Some("application/vnd.github+json")
     );
-    assert_eq!(header(&request, "x-github-api-version"), Some("2022-11-28"));
-    let user_agent = header(&request, "user-agent").unwrap();
+    assert_eq!(
+        request_header(&request, "x-github-api-version"),
+        Some("2022-11-28")
+    );
+    let user_agent = request_header(&request, "user-agent").unwrap();
     assert_eq!(user_agent, concat!("enrichd/", env!("CARGO_PKG_VERSION")));
-    assert_eq!(header(&request, "authorization"), None);
+    assert_eq!(request_header(&request, "authorization"), None);
 }
 
 #[tokio::test]
@@ -46,9 +45,12 @@ async fn a_configured_token_is_sent_as_bearer() {
 
     let request = github.single_request().await;
     let expected = format!("Bearer {TOKEN}");
-    assert_eq!(header(&request, "authorization"), Some(expected.as_str()));
     assert_eq!(
-        header(&request, "accept"),
+        request_header(&request, "authorization"),
+        Some(expected.as_str())
+    );
+    assert_eq!(
+        request_header(&request, "accept"),
         Some("application/vnd.github+json")
     );
 }
@@ -63,7 +65,7 @@ async fn an_empty_token_means_anonymous() {
     github.enrich("octocat").await.unwrap();
 
     assert_eq!(
-        header(&github.single_request().await, "authorization"),
+        request_header(&github.single_request().await, "authorization"),
         None
     );
 }

@@ -2,20 +2,16 @@
 
 use enrichd_github::GitHubFactory;
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use serde_json::{Value, json};
 
 use crate::helpers::TOKEN;
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = GitHubFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&GitHubFactory, &settings)
 }
 
 #[test]
@@ -44,20 +40,20 @@ fn a_bad_base_url_is_reported_by_key() {
         "https://api.github.com/?per_page=1",
     ] {
         let issues = issues(json!({"base_url": base_url}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"tokn": TOKEN}));
-    assert_eq!(paths(&issues), ["tokn"]);
+    assert_eq!(issue_paths(&issues), ["tokn"]);
 }
 
 #[test]
 fn a_token_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"token": ["ghp_secret_in_a_list"]}));
-    assert_eq!(paths(&issues), ["token"]);
+    assert_eq!(issue_paths(&issues), ["token"]);
     assert!(
         !issues[0].message.contains("ghp_secret_in_a_list"),
         "{}",

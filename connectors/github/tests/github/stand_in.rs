@@ -6,36 +6,20 @@ use std::sync::Arc;
 use enrichd_github::{GitHubFactory, GitHubStandIn};
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
-    stand_in::{StandIn, StandInRequest, StandInResponse},
-    testkit::{context, expect_error, fixture},
+    stand_in::{StandIn, StandInRequest},
+    testkit::{
+        StandInRoundTrip, context, expect_error, fixture, fixture_json, json_body, stand_in_get,
+        stand_in_round_trip,
+    },
 };
-use serde_json::{Value, json};
-
-use enrichd_sdk::testkit::serve_stand_in as serve;
+use serde_json::json;
 
 fn stand_in() -> Arc<dyn StandIn> {
     GitHubFactory.stand_in().expect("GitHub offers a stand-in")
 }
 
 fn get(path: &str) -> StandInRequest {
-    StandInRequest {
-        method: "GET".into(),
-        path: path.into(),
-        ..StandInRequest::default()
-    }
-}
-
-fn header<'r>(response: &'r StandInResponse, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn body(response: &StandInResponse) -> Value {
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    serde_json::from_str(&response.body).expect("the stand-in answers JSON")
+    stand_in_get(path, &[], None)
 }
 
 #[test]
@@ -45,10 +29,11 @@ fn octocat_is_answered_with_githubs_example_case_insensitively() {
 
         assert_eq!(response.status, 200);
         assert_eq!(response.body, fixture("user-octocat.json"));
-        assert_eq!(header(&response, "x-ratelimit-limit"), Some("60"));
-        assert_eq!(header(&response, "x-ratelimit-remaining"), Some("59"));
-        assert_eq!(header(&response, "x-ratelimit-resource"), Some("core"));
-        let reset: u64 = header(&response, "x-ratelimit-reset")
+        assert_eq!(response.header("x-ratelimit-limit"), Some("60"));
+        assert_eq!(response.header("x-ratelimit-remaining"), Some("59"));
+        assert_eq!(response.header("x-ratelimit-resource"), Some("core"));
+        let reset: u64 = response
+            .header("x-ratelimit-reset")
             .unwrap()
             .parse()
             .unwrap();
@@ -61,17 +46,14 @@ fn an_unknown_user_is_githubs_recorded_404() {
     let response = stand_in().answer(&get("/users/no-such-user"));
 
     assert_eq!(response.status, 404);
-    assert_eq!(
-        body(&response),
-        serde_json::from_str::<Value>(&fixture("404.json")).unwrap()
-    );
+    assert_eq!(json_body(&response), fixture_json("404.json"));
 }
 
 #[test]
 fn the_rate_limit_shows_the_anonymous_or_authenticated_allowance() {
     let anonymous = stand_in().answer(&get("/rate_limit"));
     assert_eq!(anonymous.status, 200);
-    let limits = body(&anonymous);
+    let limits = json_body(&anonymous);
     assert_eq!(limits["resources"]["core"]["limit"], 60);
     assert_eq!(limits["resources"]["core"]["remaining"], 60);
     assert_eq!(limits["rate"], limits["resources"]["core"]);
@@ -79,7 +61,7 @@ fn the_rate_limit_shows_the_anonymous_or_authenticated_allowance() {
 
     let mut authenticated = get("/rate_limit");
     authenticated.headers = vec![("authorization".into(), "Bearer github_pat_x".into())];
-    let limits = body(&stand_in().answer(&authenticated));
+    let limits = json_body(&stand_in().answer(&authenticated));
     assert_eq!(limits["resources"]["core"]["limit"], 5000);
 }
 
@@ -108,15 +90,12 @@ fn its_settings_need_no_token_and_its_sample_is_octocat() {
 
 #[tokio::test]
 async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
-    let stand_in = stand_in();
-    let server = serve(stand_in.clone()).await;
-    let connector = GitHubFactory
-        .build(&stand_in.settings(&server.uri()))
-        .unwrap();
-    let mut subject = Subject::new("demo");
-    stand_in.sample(&mut subject);
+    let trip = stand_in_round_trip(&GitHubFactory).await;
+    let StandInRoundTrip {
+        connector, subject, ..
+    } = &trip;
 
-    let enrichment = connector.enrich(&subject, &context()).await.unwrap();
+    let enrichment = connector.enrich(subject, &context()).await.unwrap();
     connector.health(&context()).await.unwrap();
 
     assert_eq!(

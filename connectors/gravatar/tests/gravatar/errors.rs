@@ -1,23 +1,18 @@
 //! How Gravatar's failures map into ConnectorErrors, and that none of them leaks the email, its
 //! hash, the key or the URL.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use enrichd_sdk::{
     ErrorCode,
     testkit::{
-        context, context_with_deadline, expect_error, fixture_response, wiremock::ResponseTemplate,
+        context, context_with_deadline, epoch_in, expect_error, fixture_response,
+        wiremock::ResponseTemplate,
     },
 };
 use serde_json::json;
 
 use crate::helpers::{API_KEY, EMAIL, TestGravatar, assert_private, subject};
-
-fn epoch_in(wait: Duration) -> String {
-    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + wait)
-        .as_secs()
-        .to_string()
-}
 
 #[tokio::test]
 async fn a_missing_profile_is_not_found() {

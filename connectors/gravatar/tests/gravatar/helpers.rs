@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use enrichd_gravatar::GravatarFactory;
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    Connector, ConnectorError, Enrichment, Subject,
     testkit::{
-        context,
-        wiremock::{
-            Mock, MockServer, Request, ResponseTemplate,
-            matchers::{method, path_regex},
-        },
+        self, answer_get, context, mock_upstream,
+        wiremock::{MockServer, Request, ResponseTemplate, matchers::path_regex},
     },
 };
 use serde_json::json;
@@ -36,22 +33,14 @@ impl TestGravatar {
     }
 
     /// A connector with `settings` (its `base_url` set to the mock server).
-    pub async fn start_with(mut settings: serde_json::Value) -> TestGravatar {
-        let server = MockServer::start().await;
-        settings["base_url"] = json!(server.uri());
-        let connector = GravatarFactory
-            .build(&settings)
-            .expect("valid settings build");
+    pub async fn start_with(settings: serde_json::Value) -> TestGravatar {
+        let (server, connector) = mock_upstream(&GravatarFactory, settings).await;
         TestGravatar { server, connector }
     }
 
     /// Answer every profile lookup with `response`.
     pub async fn answer_lookups(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path_regex("^/v3/profiles/[^/]+$"))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path_regex("^/v3/profiles/[^/]+$"), response).await;
     }
 
     /// Enrich a subject carrying `email`.
@@ -61,9 +50,7 @@ impl TestGravatar {
 
     /// The only request the server received.
     pub async fn single_request(&self) -> Request {
-        let mut requests = self.server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
-        requests.remove(0)
+        testkit::single_request(&self.server).await
     }
 }
 
@@ -74,15 +61,15 @@ pub fn subject(email: &str) -> Subject {
 /// Fail if `err`'s message carries the email, its hash, the key or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [
-        EMAIL,
-        EMAIL_HASH,
-        API_KEY,
-        &server.uri(),
-        "127.0.0.1",
-        "/v3/",
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            EMAIL,
+            EMAIL_HASH,
+            API_KEY,
+            &server.uri(),
+            "127.0.0.1",
+            "/v3/",
+        ],
+    );
 }

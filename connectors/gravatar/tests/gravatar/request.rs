@@ -1,16 +1,12 @@
 //! The exact request the connector sends for a lookup.
 
 use enrichd_sdk::testkit::{
-    fixture_response,
+    fixture_response, request_header,
     wiremock::{Mock, MockServer, matchers::any},
 };
 use serde_json::json;
 
 use crate::helpers::{API_KEY, EMAIL, EMAIL_HASH, TestGravatar, subject};
-
-fn header<'r>(request: &'r enrichd_sdk::testkit::wiremock::Request, name: &str) -> Option<&'r str> {
-    request.headers.get(name).map(|v| v.to_str().unwrap())
-}
 
 #[tokio::test]
 async fn an_anonymous_lookup_asks_for_the_sha256_of_the_email_without_authorization() {
@@ -25,8 +21,8 @@ async fn an_anonymous_lookup_asks_for_the_sha256_of_the_email_without_authorizat
     assert_eq!(request.method.as_str(), "GET");
     assert_eq!(request.url.path(), format!("/v3/profiles/{EMAIL_HASH}"));
     assert_eq!(request.url.query(), None);
-    assert_eq!(header(&request, "accept"), Some("application/json"));
-    assert_eq!(header(&request, "authorization"), None);
+    assert_eq!(request_header(&request, "accept"), Some("application/json"));
+    assert_eq!(request_header(&request, "authorization"), None);
     let sent = format!("{:?} {}", request.headers, request.url);
     assert!(
         !sent.contains("biglytics"),
@@ -60,7 +56,7 @@ async fn a_configured_key_is_sent_as_bearer_and_an_empty_one_is_not() {
         .await;
     keyed.enrich(EMAIL).await.unwrap();
     assert_eq!(
-        header(&keyed.single_request().await, "authorization"),
+        request_header(&keyed.single_request().await, "authorization"),
         Some(format!("Bearer {API_KEY}").as_str())
     );
 
@@ -69,7 +65,10 @@ async fn a_configured_key_is_sent_as_bearer_and_an_empty_one_is_not() {
         .answer_lookups(fixture_response(200, "profile-full-sdk-fixture.json"))
         .await;
     empty.enrich(EMAIL).await.unwrap();
-    assert_eq!(header(&empty.single_request().await, "authorization"), None);
+    assert_eq!(
+        request_header(&empty.single_request().await, "authorization"),
+        None
+    );
 }
 
 #[tokio::test]

@@ -2,20 +2,16 @@
 
 use enrichd_gravatar::GravatarFactory;
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use serde_json::{Value, json};
 
 use crate::helpers::API_KEY;
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = GravatarFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&GravatarFactory, &settings)
 }
 
 #[test]
@@ -44,20 +40,20 @@ fn a_bad_base_url_is_reported_by_key() {
         "https://api.gravatar.com/#v3",
     ] {
         let issues = issues(json!({"base_url": base_url}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"apikey": API_KEY}));
-    assert_eq!(paths(&issues), ["apikey"]);
+    assert_eq!(issue_paths(&issues), ["apikey"]);
 }
 
 #[test]
 fn a_key_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"api_key": 987_654_321}));
-    assert_eq!(paths(&issues), ["api_key"]);
+    assert_eq!(issue_paths(&issues), ["api_key"]);
     assert!(
         !issues[0].message.contains("987654321"),
         "{}",

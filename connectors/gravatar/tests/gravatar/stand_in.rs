@@ -8,9 +8,12 @@ use enrichd_gravatar::{GravatarFactory, GravatarStandIn};
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
     stand_in::{StandIn, StandInRequest, StandInResponse},
-    testkit::{context, expect_error, fixture, serve_stand_in as serve},
+    testkit::{
+        StandInRoundTrip, context, expect_error, expect_refused, fixture_json, json_body,
+        stand_in_get, stand_in_round_trip,
+    },
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::EMAIL_HASH;
 
@@ -23,35 +26,11 @@ fn stand_in() -> Arc<dyn StandIn> {
 }
 
 fn get(path: &str, key: Option<&str>) -> StandInRequest {
-    StandInRequest {
-        method: "GET".into(),
-        path: path.into(),
-        headers: key
-            .map(|k| vec![("authorization".to_owned(), format!("Bearer {k}"))])
-            .unwrap_or_default(),
-        ..StandInRequest::default()
-    }
+    stand_in_get(path, &[], key)
 }
 
 fn profile(hash: &str, key: Option<&str>) -> StandInResponse {
     stand_in().answer(&get(&format!("/v3/profiles/{hash}"), key))
-}
-
-fn header<'r>(response: &'r StandInResponse, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn body(response: &StandInResponse) -> Value {
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    serde_json::from_str(&response.body).expect("the stand-in answers JSON")
-}
-
-fn fixture_json(name: &str) -> Value {
-    serde_json::from_str(&fixture(name)).unwrap()
 }
 
 #[test]
@@ -61,10 +40,11 @@ fn with_the_key_the_demo_hash_is_the_full_sdk_profile_under_its_real_hash() {
     assert_eq!(response.status, 200);
     let mut expected = fixture_json("profile-full-sdk-fixture.json");
     expected["hash"] = json!(EMAIL_HASH);
-    assert_eq!(body(&response), expected);
-    assert_eq!(header(&response, "x-ratelimit-limit"), Some("1000"));
-    assert_eq!(header(&response, "x-ratelimit-remaining"), Some("999"));
-    let reset: u64 = header(&response, "x-ratelimit-reset")
+    assert_eq!(json_body(&response), expected);
+    assert_eq!(response.header("x-ratelimit-limit"), Some("1000"));
+    assert_eq!(response.header("x-ratelimit-remaining"), Some("999"));
+    let reset: u64 = response
+        .header("x-ratelimit-reset")
         .unwrap()
         .parse()
         .unwrap();
@@ -76,8 +56,8 @@ fn without_a_key_only_the_core_fields_come_back() {
     let response = profile(EMAIL_HASH, None);
 
     assert_eq!(response.status, 200);
-    assert_eq!(header(&response, "x-ratelimit-limit"), Some("100"));
-    let shown = body(&response);
+    assert_eq!(response.header("x-ratelimit-limit"), Some("100"));
+    let shown = json_body(&response);
     let mut names: Vec<&String> = shown.as_object().unwrap().keys().collect();
     names.sort();
     assert_eq!(
@@ -106,7 +86,7 @@ fn the_specs_example_is_known_by_its_hash() {
 
     assert_eq!(response.status, 200);
     assert_eq!(
-        body(&response),
+        json_body(&response),
         fixture_json("profile-unauthenticated-alex-morgan.json")
     );
 }
@@ -115,8 +95,8 @@ fn the_specs_example_is_known_by_its_hash() {
 fn unknown_hashes_and_routes_are_404s_with_rate_limit_headers_on_lookups() {
     let unknown = profile(&"0".repeat(64), None);
     assert_eq!(unknown.status, 404);
-    assert_eq!(body(&unknown)["error"], "Profile not found");
-    assert!(header(&unknown, "x-ratelimit-remaining").is_some());
+    assert_eq!(json_body(&unknown)["error"], "Profile not found");
+    assert!(unknown.header("x-ratelimit-remaining").is_some());
 
     // An MD5 hash is no identifier.
     assert_eq!(
@@ -136,7 +116,7 @@ fn a_wrong_key_is_the_specs_401() {
     let response = profile(EMAIL_HASH, Some("gk_wrong"));
 
     assert_eq!(response.status, 401);
-    assert_eq!(body(&response), fixture_json("401.json"));
+    assert_eq!(json_body(&response), fixture_json("401.json"));
 }
 
 #[test]
@@ -160,11 +140,13 @@ fn its_settings_carry_the_demo_key_and_its_sample_only_adds() {
 
 #[tokio::test]
 async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
-    let stand_in = stand_in();
-    let server = serve(stand_in.clone()).await;
-    let connector = GravatarFactory
-        .build(&stand_in.settings(&server.uri()))
-        .unwrap();
+    let trip = stand_in_round_trip(&GravatarFactory).await;
+    let StandInRoundTrip {
+        stand_in,
+        server,
+        connector,
+        ..
+    } = &trip;
     // The demo email as another stand-in may have set it: case does not matter.
     let mut subject = Subject::new("demo").with_email("BCooper@Biglytics.NET");
     stand_in.sample(&mut subject);
@@ -196,12 +178,5 @@ async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
     let wrong_key = GravatarFactory
         .build(&json!({"base_url": server.uri(), "api_key": "gk_wrong"}))
         .unwrap();
-    expect_error(
-        wrong_key.enrich(&subject, &context()).await,
-        ErrorCode::Authentication,
-    );
-    expect_error(
-        wrong_key.health(&context()).await,
-        ErrorCode::Authentication,
-    );
+    expect_refused(&wrong_key, &subject).await;
 }

@@ -7,10 +7,10 @@ use enrichd_http::HttpFactory;
 use enrichd_sdk::{
     Connector, ConnectorError, ConnectorFactory, Enrichment, SettingsIssue, Subject,
     testkit::{
-        context,
+        self, answer_get, context,
         wiremock::{
             Mock, MockServer, Request, ResponseTemplate,
-            matchers::{method, path},
+            matchers::{any, path},
         },
     },
 };
@@ -92,16 +92,12 @@ impl TestApi {
 
     /// Answer every `GET /v1/people` with `response`.
     pub async fn answer_lookups(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path(PEOPLE_PATH))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path(PEOPLE_PATH), response).await;
     }
 
     /// Answer any request with `response`.
     pub async fn answer_all(&self, response: ResponseTemplate) {
-        Mock::given(enrichd_sdk::testkit::wiremock::matchers::any())
+        Mock::given(any())
             .respond_with(response)
             .mount(&self.server)
             .await;
@@ -119,9 +115,7 @@ impl TestApi {
 
     /// The only request the server received.
     pub async fn single_request(&self) -> Request {
-        let mut requests = self.requests().await;
-        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
-        requests.remove(0)
+        testkit::single_request(&self.server).await
     }
 }
 
@@ -133,14 +127,9 @@ pub fn build(settings: &Value) -> Arc<dyn Connector> {
 }
 
 /// The issues of `settings`, which must be refused.
+#[track_caller]
 pub fn issues(settings: &Value) -> Vec<SettingsIssue> {
-    let issues = HttpFactory.validate(settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-pub fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    testkit::settings_issues(&HttpFactory, settings)
 }
 
 pub fn subject(email: &str) -> Subject {
@@ -150,16 +139,16 @@ pub fn subject(email: &str) -> Subject {
 /// Fail if `err`'s message carries a credential, the email or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [
-        TOKEN,
-        API_KEY,
-        EMAIL,
-        "bcooper",
-        &server.uri(),
-        "127.0.0.1",
-        PEOPLE_PATH,
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            TOKEN,
+            API_KEY,
+            EMAIL,
+            "bcooper",
+            &server.uri(),
+            "127.0.0.1",
+            PEOPLE_PATH,
+        ],
+    );
 }

@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     Enrichment, ErrorCode,
-    testkit::{expect_error, fixture_response, wiremock::ResponseTemplate},
+    testkit::{expect_error, fixture_json, fixture_response, wiremock::ResponseTemplate},
 };
 use serde_json::{Value, json};
 
@@ -138,8 +138,7 @@ async fn an_answer_that_maps_nothing_is_an_empty_success() {
 
 #[tokio::test]
 async fn unicode_and_extra_fields_pass_through() {
-    let mut body: Value =
-        serde_json::from_str(&enrichd_sdk::testkit::fixture("person-bcooper.json")).unwrap();
+    let mut body = fixture_json("person-bcooper.json");
     body["person"]["full_name"] = json!("Zoë Ångström-李");
     body["person"]["geo"]["city"] = json!("Zürich");
     body["person"]["new_field"] = json!({"added": "later"});

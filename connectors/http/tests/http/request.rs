@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ErrorCode, Subject,
-    testkit::{context, expect_error, fixture_response},
+    testkit::{context, expect_error, fixture_response, request_header},
 };
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ async fn a_lookup_sends_the_templated_get_with_its_headers() {
         request.url.query(),
         Some("email=bcooper%40biglytics.net&uid=u-42")
     );
-    let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+    let header = |name: &str| request_header(&request, name);
     assert_eq!(
         header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
@@ -174,7 +174,7 @@ async fn header_placeholders_are_filled_and_line_breaks_refused() {
         .unwrap_err();
 
     let request = api.single_request().await;
-    let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+    let header = |name: &str| request_header(&request, name);
     assert_eq!(header("x-email"), Some("zo%C3%AB@example.com"));
     assert_eq!(header("x-lookup"), Some("user=u-42; v=1"));
     assert_eq!(refused.code, ErrorCode::NotFound);

@@ -3,12 +3,12 @@
 
 use enrichd_http::{EXAMPLE_MANIFEST, HttpFactory};
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, testkit::assert_conformance,
-    testkit::wiremock::MockServer,
+    Capability, Category, ConnectorFactory, Identifier,
+    testkit::{assert_conformance, issue_paths, wiremock::MockServer},
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{API_KEY, TOKEN, build, issues, manifest, paths};
+use crate::helpers::{API_KEY, TOKEN, build, issues, manifest};
 
 /// A valid manifest that calls `https://api.acme.example`, no server needed.
 fn acme() -> Value {
@@ -36,7 +36,7 @@ fn acme_with(pointer: &str, value: Value) -> Value {
 #[track_caller]
 fn single_issue(settings: Value, path: &str) -> String {
     let issues = issues(&settings);
-    assert_eq!(paths(&issues), [path], "{issues:#?}");
+    assert_eq!(issue_paths(&issues), [path], "{issues:#?}");
     issues[0].message.clone()
 }
 
@@ -89,7 +89,7 @@ fn every_missing_key_is_reported_at_once() {
     for settings in [json!({}), Value::Null] {
         let issues = issues(&settings);
         assert_eq!(
-            paths(&issues),
+            issue_paths(&issues),
             ["requires", "allowed_hosts", "request", "mapping"]
         );
         assert!(
@@ -122,7 +122,7 @@ fn many_problems_are_reported_at_once_each_at_its_key() {
     // With `allowed_hosts` broken, URLs are not checked against it (that would only add
     // noise); with `requires` broken, placeholders are not checked against it.
     assert_eq!(
-        paths(&issues),
+        issue_paths(&issues),
         [
             "name",
             "version",
@@ -279,7 +279,7 @@ fn a_post_body_is_checked_string_by_string() {
     });
     let issues = issues(&settings);
     assert_eq!(
-        paths(&issues),
+        issue_paths(&issues),
         ["request.body.ids[1]", "request.body.lookup.phone"]
     );
     assert!(

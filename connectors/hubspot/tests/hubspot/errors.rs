@@ -6,11 +6,11 @@ use std::time::Duration;
 use enrichd_sdk::{
     ErrorCode,
     testkit::{
-        context, context_with_deadline, expect_error, fixture, fixture_response,
-        wiremock::ResponseTemplate,
+        context, context_with_deadline, expect_error, fixture_json, fixture_response,
+        unreachable_base_url, wiremock::ResponseTemplate,
     },
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{EMAIL, TestHubSpot, assert_private, connector, subject};
 
@@ -47,7 +47,7 @@ async fn a_refused_token_is_an_authentication_error() {
 #[tokio::test]
 async fn an_unknown_contact_is_not_found_without_echoing_the_email() {
     // HubSpot echoes the id it was asked for in `context.id`; put the subject's email there.
-    let mut body: Value = serde_json::from_str(&fixture("404.json")).unwrap();
+    let mut body = fixture_json("404.json");
     body["context"]["id"] = json!([EMAIL]);
     let hubspot = TestHubSpot::start().await;
     hubspot
@@ -231,10 +231,7 @@ async fn a_slow_hubspot_times_out_at_the_deadline() {
 
 #[tokio::test]
 async fn an_unreachable_hubspot_is_a_connection_error_without_the_url() {
-    // wiremock pools its servers, so a dropped one still listens: free a port instead.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let uri = unreachable_base_url();
     let connector = connector(&uri);
 
     let err = expect_error(

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use enrichd_hubspot::HubSpotFactory;
 use enrichd_sdk::{
     Connector, ConnectorError, ConnectorFactory, Subject,
-    testkit::wiremock::{
-        Mock, MockServer, Request, ResponseTemplate,
-        matchers::{method, path_regex},
+    testkit::{
+        self, answer_get, mock_upstream,
+        wiremock::{MockServer, Request, ResponseTemplate, matchers::path_regex},
     },
 };
 use serde_json::json;
@@ -28,18 +28,19 @@ pub struct TestHubSpot {
 
 impl TestHubSpot {
     pub async fn start() -> TestHubSpot {
-        let server = MockServer::start().await;
-        let connector = connector(&server.uri());
+        let (server, connector) =
+            mock_upstream(&HubSpotFactory, json!({"access_token": TOKEN})).await;
         TestHubSpot { server, connector }
     }
 
     /// Answer every contact lookup with `response`.
     pub async fn answer_lookups(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path_regex("^/crm/v3/objects/contacts/.+"))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(
+            &self.server,
+            path_regex("^/crm/v3/objects/contacts/.+"),
+            response,
+        )
+        .await;
     }
 
     /// Enrich a subject carrying `email`.
@@ -51,9 +52,7 @@ impl TestHubSpot {
 
     /// The only request the server received.
     pub async fn single_request(&self) -> Request {
-        let mut requests = self.server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
-        requests.remove(0)
+        testkit::single_request(&self.server).await
     }
 }
 
@@ -71,8 +70,5 @@ pub fn subject(email: &str) -> Subject {
 /// Fail if `err`'s message carries the email, the token or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, email: &str, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [email, TOKEN, &server.uri(), "127.0.0.1", "/crm/"] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(err, &[email, TOKEN, &server.uri(), "127.0.0.1", "/crm/"]);
 }

@@ -1,7 +1,7 @@
 //! The exact request the connector sends for a lookup.
 
 use enrichd_sdk::testkit::{
-    fixture_response,
+    fixture_response, request_header,
     wiremock::{Mock, MockServer, matchers::any},
 };
 use serde_json::json;
@@ -32,7 +32,7 @@ async fn a_lookup_gets_the_contact_by_email_with_the_token_and_properties() {
             ("properties".to_owned(), DEFAULT_PROPERTIES.to_owned()),
         ]
     );
-    let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+    let header = |name: &str| request_header(&request, name);
     assert_eq!(
         header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())

@@ -2,20 +2,16 @@
 
 use enrichd_hubspot::HubSpotFactory;
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use serde_json::{Value, json};
 
 use crate::helpers::TOKEN;
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = HubSpotFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&HubSpotFactory, &settings)
 }
 
 #[test]
@@ -40,7 +36,7 @@ fn a_missing_or_blank_token_is_reported_by_key() {
         json!({"access_token": "  "}),
     ] {
         let issues = issues(settings);
-        assert_eq!(paths(&issues), ["access_token"]);
+        assert_eq!(issue_paths(&issues), ["access_token"]);
         assert!(
             issues[0].message.contains("private-app"),
             "{}",
@@ -53,28 +49,28 @@ fn a_missing_or_blank_token_is_reported_by_key() {
 fn a_bad_base_url_is_reported_by_key() {
     for base_url in ["api.hubapi.com", "ftp://api.hubapi.com", "https://"] {
         let issues = issues(json!({"base_url": base_url, "access_token": TOKEN}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"access_token": TOKEN, "acces_token": TOKEN}));
-    assert_eq!(paths(&issues), ["acces_token"]);
+    assert_eq!(issue_paths(&issues), ["acces_token"]);
 }
 
 #[test]
 fn a_bad_property_list_is_reported_by_key() {
     let issues1 = issues(json!({"access_token": TOKEN, "properties": "email,firstname"}));
-    assert_eq!(paths(&issues1), ["properties"]);
+    assert_eq!(issue_paths(&issues1), ["properties"]);
     let issues2 = issues(json!({"access_token": TOKEN, "properties": ["email", "first,name"]}));
-    assert_eq!(paths(&issues2), ["properties.1"]);
+    assert_eq!(issue_paths(&issues2), ["properties.1"]);
 }
 
 #[test]
 fn a_token_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"access_token": 1234567890}));
-    assert_eq!(paths(&issues), ["access_token"]);
+    assert_eq!(issue_paths(&issues), ["access_token"]);
     assert!(
         !issues[0].message.contains("1234567890"),
         "{}",

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use enrichd_hubspot::{HubSpotFactory, HubSpotStandIn};
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
-    stand_in::{StandIn, StandInRequest, StandInResponse},
-    testkit::{context, expect_error},
+    stand_in::StandIn,
+    testkit::{
+        StandInRoundTrip, context, expect_error, expect_refused, json_body, stand_in_get,
+        stand_in_round_trip,
+    },
 };
-use serde_json::{Value, json};
-
-use enrichd_sdk::testkit::serve_stand_in as serve;
+use serde_json::json;
 
 fn stand_in() -> Arc<dyn StandIn> {
     HubSpotFactory
@@ -19,32 +20,9 @@ fn stand_in() -> Arc<dyn StandIn> {
         .expect("HubSpot offers a stand-in")
 }
 
-fn get(path: &str, query: &[(&str, &str)], token: Option<&str>) -> StandInRequest {
-    StandInRequest {
-        method: "GET".into(),
-        path: path.into(),
-        query: query
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-        headers: token
-            .map(|t| vec![("authorization".to_owned(), format!("Bearer {t}"))])
-            .unwrap_or_default(),
-    }
-}
-
-fn body(response: &StandInResponse) -> Value {
-    let content_type = response.headers.iter().find(|(k, _)| k == "content-type");
-    assert_eq!(
-        content_type.map(|(_, v)| v.as_str()),
-        Some("application/json")
-    );
-    serde_json::from_str(&response.body).expect("the stand-in answers JSON")
-}
-
 #[test]
 fn the_known_contact_is_found_by_email_case_insensitively() {
-    let request = get(
+    let request = stand_in_get(
         "/crm/v3/objects/contacts/BCooper@Biglytics.NET",
         &[
             ("idProperty", "email"),
@@ -59,7 +37,7 @@ fn the_known_contact_is_found_by_email_case_insensitively() {
     let response = stand_in().answer(&request);
 
     assert_eq!(response.status, 200);
-    let contact = body(&response);
+    let contact = json_body(&response);
     assert_eq!(contact["id"], "512");
     assert_eq!(contact["archived"], false);
     assert_eq!(contact["createdAt"], "2019-10-30T03:30:17.883Z");
@@ -84,12 +62,12 @@ fn the_known_contact_is_found_by_email_case_insensitively() {
 
 #[test]
 fn without_properties_the_defaults_come_back() {
-    let request = get(
+    let request = stand_in_get(
         "/crm/v3/objects/contacts/bcooper@biglytics.net",
         &[("idProperty", "email")],
         Some(HubSpotStandIn::TOKEN),
     );
-    let contact = body(&stand_in().answer(&request));
+    let contact = json_body(&stand_in().answer(&request));
     let mut names: Vec<&String> = contact["properties"].as_object().unwrap().keys().collect();
     names.sort();
     assert_eq!(
@@ -107,7 +85,7 @@ fn without_properties_the_defaults_come_back() {
 
 #[test]
 fn an_unknown_email_is_a_recorded_style_404() {
-    let request = get(
+    let request = stand_in_get(
         "/crm/v3/objects/contacts/nobody@example.com",
         &[("idProperty", "email")],
         Some(HubSpotStandIn::TOKEN),
@@ -116,7 +94,7 @@ fn an_unknown_email_is_a_recorded_style_404() {
     let response = stand_in().answer(&request);
 
     assert_eq!(response.status, 404);
-    let error = body(&response);
+    let error = json_body(&response);
     assert_eq!(error["status"], "error");
     assert_eq!(error["category"], "OBJECT_NOT_FOUND");
     assert_eq!(
@@ -133,13 +111,13 @@ fn an_unknown_email_is_a_recorded_style_404() {
 
 #[test]
 fn without_id_property_the_path_is_an_object_id() {
-    let by_email = get(
+    let by_email = stand_in_get(
         "/crm/v3/objects/contacts/bcooper@biglytics.net",
         &[],
         Some(HubSpotStandIn::TOKEN),
     );
     assert_eq!(stand_in().answer(&by_email).status, 404);
-    let by_id = get(
+    let by_id = stand_in_get(
         "/crm/v3/objects/contacts/512",
         &[],
         Some(HubSpotStandIn::TOKEN),
@@ -150,7 +128,7 @@ fn without_id_property_the_path_is_an_object_id() {
 #[test]
 fn a_wrong_or_missing_token_is_refused_like_hubspot() {
     for token in [Some("pat-na1-wrong"), None] {
-        let request = get(
+        let request = stand_in_get(
             "/crm/v3/objects/contacts/bcooper@biglytics.net",
             &[("idProperty", "email")],
             token,
@@ -159,7 +137,7 @@ fn a_wrong_or_missing_token_is_refused_like_hubspot() {
         let response = stand_in().answer(&request);
 
         assert_eq!(response.status, 401, "{token:?}");
-        let error = body(&response);
+        let error = json_body(&response);
         assert_eq!(error["status"], "error");
         assert_eq!(error["category"], "INVALID_AUTHENTICATION");
         assert!(
@@ -174,7 +152,7 @@ fn a_wrong_or_missing_token_is_refused_like_hubspot() {
 
 #[test]
 fn the_health_listing_answers_one_contact() {
-    let request = get(
+    let request = stand_in_get(
         "/crm/v3/objects/contacts",
         &[("limit", "1")],
         Some(HubSpotStandIn::TOKEN),
@@ -183,7 +161,7 @@ fn the_health_listing_answers_one_contact() {
     let response = stand_in().answer(&request);
 
     assert_eq!(response.status, 200);
-    let results = body(&response)["results"].as_array().unwrap().clone();
+    let results = json_body(&response)["results"].as_array().unwrap().clone();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["id"], "512");
     assert!(
@@ -196,7 +174,7 @@ fn the_health_listing_answers_one_contact() {
 
 #[test]
 fn other_paths_are_not_found() {
-    let request = get(
+    let request = stand_in_get(
         "/crm/v3/objects/companies/1",
         &[],
         Some(HubSpotStandIn::TOKEN),
@@ -221,15 +199,15 @@ fn its_settings_build_a_connector_and_its_sample_is_the_known_contact() {
 
 #[tokio::test]
 async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
-    let stand_in = stand_in();
-    let server = serve(stand_in.clone()).await;
-    let connector = HubSpotFactory
-        .build(&stand_in.settings(&server.uri()))
-        .unwrap();
-    let mut subject = Subject::new("demo");
-    stand_in.sample(&mut subject);
+    let trip = stand_in_round_trip(&HubSpotFactory).await;
+    let StandInRoundTrip {
+        server,
+        connector,
+        subject,
+        ..
+    } = &trip;
 
-    let enrichment = connector.enrich(&subject, &context()).await.unwrap();
+    let enrichment = connector.enrich(subject, &context()).await.unwrap();
     connector.health(&context()).await.unwrap();
 
     assert_eq!(enrichment.identity.name.as_deref(), Some("Bryan Cooper"));
@@ -257,12 +235,5 @@ async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
     let wrong_token = HubSpotFactory
         .build(&json!({"base_url": server.uri(), "access_token": "pat-na1-wrong"}))
         .unwrap();
-    expect_error(
-        wrong_token.enrich(&subject, &context()).await,
-        ErrorCode::Authentication,
-    );
-    expect_error(
-        wrong_token.health(&context()).await,
-        ErrorCode::Authentication,
-    );
+    expect_refused(&wrong_token, subject).await;
 }

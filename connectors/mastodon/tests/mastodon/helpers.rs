@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use enrichd_mastodon::MastodonFactory;
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    Connector, ConnectorError, Enrichment, Subject,
     testkit::{
-        context,
-        wiremock::{
-            Mock, MockServer, Request, ResponseTemplate,
-            matchers::{method, path},
-        },
+        self, answer_get, context, mock_upstream,
+        wiremock::{MockServer, Request, ResponseTemplate, matchers::path},
     },
 };
 use serde_json::json;
@@ -35,22 +32,14 @@ impl TestMastodon {
     }
 
     /// A connector with `settings` (its `base_url` set to the mock server).
-    pub async fn start_with(mut settings: serde_json::Value) -> TestMastodon {
-        let server = MockServer::start().await;
-        settings["base_url"] = json!(server.uri());
-        let connector = MastodonFactory
-            .build(&settings)
-            .expect("valid settings build");
+    pub async fn start_with(settings: serde_json::Value) -> TestMastodon {
+        let (server, connector) = mock_upstream(&MastodonFactory, settings).await;
         TestMastodon { server, connector }
     }
 
     /// Answer every account lookup with `response`.
     pub async fn answer_lookups(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path(LOOKUP_PATH))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path(LOOKUP_PATH), response).await;
     }
 
     /// Enrich a subject whose mastodon handle is `handle`.
@@ -60,9 +49,7 @@ impl TestMastodon {
 
     /// The only request the server received.
     pub async fn single_request(&self) -> Request {
-        let mut requests = self.server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
-        requests.remove(0)
+        testkit::single_request(&self.server).await
     }
 }
 
@@ -76,21 +63,21 @@ pub fn subject(handle: &str) -> Subject {
 /// request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, handle: &str, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
     let (user, instance) = handle
         .trim_start_matches('@')
         .split_once('@')
         .unwrap_or((handle, handle));
-    for secret in [
-        TOKEN,
-        "ada@example.com",
-        handle,
-        user,
-        instance,
-        &server.uri(),
-        "127.0.0.1",
-        "/api/",
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            TOKEN,
+            "ada@example.com",
+            handle,
+            user,
+            instance,
+            &server.uri(),
+            "127.0.0.1",
+            "/api/",
+        ],
+    );
 }

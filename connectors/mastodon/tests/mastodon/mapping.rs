@@ -3,7 +3,7 @@
 
 use enrichd_sdk::{
     ErrorCode,
-    testkit::{expect_error, fixture, fixture_response, wiremock::ResponseTemplate},
+    testkit::{expect_error, fixture_json, fixture_response, wiremock::ResponseTemplate},
 };
 use serde_json::{Value, json};
 
@@ -140,7 +140,7 @@ async fn the_entity_example_with_the_newest_fields_maps_too() {
 #[tokio::test]
 async fn a_suspended_account_is_not_found() {
     // Mastodon 3.3+ returns a suspended account with its profile emptied.
-    let mut account: Value = serde_json::from_str(&fixture("account-get-local-user.json")).unwrap();
+    let mut account = fixture_json("account-get-local-user.json");
     account["suspended"] = json!(true);
     account["note"] = json!("");
     account["fields"] = json!([]);

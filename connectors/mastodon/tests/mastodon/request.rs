@@ -4,15 +4,11 @@
 use enrichd_mastodon::MastodonFactory;
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode,
-    testkit::{context, expect_error, fixture_response},
+    testkit::{context, expect_error, fixture_response, request_header},
 };
 use serde_json::json;
 
 use crate::helpers::{HANDLE, LOOKUP_PATH, TOKEN, TestMastodon, subject};
-
-fn header<'r>(request: &'r enrichd_sdk::testkit::wiremock::Request, name: &str) -> Option<&'r str> {
-    request.headers.get(name).map(|v| v.to_str().unwrap())
-}
 
 #[tokio::test]
 async fn with_a_base_url_the_full_acct_is_looked_up_there_anonymously() {
@@ -32,8 +28,8 @@ async fn with_a_base_url_the_full_acct_is_looked_up_there_anonymously() {
         [("acct".to_owned(), "Gargron@mastodon.social".to_owned())]
     );
     assert_eq!(request.url.query(), Some("acct=Gargron%40mastodon.social"));
-    assert_eq!(header(&request, "accept"), Some("application/json"));
-    assert_eq!(header(&request, "authorization"), None);
+    assert_eq!(request_header(&request, "accept"), Some("application/json"));
+    assert_eq!(request_header(&request, "authorization"), None);
 }
 
 #[tokio::test]
@@ -65,7 +61,7 @@ async fn a_configured_token_is_sent_as_bearer() {
 
     let request = mastodon.single_request().await;
     assert_eq!(
-        header(&request, "authorization"),
+        request_header(&request, "authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
     );
 }

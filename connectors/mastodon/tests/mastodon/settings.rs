@@ -2,20 +2,16 @@
 
 use enrichd_mastodon::MastodonFactory;
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use serde_json::{Value, json};
 
 use crate::helpers::TOKEN;
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = MastodonFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&MastodonFactory, &settings)
 }
 
 #[test]
@@ -44,7 +40,7 @@ fn a_bad_base_url_is_reported_by_key() {
         "https://mastodon.social/?x=1",
     ] {
         let issues = issues(json!({"base_url": base_url}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
@@ -54,7 +50,7 @@ fn a_bad_allow_list_entry_is_reported_by_index() {
         "instances_allowed": ["mastodon.social", "https://fosstodon.org", "mastodon.social:443", ""],
     }));
     assert_eq!(
-        paths(&entries),
+        issue_paths(&entries),
         [
             "instances_allowed.1",
             "instances_allowed.2",
@@ -68,19 +64,19 @@ fn a_bad_allow_list_entry_is_reported_by_index() {
     );
 
     let not_a_list = issues(json!({"instances_allowed": "mastodon.social"}));
-    assert_eq!(paths(&not_a_list), ["instances_allowed"]);
+    assert_eq!(issue_paths(&not_a_list), ["instances_allowed"]);
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"token": TOKEN}));
-    assert_eq!(paths(&issues), ["token"]);
+    assert_eq!(issue_paths(&issues), ["token"]);
 }
 
 #[test]
 fn a_token_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"access_token": {"value": "secret-in-an-object"}}));
-    assert_eq!(paths(&issues), ["access_token"]);
+    assert_eq!(issue_paths(&issues), ["access_token"]);
     assert!(
         !issues[0].message.contains("secret-in-an-object"),
         "{}",

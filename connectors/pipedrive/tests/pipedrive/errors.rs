@@ -6,7 +6,8 @@ use std::time::Duration;
 use enrichd_sdk::{
     ErrorCode,
     testkit::{
-        context, context_with_deadline, expect_error, fixture_response, wiremock::ResponseTemplate,
+        self, context, context_with_deadline, expect_error, fixture_response, unreachable_base_url,
+        wiremock::ResponseTemplate,
     },
 };
 use serde_json::json;
@@ -206,10 +207,7 @@ async fn a_slow_pipedrive_times_out_at_the_deadline_across_both_calls() {
 
 #[tokio::test]
 async fn an_unreachable_pipedrive_is_a_connection_error_without_the_url_or_token() {
-    // wiremock pools its servers, so a dropped one still listens: free a port instead.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let uri = unreachable_base_url();
     let connector = enrichd_sdk::ConnectorFactory::build(
         &enrichd_pipedrive::PipedriveFactory,
         &json!({"base_url": uri, "api_token": API_TOKEN}),
@@ -222,8 +220,5 @@ async fn an_unreachable_pipedrive_is_a_connection_error_without_the_url_or_token
     );
 
     assert!(err.retryable);
-    let shown = format!("{err} {err:?}");
-    for secret in [uri.as_str(), EMAIL, API_TOKEN, "api_token"] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(&err, &[&uri, EMAIL, API_TOKEN, "api_token"]);
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use enrichd_pipedrive::PipedriveFactory;
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    Connector, ConnectorError, Enrichment, Subject,
     testkit::{
-        context,
+        self, answer_get, context, mock_upstream,
         wiremock::{
-            Mock, MockServer, Request, ResponseTemplate,
-            matchers::{method, path, path_regex},
+            MockServer, Request, ResponseTemplate,
+            matchers::{path, path_regex},
         },
     },
 };
@@ -37,31 +37,19 @@ impl TestPipedrive {
     }
 
     /// A connector with `settings`, its `base_url` set to the mock server.
-    pub async fn start_with(mut settings: Value) -> TestPipedrive {
-        let server = MockServer::start().await;
-        settings["base_url"] = json!(server.uri());
-        let connector = PipedriveFactory
-            .build(&settings)
-            .expect("valid settings build");
+    pub async fn start_with(settings: Value) -> TestPipedrive {
+        let (server, connector) = mock_upstream(&PipedriveFactory, settings).await;
         TestPipedrive { server, connector }
     }
 
     /// Answer every search with `response`.
     pub async fn answer_search(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path(SEARCH_PATH))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path(SEARCH_PATH), response).await;
     }
 
     /// Answer every `GET /v1/persons/{id}` with `response`.
     pub async fn answer_person(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path_regex(r"^/v1/persons/\d+$"))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path_regex(r"^/v1/persons/\d+$"), response).await;
     }
 
     /// Enrich a subject carrying `email`.
@@ -121,16 +109,16 @@ pub fn subject(email: &str) -> Subject {
 /// Fail if `err`'s message carries the email, a token or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, email: &str, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [
-        email,
-        API_TOKEN,
-        ACCESS_TOKEN,
-        &server.uri(),
-        "127.0.0.1",
-        "/v1/",
-        "api_token=",
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            email,
+            API_TOKEN,
+            ACCESS_TOKEN,
+            &server.uri(),
+            "127.0.0.1",
+            "/v1/",
+            "api_token=",
+        ],
+    );
 }

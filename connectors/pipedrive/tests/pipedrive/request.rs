@@ -2,7 +2,7 @@
 //! configured credential.
 
 use enrichd_sdk::testkit::{
-    context, fixture_response,
+    context, fixture_response, request_header,
     wiremock::{Mock, MockServer, matchers::any},
 };
 use serde_json::json;
@@ -49,10 +49,7 @@ async fn a_lookup_searches_by_exact_email_then_gets_the_person_with_the_api_toke
     assert_eq!(query(person), pairs(&[("api_token", API_TOKEN)]));
     for request in &requests {
         assert_eq!(request.headers.get("authorization"), None);
-        assert_eq!(
-            request.headers.get("accept").map(|v| v.to_str().unwrap()),
-            Some("application/json")
-        );
+        assert_eq!(request_header(request, "accept"), Some("application/json"));
     }
 }
 

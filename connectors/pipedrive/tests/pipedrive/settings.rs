@@ -2,20 +2,16 @@
 
 use enrichd_pipedrive::PipedriveFactory;
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use serde_json::{Value, json};
 
 use crate::helpers::{ACCESS_TOKEN, API_TOKEN};
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = PipedriveFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&PipedriveFactory, &settings)
 }
 
 #[test]
@@ -50,7 +46,7 @@ fn no_token_is_reported_naming_both_keys() {
         json!({"api_token": "", "access_token": "  "}),
     ] {
         let issues = issues(settings);
-        assert_eq!(paths(&issues), ["api_token"]);
+        assert_eq!(issue_paths(&issues), ["api_token"]);
         let message = &issues[0].message;
         assert!(
             message.contains("`api_token`") && message.contains("`access_token`"),
@@ -62,7 +58,7 @@ fn no_token_is_reported_naming_both_keys() {
 #[test]
 fn two_tokens_are_reported_naming_both_keys() {
     let issues = issues(json!({"api_token": API_TOKEN, "access_token": ACCESS_TOKEN}));
-    assert_eq!(paths(&issues), ["access_token"]);
+    assert_eq!(issue_paths(&issues), ["access_token"]);
     assert!(
         issues[0].message.contains("`api_token`"),
         "{}",
@@ -79,20 +75,20 @@ fn a_bad_base_url_is_reported_by_key() {
         "https://api.pipedrive.com/?api_token=x",
     ] {
         let issues = issues(json!({"base_url": base_url, "api_token": API_TOKEN}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"api_token": API_TOKEN, "apitoken": API_TOKEN}));
-    assert_eq!(paths(&issues), ["apitoken"]);
+    assert_eq!(issue_paths(&issues), ["apitoken"]);
 }
 
 #[test]
 fn a_token_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"api_token": 1234567890}));
-    assert_eq!(paths(&issues), ["api_token"]);
+    assert_eq!(issue_paths(&issues), ["api_token"]);
     assert!(
         !issues[0].message.contains("1234567890"),
         "{}",

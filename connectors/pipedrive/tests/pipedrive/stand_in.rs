@@ -6,10 +6,13 @@ use std::sync::Arc;
 use enrichd_pipedrive::{PipedriveFactory, PipedriveStandIn};
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
-    stand_in::{StandIn, StandInRequest, StandInResponse},
-    testkit::{context, expect_error, fixture, serve_stand_in},
+    stand_in::{StandIn, StandInRequest},
+    testkit::{
+        StandInRoundTrip, context, expect_error, expect_refused, fixture, fixture_json, json_body,
+        stand_in_get, stand_in_round_trip,
+    },
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn stand_in() -> Arc<dyn StandIn> {
     PipedriveFactory
@@ -19,17 +22,9 @@ fn stand_in() -> Arc<dyn StandIn> {
 
 /// A GET of `path` with `query` and the demo token as `api_token`.
 fn get(path: &str, query: &[(&str, &str)]) -> StandInRequest {
-    let mut query: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
-    query.push(("api_token".into(), PipedriveStandIn::TOKEN.into()));
-    StandInRequest {
-        method: "GET".into(),
-        path: path.into(),
-        query,
-        headers: Vec::new(),
-    }
+    let mut query = query.to_vec();
+    query.push(("api_token", PipedriveStandIn::TOKEN));
+    stand_in_get(path, &query, None)
 }
 
 fn search(term: &str) -> StandInRequest {
@@ -44,27 +39,14 @@ fn search(term: &str) -> StandInRequest {
     )
 }
 
-fn header<'r>(response: &'r StandInResponse, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn body(response: &StandInResponse) -> Value {
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    serde_json::from_str(&response.body).expect("the stand-in answers JSON")
-}
-
 #[test]
 fn the_known_email_is_found_case_insensitively_as_a_summary_of_the_record() {
     let response = stand_in().answer(&search("BCooper@Biglytics.NET"));
 
     assert_eq!(response.status, 200);
-    assert_eq!(header(&response, "x-ratelimit-limit"), Some("40"));
-    assert_eq!(header(&response, "x-ratelimit-reset"), Some("2"));
-    let found = body(&response);
+    assert_eq!(response.header("x-ratelimit-limit"), Some("40"));
+    assert_eq!(response.header("x-ratelimit-reset"), Some("2"));
+    let found = json_body(&response);
     assert_eq!(found["success"], true);
     let items = found["data"]["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -87,7 +69,7 @@ fn an_unknown_email_finds_no_items() {
             &[("term", "bcooper@biglytics.net"), ("fields", "name")],
         ),
     ] {
-        let found = body(&stand_in().answer(&request));
+        let found = json_body(&stand_in().answer(&request));
         assert_eq!(found["success"], true);
         assert_eq!(found["data"]["items"], json!([]));
     }
@@ -97,7 +79,7 @@ fn an_unknown_email_finds_no_items() {
 fn a_too_short_term_is_refused() {
     let response = stand_in().answer(&get("/v1/persons/search", &[("term", "b")]));
     assert_eq!(response.status, 400);
-    assert_eq!(body(&response)["success"], false);
+    assert_eq!(json_body(&response)["success"], false);
 }
 
 #[test]
@@ -105,10 +87,10 @@ fn the_person_is_the_recorded_example_with_the_demo_email() {
     let response = stand_in().answer(&get("/v1/persons/1", &[]));
 
     assert_eq!(response.status, 200);
-    let mut expected: Value = serde_json::from_str(&fixture("person-get.json")).unwrap();
+    let mut expected = fixture_json("person-get.json");
     expected["data"]["email"][0]["value"] = json!("bcooper@biglytics.net");
     expected["data"]["primary_email"] = json!("bcooper@biglytics.net");
-    assert_eq!(body(&response), expected);
+    assert_eq!(json_body(&response), expected);
 }
 
 #[test]
@@ -132,7 +114,7 @@ fn the_token_may_come_as_bearer_but_nothing_else_is_let_in() {
     };
     let me = stand_in().answer(&bearer);
     assert_eq!(me.status, 200);
-    assert_eq!(body(&me)["data"]["name"], "Jane Doe");
+    assert_eq!(json_body(&me)["data"]["name"], "Jane Doe");
 
     for query in [
         vec![("api_token".to_owned(), "wrong".to_owned())],
@@ -144,7 +126,7 @@ fn the_token_may_come_as_bearer_but_nothing_else_is_let_in() {
         };
         let response = stand_in().answer(&request);
         assert_eq!(response.status, 401);
-        let refused = body(&response);
+        let refused = json_body(&response);
         assert_eq!(refused["success"], false);
         assert_eq!(refused["error"], "unauthorized access");
         assert_eq!(refused["errorCode"], 401);
@@ -175,15 +157,15 @@ fn its_settings_build_a_connector_and_its_sample_only_adds_the_email() {
 
 #[tokio::test]
 async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
-    let stand_in = stand_in();
-    let server = serve_stand_in(stand_in.clone()).await;
-    let connector = PipedriveFactory
-        .build(&stand_in.settings(&server.uri()))
-        .unwrap();
-    let mut subject = Subject::new("demo");
-    stand_in.sample(&mut subject);
+    let trip = stand_in_round_trip(&PipedriveFactory).await;
+    let StandInRoundTrip {
+        server,
+        connector,
+        subject,
+        ..
+    } = &trip;
 
-    let enrichment = connector.enrich(&subject, &context()).await.unwrap();
+    let enrichment = connector.enrich(subject, &context()).await.unwrap();
     connector.health(&context()).await.unwrap();
 
     assert_eq!(enrichment.identity.name.as_deref(), Some("Will Smith"));
@@ -204,17 +186,10 @@ async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
     let oauth = PipedriveFactory
         .build(&json!({"base_url": server.uri(), "access_token": PipedriveStandIn::TOKEN}))
         .unwrap();
-    oauth.enrich(&subject, &context()).await.unwrap();
+    oauth.enrich(subject, &context()).await.unwrap();
 
     let wrong_token = PipedriveFactory
         .build(&json!({"base_url": server.uri(), "api_token": "wrong"}))
         .unwrap();
-    expect_error(
-        wrong_token.enrich(&subject, &context()).await,
-        ErrorCode::Authentication,
-    );
-    expect_error(
-        wrong_token.health(&context()).await,
-        ErrorCode::Authentication,
-    );
+    expect_refused(&wrong_token, subject).await;
 }

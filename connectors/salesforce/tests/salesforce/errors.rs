@@ -6,7 +6,8 @@ use std::time::Duration;
 use enrichd_sdk::{
     ErrorCode,
     testkit::{
-        context, context_with_deadline, expect_error, fixture_response, wiremock::ResponseTemplate,
+        context, context_with_deadline, expect_error, fixture_response, unreachable_base_url,
+        wiremock::ResponseTemplate,
     },
 };
 
@@ -325,10 +326,7 @@ async fn the_lead_query_shares_the_deadline_of_the_contact_query() {
 
 #[tokio::test]
 async fn an_unreachable_salesforce_is_a_connection_error_without_the_url() {
-    // wiremock pools its servers, so a dropped one still listens: free a port instead.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let uri = unreachable_base_url();
     let connector = enrichd_sdk::ConnectorFactory::build(
         &enrichd_salesforce::SalesforceFactory,
         &serde_json::json!({"base_url": uri, "access_token": crate::helpers::TOKEN}),

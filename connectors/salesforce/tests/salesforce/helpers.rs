@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use enrichd_salesforce::SalesforceFactory;
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    Connector, ConnectorError, Enrichment, Subject,
     testkit::{
-        context,
+        self, context, mock_upstream,
         wiremock::{
             Mock, MockServer, Request, ResponseTemplate,
             matchers::{method, path, query_param_contains},
@@ -38,14 +38,10 @@ impl TestSalesforce {
     /// A connector with `settings`, its `base_url` set to the mock server and [`TOKEN`] unless
     /// the settings name a token.
     pub async fn start_with(mut settings: Value) -> TestSalesforce {
-        let server = MockServer::start().await;
-        settings["base_url"] = json!(server.uri());
         if settings.get("access_token").is_none() {
             settings["access_token"] = json!(TOKEN);
         }
-        let connector = SalesforceFactory
-            .build(&settings)
-            .expect("valid settings build");
+        let (server, connector) = mock_upstream(&SalesforceFactory, settings).await;
         TestSalesforce { server, connector }
     }
 
@@ -112,15 +108,15 @@ pub fn subject(email: &str) -> Subject {
 /// Fail if `err`'s message carries the email, the token or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, email: &str, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [
-        email,
-        TOKEN,
-        &server.uri(),
-        "127.0.0.1",
-        "/services/",
-        "SELECT",
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            email,
+            TOKEN,
+            &server.uri(),
+            "127.0.0.1",
+            "/services/",
+            "SELECT",
+        ],
+    );
 }

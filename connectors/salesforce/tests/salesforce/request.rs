@@ -2,7 +2,7 @@
 //! only when no Contact matched.
 
 use enrichd_sdk::testkit::{
-    context, fixture_response,
+    context, fixture_response, request_header,
     wiremock::{Mock, MockServer, matchers::any},
 };
 use serde_json::json;
@@ -38,7 +38,7 @@ async fn a_contact_lookup_sends_one_soql_query_with_the_token() {
     assert_eq!(soql(request), CONTACT_QUERY);
     let pairs: Vec<_> = request.url.query_pairs().collect();
     assert_eq!(pairs.len(), 1, "q is the only parameter");
-    let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+    let header = |name: &str| request_header(request, name);
     assert_eq!(
         header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())

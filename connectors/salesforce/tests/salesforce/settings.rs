@@ -2,7 +2,8 @@
 
 use enrichd_salesforce::SalesforceFactory;
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use serde_json::{Value, json};
 
@@ -10,14 +11,9 @@ use crate::helpers::TOKEN;
 
 const BASE: &str = "https://acme.my.salesforce.com";
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = SalesforceFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&SalesforceFactory, &settings)
 }
 
 #[test]
@@ -40,7 +36,7 @@ fn the_instance_and_the_token_are_required() {
         json!({"base_url": "", "access_token": " "}),
     ] {
         let issues = issues(settings);
-        assert_eq!(paths(&issues), ["base_url", "access_token"]);
+        assert_eq!(issue_paths(&issues), ["base_url", "access_token"]);
         assert!(
             issues[0].message.contains("my.salesforce.com"),
             "{}",
@@ -57,7 +53,7 @@ fn a_bad_base_url_is_reported_by_key() {
         "https://acme.my.salesforce.com/?x=1",
     ] {
         let issues = issues(json!({"base_url": base_url, "access_token": TOKEN}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
@@ -66,7 +62,7 @@ fn a_bad_api_version_is_reported_with_an_example() {
     for version in ["66.0", "v66", "latest"] {
         let issues =
             issues(json!({"base_url": BASE, "access_token": TOKEN, "api_version": version}));
-        assert_eq!(paths(&issues), ["api_version"], "{version}");
+        assert_eq!(issue_paths(&issues), ["api_version"], "{version}");
         assert!(issues[0].message.contains("v66.0"), "{}", issues[0].message);
     }
 }
@@ -74,18 +70,18 @@ fn a_bad_api_version_is_reported_with_an_example() {
 #[test]
 fn objects_must_be_contact_or_lead_each_once() {
     let none = issues(json!({"base_url": BASE, "access_token": TOKEN, "objects": []}));
-    assert_eq!(paths(&none), ["objects"]);
+    assert_eq!(issue_paths(&none), ["objects"]);
     let bad = issues(
         json!({"base_url": BASE, "access_token": TOKEN, "objects": ["Contact", "Account", "CONTACT"]}),
     );
-    assert_eq!(paths(&bad), ["objects.1", "objects.2"]);
+    assert_eq!(issue_paths(&bad), ["objects.1", "objects.2"]);
     assert!(
         bad[0].message.contains("Contact or Lead"),
         "{}",
         bad[0].message
     );
     let wrong_type = issues(json!({"base_url": BASE, "access_token": TOKEN, "objects": "Contact"}));
-    assert_eq!(paths(&wrong_type), ["objects"]);
+    assert_eq!(issue_paths(&wrong_type), ["objects"]);
 }
 
 #[test]
@@ -94,23 +90,23 @@ fn field_lists_are_checked_per_object() {
         "base_url": BASE, "access_token": TOKEN,
         "fields": {"Contact": ["Id", "Email FROM User WHERE Name != ''"], "Lead": ["Id", "ID"]},
     }));
-    assert_eq!(paths(&bad), ["fields.Contact.1", "fields.Lead.1"]);
+    assert_eq!(issue_paths(&bad), ["fields.Contact.1", "fields.Lead.1"]);
     let unknown_object = issues(json!({
         "base_url": BASE, "access_token": TOKEN, "fields": {"Account": ["Id"]},
     }));
-    assert_eq!(paths(&unknown_object), ["fields.Account"]);
+    assert_eq!(issue_paths(&unknown_object), ["fields.Account"]);
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"base_url": BASE, "access_token": TOKEN, "instance_url": BASE}));
-    assert_eq!(paths(&issues), ["instance_url"]);
+    assert_eq!(issue_paths(&issues), ["instance_url"]);
 }
 
 #[test]
 fn a_token_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"base_url": BASE, "access_token": 1234567890}));
-    assert_eq!(paths(&issues), ["access_token"]);
+    assert_eq!(issue_paths(&issues), ["access_token"]);
     assert!(
         !issues[0].message.contains("1234567890"),
         "{}",

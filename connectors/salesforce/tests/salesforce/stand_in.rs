@@ -7,9 +7,12 @@ use enrichd_salesforce::{SalesforceFactory, SalesforceStandIn};
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
     stand_in::{StandIn, StandInRequest, StandInResponse},
-    testkit::{context, expect_error, fixture, serve_stand_in},
+    testkit::{
+        StandInRoundTrip, context, expect_error, expect_refused, fixture, json_body, stand_in_get,
+        stand_in_round_trip,
+    },
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn stand_in() -> Arc<dyn StandIn> {
     SalesforceFactory
@@ -17,17 +20,10 @@ fn stand_in() -> Arc<dyn StandIn> {
         .expect("Salesforce offers a stand-in")
 }
 
+/// A GET of `path` with `soql`, if any, as its `q` parameter.
 fn get(path: &str, soql: Option<&str>, token: Option<&str>) -> StandInRequest {
-    StandInRequest {
-        method: "GET".into(),
-        path: path.into(),
-        query: soql
-            .map(|q| vec![("q".to_owned(), q.to_owned())])
-            .unwrap_or_default(),
-        headers: token
-            .map(|t| vec![("authorization".to_owned(), format!("Bearer {t}"))])
-            .unwrap_or_default(),
-    }
+    let query: Vec<(&str, &str)> = soql.map(|q| ("q", q)).into_iter().collect();
+    stand_in_get(path, &query, token)
 }
 
 fn query(soql: &str) -> StandInResponse {
@@ -36,19 +32,6 @@ fn query(soql: &str) -> StandInResponse {
         Some(soql),
         Some(SalesforceStandIn::TOKEN),
     ))
-}
-
-fn header<'r>(response: &'r StandInResponse, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn body(response: &StandInResponse) -> Value {
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    serde_json::from_str(&response.body).expect("the stand-in answers JSON")
 }
 
 #[test]
@@ -60,12 +43,14 @@ fn the_known_contact_is_found_case_insensitively_with_the_selected_fields() {
 
     assert_eq!(response.status, 200);
     assert!(
-        header(&response, "sforce-limit-info").is_some_and(|v| v.starts_with("api-usage=")),
+        response
+            .header("sforce-limit-info")
+            .is_some_and(|v| v.starts_with("api-usage=")),
         "{:?}",
         response.headers
     );
     assert_eq!(
-        body(&response),
+        json_body(&response),
         json!({
             "totalSize": 1,
             "done": true,
@@ -100,7 +85,7 @@ fn an_unknown_email_and_any_lead_query_find_nothing() {
         let response = query(soql);
         assert_eq!(response.status, 200, "{soql}");
         assert_eq!(
-            body(&response),
+            json_body(&response),
             json!({"totalSize": 0, "done": true, "records": []}),
             "{soql}"
         );
@@ -130,14 +115,14 @@ fn bad_queries_get_salesforces_error_codes() {
     for (soql, code) in cases {
         let response = query(soql);
         assert_eq!(response.status, 400, "{soql}");
-        assert_eq!(body(&response)[0]["errorCode"], code, "{soql}");
+        assert_eq!(json_body(&response)[0]["errorCode"], code, "{soql}");
     }
     let missing = stand_in().answer(&get(
         "/services/data/v66.0/query",
         None,
         Some(SalesforceStandIn::TOKEN),
     ));
-    assert_eq!(body(&missing)[0]["errorCode"], "MALFORMED_QUERY");
+    assert_eq!(json_body(&missing)[0]["errorCode"], "MALFORMED_QUERY");
 }
 
 #[test]
@@ -151,7 +136,7 @@ fn a_wrong_or_missing_token_is_refused_like_salesforce() {
 
         assert_eq!(response.status, 401, "{token:?}");
         assert_eq!(
-            body(&response),
+            json_body(&response),
             json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
         );
     }
@@ -166,7 +151,7 @@ fn the_limits_show_the_daily_allowance() {
     ));
 
     assert_eq!(response.status, 200);
-    let limits = body(&response);
+    let limits = json_body(&response);
     assert_eq!(limits["DailyApiRequests"]["Max"], 15000);
     assert!(limits["DailyApiRequests"]["Remaining"].as_u64().unwrap() > 14000);
 }
@@ -217,15 +202,15 @@ fn its_settings_build_a_connector_and_its_sample_only_adds_the_email() {
 
 #[tokio::test]
 async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
-    let stand_in = stand_in();
-    let server = serve_stand_in(stand_in.clone()).await;
-    let connector = SalesforceFactory
-        .build(&stand_in.settings(&server.uri()))
-        .unwrap();
-    let mut subject = Subject::new("demo");
-    stand_in.sample(&mut subject);
+    let trip = stand_in_round_trip(&SalesforceFactory).await;
+    let StandInRoundTrip {
+        server,
+        connector,
+        subject,
+        ..
+    } = &trip;
 
-    let enrichment = connector.enrich(&subject, &context()).await.unwrap();
+    let enrichment = connector.enrich(subject, &context()).await.unwrap();
     connector.health(&context()).await.unwrap();
 
     assert_eq!(enrichment.identity.name.as_deref(), Some("John Smith"));
@@ -258,12 +243,5 @@ async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
     let wrong_token = SalesforceFactory
         .build(&json!({"base_url": server.uri(), "access_token": "00Dwrong"}))
         .unwrap();
-    expect_error(
-        wrong_token.enrich(&subject, &context()).await,
-        ErrorCode::Authentication,
-    );
-    expect_error(
-        wrong_token.health(&context()).await,
-        ErrorCode::Authentication,
-    );
+    expect_refused(&wrong_token, subject).await;
 }

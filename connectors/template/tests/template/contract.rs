@@ -5,7 +5,8 @@ use enrichd_connector_template::{TemplateFactory, TemplateStandIn};
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
     testkit::{
-        assert_conformance, context, expect_error, serve_stand_in,
+        StandInRoundTrip, assert_conformance, context, expect_error, issue_paths,
+        stand_in_round_trip,
         wiremock::{
             Mock, ResponseTemplate,
             matchers::{method, path},
@@ -27,8 +28,7 @@ fn the_connector_conforms() {
 #[test]
 fn settings_problems_are_reported_by_key_and_keys_are_never_quoted() {
     let issues = TemplateFactory.validate(&json!({"base_url": "acme", "api_key": ""}));
-    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
-    assert_eq!(paths, ["base_url", "api_key"]);
+    assert_eq!(issue_paths(&issues), ["base_url", "api_key"]);
 
     let issues = TemplateFactory.validate(&json!({"api_key": 123456789}));
     assert_eq!(issues[0].path, "api_key");
@@ -59,16 +59,18 @@ async fn health_calls_me_and_reports_a_refused_key() {
 
 #[tokio::test]
 async fn the_stand_in_serves_the_demo_person_to_the_connector() {
-    let stand_in = TemplateFactory.stand_in().expect("a stand-in");
-    let server = serve_stand_in(stand_in.clone()).await;
-    let connector = TemplateFactory
-        .build(&stand_in.settings(&server.uri()))
-        .unwrap();
-    let mut subject = Subject::new("demo");
-    stand_in.sample(&mut subject);
+    // The stand-in served on loopback, a connector built from its settings, and its sample
+    // person; keep `trip` alive while the connector is used.
+    let trip = stand_in_round_trip(&TemplateFactory).await;
+    let StandInRoundTrip {
+        server,
+        connector,
+        subject,
+        ..
+    } = &trip;
     assert_eq!(subject.email.as_deref(), Some(TemplateStandIn::KNOWN_EMAIL));
 
-    let enrichment = connector.enrich(&subject, &context()).await.unwrap();
+    let enrichment = connector.enrich(subject, &context()).await.unwrap();
     connector.health(&context()).await.unwrap();
 
     assert_eq!(enrichment.identity.emails, [EMAIL]);
@@ -81,7 +83,7 @@ async fn the_stand_in_serves_the_demo_person_to_the_connector() {
         .build(&json!({"base_url": server.uri(), "api_key": "wrong"}))
         .unwrap();
     expect_error(
-        wrong_key.enrich(&subject, &context()).await,
+        wrong_key.enrich(subject, &context()).await,
         ErrorCode::Authentication,
     );
 }

@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use enrichd_connector_template::TemplateFactory;
 use enrichd_sdk::{
-    Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
+    Connector, ConnectorError, Enrichment, Subject,
     testkit::{
-        context,
-        wiremock::{
-            Mock, MockServer, ResponseTemplate,
-            matchers::{method, path},
-        },
+        self, answer_get, context, mock_upstream,
+        wiremock::{MockServer, ResponseTemplate, matchers::path},
     },
 };
 use serde_json::json;
@@ -27,20 +24,14 @@ pub struct TestAcme {
 
 impl TestAcme {
     pub async fn start() -> TestAcme {
-        let server = MockServer::start().await;
-        let connector = TemplateFactory
-            .build(&json!({"base_url": server.uri(), "api_key": API_KEY}))
-            .expect("valid settings build");
+        let (server, connector) =
+            mock_upstream(&TemplateFactory, json!({"api_key": API_KEY})).await;
         TestAcme { server, connector }
     }
 
     /// Answer every person lookup with `response`.
     pub async fn answer_lookups(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path("/v1/people"))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(&self.server, path("/v1/people"), response).await;
     }
 
     pub async fn enrich(&self, email: &str) -> Result<Enrichment, ConnectorError> {
@@ -55,8 +46,5 @@ pub fn subject(email: &str) -> Subject {
 /// Fail if `err`'s message carries the email, the key or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [EMAIL, API_KEY, &server.uri(), "/v1/"] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(err, &[EMAIL, API_KEY, &server.uri(), "/v1/"]);
 }

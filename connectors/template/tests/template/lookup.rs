@@ -2,7 +2,9 @@
 
 use enrichd_sdk::{
     ErrorCode,
-    testkit::{expect_error, fixture_response, wiremock::ResponseTemplate},
+    testkit::{
+        expect_error, fixture_response, request_header, single_request, wiremock::ResponseTemplate,
+    },
 };
 use serde_json::{Value, json};
 
@@ -16,13 +18,11 @@ async fn a_lookup_gets_the_person_by_email_with_the_key() {
 
     acme.enrich("ada+x@example.com").await.unwrap();
 
-    let requests = acme.server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1);
-    let request = &requests[0];
+    let request = single_request(&acme.server).await;
     assert_eq!(request.method.as_str(), "GET");
     assert_eq!(request.url.path(), "/v1/people");
     assert_eq!(request.url.query(), Some("email=ada%2Bx%40example.com"));
-    let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+    let header = |name: &str| request_header(&request, name);
     assert_eq!(
         header("authorization"),
         Some(format!("Bearer {API_KEY}").as_str())

@@ -7,7 +7,10 @@
 // and unexpected fields, settings validation by key, conformance, the stand-in (directly and
 // served), health, a slow upstream, and that no message carries the email, token or URL. Put
 // the vendor's real example responses in `fixtures/`, and break the code once on purpose to
-// see a test fail.
+// see a test fail. `enrichd_sdk::testkit` has the shared pieces: `mock_upstream`,
+// `answer_get`, `single_request`, `request_header`, `epoch_in`, `assert_private`,
+// `settings_issues` and `issue_paths`, `unreachable_base_url`, `stand_in_get`, `json_body`,
+// `stand_in_round_trip` and `expect_refused`.
 
 mod contract;
 mod errors;

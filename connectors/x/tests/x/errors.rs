@@ -1,27 +1,21 @@
 //! How X's failures map into ConnectorErrors, and that none of them leaks the token, the
 //! handle or the URL.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use enrichd_sdk::{
     ErrorCode,
     testkit::{
-        context, context_with_deadline, expect_error, fixture, fixture_response,
-        wiremock::ResponseTemplate,
+        context, context_with_deadline, epoch_in, expect_error, fixture_json, fixture_response,
+        unreachable_base_url, wiremock::ResponseTemplate,
     },
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{TOKEN, TestX, USERNAME, assert_private, connector, subject};
 
 /// A valid username nobody has (the fixture's `nonexistent_user` is one character too long).
 const MISSING: &str = "no_such_user";
-
-fn epoch_in(wait: Duration) -> String {
-    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + wait)
-        .as_secs()
-        .to_string()
-}
 
 /// X's rate-limit headers for an exhausted window that resets in `wait`.
 fn exhausted(status: u16, fixture_name: &str, wait: Duration) -> ResponseTemplate {
@@ -156,7 +150,7 @@ async fn a_429_without_a_reset_waits_a_minute() {
 #[tokio::test]
 async fn a_usage_capped_429_is_a_quota_that_is_not_retried() {
     // The observed 429 body, retyped as X types a usage cap.
-    let mut body: Value = serde_json::from_str(&fixture("429-observed.json")).unwrap();
+    let mut body = fixture_json("429-observed.json");
     body["title"] = json!("UsageCapExceeded");
     body["detail"] = json!("Usage cap exceeded: Monthly product cap");
     body["type"] = json!("https://api.x.com/2/problems/usage-capped");
@@ -267,10 +261,7 @@ async fn a_slow_x_times_out_at_the_deadline() {
 
 #[tokio::test]
 async fn an_unreachable_x_is_a_connection_error_without_the_url() {
-    // wiremock pools its servers, so a dropped one still listens: free a port instead.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let uri = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let uri = unreachable_base_url();
 
     let err = expect_error(
         connector(&uri).enrich(&subject(USERNAME), &context()).await,

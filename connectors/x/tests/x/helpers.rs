@@ -6,11 +6,8 @@ use std::sync::Arc;
 use enrichd_sdk::{
     Connector, ConnectorError, ConnectorFactory, Enrichment, Subject,
     testkit::{
-        context,
-        wiremock::{
-            Mock, MockServer, Request, ResponseTemplate,
-            matchers::{method, path_regex},
-        },
+        self, answer_get, context, mock_upstream,
+        wiremock::{MockServer, Request, ResponseTemplate, matchers::path_regex},
     },
 };
 use enrichd_x::XFactory;
@@ -29,18 +26,18 @@ pub struct TestX {
 
 impl TestX {
     pub async fn start() -> TestX {
-        let server = MockServer::start().await;
-        let connector = connector(&server.uri());
+        let (server, connector) = mock_upstream(&XFactory, json!({"bearer_token": TOKEN})).await;
         TestX { server, connector }
     }
 
     /// Answer every user lookup with `response`.
     pub async fn answer_lookups(&self, response: ResponseTemplate) {
-        Mock::given(method("GET"))
-            .and(path_regex("^/2/users/by/username/[^/]+$"))
-            .respond_with(response)
-            .mount(&self.server)
-            .await;
+        answer_get(
+            &self.server,
+            path_regex("^/2/users/by/username/[^/]+$"),
+            response,
+        )
+        .await;
     }
 
     /// Enrich a subject whose x handle is `handle`.
@@ -50,9 +47,7 @@ impl TestX {
 
     /// The only request the server received.
     pub async fn single_request(&self) -> Request {
-        let mut requests = self.server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 1, "expected exactly one upstream call");
-        requests.remove(0)
+        testkit::single_request(&self.server).await
     }
 }
 
@@ -72,15 +67,15 @@ pub fn subject(handle: &str) -> Subject {
 /// Fail if `err`'s message carries the token, the email, the handle or where the request went.
 #[track_caller]
 pub fn assert_private(err: &ConnectorError, handle: &str, server: &MockServer) {
-    let shown = format!("{err} {err:?}");
-    for secret in [
-        TOKEN,
-        "ada@example.com",
-        handle,
-        &server.uri(),
-        "127.0.0.1",
-        "/2/users",
-    ] {
-        assert!(!shown.contains(secret), "`{secret}` leaked into: {shown}");
-    }
+    testkit::assert_private(
+        err,
+        &[
+            TOKEN,
+            "ada@example.com",
+            handle,
+            &server.uri(),
+            "127.0.0.1",
+            "/2/users",
+        ],
+    );
 }

@@ -2,7 +2,7 @@
 
 use enrichd_sdk::{
     ErrorCode,
-    testkit::{expect_error, fixture_response},
+    testkit::{expect_error, fixture_response, request_header},
 };
 
 use crate::helpers::{TOKEN, TestX, USERNAME};
@@ -23,7 +23,7 @@ async fn a_lookup_gets_the_user_by_username_with_the_mapped_fields_and_the_token
     assert_eq!(request.url.path(), "/2/users/by/username/XDevelopers");
     let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
     assert_eq!(query, [("user.fields".to_owned(), USER_FIELDS.to_owned())]);
-    let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+    let header = |name: &str| request_header(&request, name);
     assert_eq!(
         header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())

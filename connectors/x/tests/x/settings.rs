@@ -1,21 +1,17 @@
 //! Settings validation, metadata and conformance with the SDK's contract.
 
 use enrichd_sdk::{
-    Capability, Category, ConnectorFactory, Identifier, SettingsIssue, testkit::assert_conformance,
+    Capability, Category, ConnectorFactory, Identifier, SettingsIssue,
+    testkit::{assert_conformance, issue_paths, settings_issues},
 };
 use enrichd_x::XFactory;
 use serde_json::{Value, json};
 
 use crate::helpers::TOKEN;
 
+#[track_caller]
 fn issues(settings: Value) -> Vec<SettingsIssue> {
-    let issues = XFactory.validate(&settings);
-    assert!(!issues.is_empty(), "{settings} should be refused");
-    issues
-}
-
-fn paths(issues: &[SettingsIssue]) -> Vec<&str> {
-    issues.iter().map(|i| i.path.as_str()).collect()
+    settings_issues(&XFactory, &settings)
 }
 
 #[test]
@@ -40,7 +36,7 @@ fn a_missing_or_blank_token_is_reported_by_key() {
         json!({"bearer_token": "   "}),
     ] {
         let issues = issues(settings);
-        assert_eq!(paths(&issues), ["bearer_token"]);
+        assert_eq!(issue_paths(&issues), ["bearer_token"]);
         assert!(
             issues[0].message.contains("bearer token"),
             "{}",
@@ -58,20 +54,20 @@ fn a_bad_base_url_is_reported_by_key() {
         "https://",
     ] {
         let issues = issues(json!({"base_url": base_url, "bearer_token": TOKEN}));
-        assert_eq!(paths(&issues), ["base_url"], "{base_url}");
+        assert_eq!(issue_paths(&issues), ["base_url"], "{base_url}");
     }
 }
 
 #[test]
 fn an_unknown_key_is_reported_by_name() {
     let issues = issues(json!({"bearer_token": TOKEN, "token": TOKEN}));
-    assert_eq!(paths(&issues), ["token"]);
+    assert_eq!(issue_paths(&issues), ["token"]);
 }
 
 #[test]
 fn a_token_of_the_wrong_type_is_not_quoted() {
     let issues = issues(json!({"bearer_token": ["AAAA-secret-in-a-list"]}));
-    assert_eq!(paths(&issues), ["bearer_token"]);
+    assert_eq!(issue_paths(&issues), ["bearer_token"]);
     assert!(
         !issues[0].message.contains("AAAA-secret-in-a-list"),
         "{}",

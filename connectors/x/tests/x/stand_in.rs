@@ -6,52 +6,24 @@ use std::sync::Arc;
 use enrichd_sdk::{
     ConnectorFactory, ErrorCode, Subject,
     stand_in::{StandIn, StandInRequest, StandInResponse},
-    testkit::{context, expect_error, fixture, serve_stand_in as serve},
+    testkit::{
+        StandInRoundTrip, context, expect_error, expect_refused, fixture_json, json_body,
+        stand_in_get, stand_in_round_trip,
+    },
 };
 use enrichd_x::{XFactory, XStandIn};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn stand_in() -> Arc<dyn StandIn> {
     XFactory.stand_in().expect("X offers a stand-in")
 }
 
-fn get(path: &str, query: &[(&str, &str)], token: Option<&str>) -> StandInRequest {
-    StandInRequest {
-        method: "GET".into(),
-        path: path.into(),
-        query: query
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-        headers: token
-            .map(|t| vec![("authorization".to_owned(), format!("Bearer {t}"))])
-            .unwrap_or_default(),
-    }
-}
-
 fn lookup(username: &str, query: &[(&str, &str)]) -> StandInResponse {
-    stand_in().answer(&get(
+    stand_in().answer(&stand_in_get(
         &format!("/2/users/by/username/{username}"),
         query,
         Some(XStandIn::TOKEN),
     ))
-}
-
-fn header<'r>(response: &'r StandInResponse, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn body(response: &StandInResponse) -> Value {
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    serde_json::from_str(&response.body).expect("the stand-in answers JSON")
-}
-
-fn fixture_json(name: &str) -> Value {
-    serde_json::from_str(&fixture(name)).unwrap()
 }
 
 #[test]
@@ -61,12 +33,13 @@ fn without_fields_the_default_response_comes_back_case_insensitively() {
 
         assert_eq!(response.status, 200);
         assert_eq!(
-            body(&response),
+            json_body(&response),
             fixture_json("user-by-username-default.json")
         );
-        assert_eq!(header(&response, "x-rate-limit-limit"), Some("300"));
-        assert_eq!(header(&response, "x-rate-limit-remaining"), Some("299"));
-        let reset: u64 = header(&response, "x-rate-limit-reset")
+        assert_eq!(response.header("x-rate-limit-limit"), Some("300"));
+        assert_eq!(response.header("x-rate-limit-remaining"), Some("299"));
+        let reset: u64 = response
+            .header("x-rate-limit-reset")
             .unwrap()
             .parse()
             .unwrap();
@@ -87,7 +60,7 @@ fn requested_fields_come_back_from_the_quickstart_record_with_the_additions() {
     assert_eq!(response.status, 200);
     let mut expected = fixture_json("user-by-id-with-fields.json");
     expected["data"]["protected"] = json!(false);
-    assert_eq!(body(&response), expected);
+    assert_eq!(json_body(&response), expected);
 }
 
 #[test]
@@ -99,7 +72,7 @@ fn an_unknown_username_is_the_documented_not_found_body_in_a_200() {
     // `nonexistent_user` is 16 characters: X would refuse it with a 400).
     let mut expected = fixture_json("user-not-found.json");
     expected["errors"][0]["detail"] = json!("Could not find user with username: [no_such_user].");
-    assert_eq!(body(&response), expected);
+    assert_eq!(json_body(&response), expected);
 }
 
 #[test]
@@ -112,7 +85,7 @@ fn malformed_usernames_and_fields_are_invalid_requests() {
         let response = lookup(username, &query);
 
         assert_eq!(response.status, 400, "{username} {query:?}");
-        let problem = body(&response);
+        let problem = json_body(&response);
         assert_eq!(problem["title"], "Invalid Request");
         assert_eq!(
             problem["type"],
@@ -124,11 +97,15 @@ fn malformed_usernames_and_fields_are_invalid_requests() {
 #[test]
 fn a_wrong_or_missing_token_is_refused_like_x() {
     for token in [Some("AAAA-wrong"), None] {
-        let response = stand_in().answer(&get("/2/users/by/username/XDevelopers", &[], token));
+        let response = stand_in().answer(&stand_in_get(
+            "/2/users/by/username/XDevelopers",
+            &[],
+            token,
+        ));
 
         assert_eq!(response.status, 401, "{token:?}");
         assert_eq!(
-            body(&response),
+            json_body(&response),
             json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
         );
     }
@@ -137,15 +114,15 @@ fn a_wrong_or_missing_token_is_refused_like_x() {
 #[test]
 fn other_routes_and_methods_are_not_found() {
     for request in [
-        get("/2/users/2244994945", &[], Some(XStandIn::TOKEN)),
-        get(
+        stand_in_get("/2/users/2244994945", &[], Some(XStandIn::TOKEN)),
+        stand_in_get(
             "/2/users/by/username/XDevelopers/tweets",
             &[],
             Some(XStandIn::TOKEN),
         ),
         StandInRequest {
             method: "POST".into(),
-            ..get(
+            ..stand_in_get(
                 "/2/users/by/username/XDevelopers",
                 &[],
                 Some(XStandIn::TOKEN),
@@ -177,13 +154,15 @@ fn its_settings_carry_the_demo_token_and_its_sample_only_adds() {
 
 #[tokio::test]
 async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
-    let stand_in = stand_in();
-    let server = serve(stand_in.clone()).await;
-    let connector = XFactory.build(&stand_in.settings(&server.uri())).unwrap();
-    let mut subject = Subject::new("demo");
-    stand_in.sample(&mut subject);
+    let trip = stand_in_round_trip(&XFactory).await;
+    let StandInRoundTrip {
+        server,
+        connector,
+        subject,
+        ..
+    } = &trip;
 
-    let enrichment = connector.enrich(&subject, &context()).await.unwrap();
+    let enrichment = connector.enrich(subject, &context()).await.unwrap();
     connector.health(&context()).await.unwrap();
 
     assert_eq!(enrichment.identity.name.as_deref(), Some("X Developers"));
@@ -206,12 +185,5 @@ async fn the_connector_enriches_the_sample_from_the_served_stand_in() {
     let wrong_token = XFactory
         .build(&json!({"base_url": server.uri(), "bearer_token": "AAAA-wrong"}))
         .unwrap();
-    expect_error(
-        wrong_token.enrich(&subject, &context()).await,
-        ErrorCode::Authentication,
-    );
-    expect_error(
-        wrong_token.health(&context()).await,
-        ErrorCode::Authentication,
-    );
+    expect_refused(&wrong_token, subject).await;
 }
