@@ -132,18 +132,19 @@ impl Enricher {
                 .map_or(self.inner.deadline, |t| t.min(self.inner.deadline));
         let shared = request.connectors.is_none();
         let mut subject = request.subject;
-        if shared && !request.refresh {
-            if let Some(cached) = self.inner.cache.lookup(&subject.user_id).await {
-                let remembered = cached.subject();
-                if covers(remembered.as_ref(), &subject) {
-                    if cached.is_fresh(SystemTime::now()) {
-                        return Ok(with_cache_status(&cached.body, CacheStatus::Hit));
-                    }
-                    self.revalidate(remembered.unwrap_or(subject));
-                    return Ok(with_cache_status(&cached.body, CacheStatus::Stale));
+        if shared
+            && !request.refresh
+            && let Some(cached) = self.inner.cache.lookup(&subject.user_id).await
+        {
+            let remembered = cached.subject();
+            if covers(remembered.as_ref(), &subject) {
+                if cached.is_fresh(SystemTime::now()) {
+                    return Ok(with_cache_status(&cached.body, CacheStatus::Hit));
                 }
-                subject = remembered_with(remembered, subject);
+                self.revalidate(remembered.unwrap_or(subject));
+                return Ok(with_cache_status(&cached.body, CacheStatus::Stale));
             }
+            subject = remembered_with(remembered, subject);
         }
         let job = Job {
             subject,
