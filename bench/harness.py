@@ -1,0 +1,1185 @@
+#!/usr/bin/env python3
+"""The enrichd benchmark harness (Python 3.11 standard library; drives wrk, nginx, redis-server,
+valgrind). `bench/run.sh` and `bench/smoke.sh` are the entry points; see `bench/README.md`.
+
+Everything runs on loopback and is started and stopped here. Scenarios:
+
+  hit       GET /v1/profiles/{id} over a warm cache of many users: nginx serving the same
+            profile JSON as a static file (the ceiling), enrichd with its in-process cache, and
+            enrichd reading through Redis (a fresh replica with a 1-entry local tier), side by
+            side in the same run with the same wrk settings.
+  miss      new users through 3 connectors (HubSpot, GitHub, Gravatar) whose upstream answers
+            after a fixed delay (20 ms), at several closed-loop loads; the upstream measured
+            directly at the same load is the baseline.
+  herd      N concurrent identical requests for one cold user: upstream calls per connector
+            (must be exactly 1); also two replicas sharing Redis.
+  stall     one upstream accepts and never answers: every response within the deadline?
+  memory    peak RSS (VmHWM) after enriching many distinct users with local_capacity 10000.
+  callgrind instructions per hit-path request, counted by valgrind (repeatable).
+
+Each scenario reports requests/s, p50/p99/p99.9 latency, upstream calls and enrichd's peak RSS;
+repeated runs are summarised by their median. Results go to --out as JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+LUA = BENCH / "lua"
+sys.path.insert(0, str(BENCH))
+import upstream as fake  # noqa: E402 - the fixture bodies, shared with the Python upstream
+
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+CONNECTORS = ("hubspot", "github", "gravatar")
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vm_status(pid: int) -> dict:
+    """VmHWM / VmRSS of a process, in KiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                name, value = line.split(":", 1)
+                out[name] = int(value.split()[0])
+    return out
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (nginx's workers, valgrind's child)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (all their threads), in seconds."""
+    total = 0
+    for pid in pids:
+        for p in process_tree(pid):
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+    return total / CLK_TCK
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot (all CPUs)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]) / CLK_TCK
+
+
+def prometheus(text: str) -> dict[str, float]:
+    """`name{labels}` -> value, for the lines of a Prometheus exposition."""
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            try:
+                values[key] = float(value)
+            except ValueError:
+                pass
+    return values
+
+
+class Harness:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.binary = Path(args.binary).resolve()
+        self.work = Path(tempfile.mkdtemp(prefix="enrichd-bench-", dir=args.tmp))
+        self.work.chmod(0o755)  # nginx workers (not root) read the bodies served from here
+        self.procs: list[subprocess.Popen] = []
+        self.pin = args.pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
+        self.echo = ECHO_MODULE.exists() and shutil.which("nginx")
+        self.extra_binaries = [tuple(x.split("=", 1)) for x in args.extra_binary]
+        log(f"work dir {self.work}; binary {self.binary}; pinning {'on' if self.pin else 'off'}")
+
+    # ----- processes ---------------------------------------------------------------------
+
+    def cpus(self, which: str) -> list[str]:
+        """`taskset` prefix: the servers on CPU 1, load generators (and upstreams) on CPU 0."""
+        if not self.pin:
+            return []
+        return ["taskset", "-c", {"server": "1", "client": "0"}[which]]
+
+    def spawn(self, name: str, cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
+        logfile = open(self.work / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            cmd, stdout=logfile, stderr=subprocess.STDOUT, cwd=cwd or self.work,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+        proc.bench_name = name  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen | None, grace: float = 5.0) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=grace)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+
+    def cleanup(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc, grace=3.0)
+        self.procs.clear()
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def run(self, cmd: list[str], timeout: float, check: bool = True) -> str:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise BenchError(f"{cmd[0]} failed ({result.returncode}): {result.stderr[-2000:]}{result.stdout[-2000:]}")
+        return result.stdout
+
+    def wait_port_file(self, path: Path, proc: subprocess.Popen, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists():
+                return int(path.read_text())
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise BenchError(f"{proc.bench_name} did not start; see {self.work}/{proc.bench_name}.log")
+
+    def wait_http(self, url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                status, _ = http_get(url, timeout=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise BenchError(f"{proc.bench_name} did not answer {url}; see {self.work}/{proc.bench_name}.log")
+
+    # ----- upstreams ---------------------------------------------------------------------
+
+    def start_upstream(self, name: str, delay_ms: float, hang: tuple[str, ...] = (), kind: str = "auto") -> "Upstream":
+        """The fake upstream APIs: nginx + echo module (echo_sleep) when available and nothing
+        must hang, else the Python server. Either counts calls per connector."""
+        if kind == "auto":
+            kind = "nginx" if self.echo and not hang and self.args.upstream != "python" else "python"
+        if kind == "nginx":
+            return NginxUpstream(self, name, delay_ms)
+        return PythonUpstream(self, name, delay_ms, hang)
+
+    # ----- enrichd -----------------------------------------------------------------------
+
+    def enrichd_config(self, name: str, upstream: "Upstream | None", *, redis_url: str = "",
+                       local_capacity: int = 10000, deadline_ms: int = 800, timeout_ms: int = 400,
+                       breaker_threshold: int = 5, workers: int | None = None,
+                       connectors: tuple[str, ...] = CONNECTORS) -> Path:
+        base = upstream.url if upstream else "http://127.0.0.1:9"
+        lines = [
+            "# Generated by bench/harness.py",
+            "server:",
+            '  bind: "127.0.0.1:0"',
+            f"  workers: {workers or self.args.workers}",
+            "  shutdown_timeout_seconds: 2",
+            "auth: {api_keys: [], admin_tokens: []}",
+            "cache:",
+            f'  redis_url: "{redis_url}"',
+            f"  local_capacity: {local_capacity}",
+            f'  key_prefix: "bench{name}:"',
+            "enrichment:",
+            f"  deadline_ms: {deadline_ms}",
+            "  priority: [hubspot, github, gravatar]",
+            "connectors:",
+        ]
+        settings = {
+            "hubspot": f'{{base_url: "{base}", access_token: "demo-hubspot-token"}}',
+            "github": f'{{base_url: "{base}"}}',
+            "gravatar": f'{{base_url: "{base}"}}',
+        }
+        for connector in connectors:
+            lines += [
+                f"  {connector}:",
+                f"    kind: {connector}",
+                f"    timeout_ms: {timeout_ms}",
+                f"    circuit_breaker: {{failure_threshold: {breaker_threshold}, open_seconds: 30}}",
+                f"    settings: {settings[connector]}",
+            ]
+        lines += [
+            f'state_file: "{self.work}/{name}-state.json"',
+            "health_check: {enabled: false}",
+        ]
+        path = self.work / f"{name}.yaml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start_enrichd(self, name: str, config: Path, valgrind: list[str] | None = None,
+                      binary: Path | None = None) -> "Enrichd":
+        cmd = (valgrind or self.cpus("server")) + [str(binary or self.binary), "serve", "--config", str(config)]
+        # As in production (deploy/k8s/overlays/production): JSON logs at `info`.
+        env = {"ENRICHD_LOG_FORMAT": "json", "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "info,actix_server=warn")}
+        env.update(kv.split("=", 1) for kv in self.args.enrichd_env)
+        proc = self.spawn(name, cmd, env=env)
+        logfile = self.work / f"{name}.log"
+        deadline = time.monotonic() + (120 if valgrind else 20)
+        port = None
+        while time.monotonic() < deadline and port is None:
+            if proc.poll() is not None:
+                break
+            for line in logfile.read_text(errors="replace").splitlines():
+                if "enrichd is listening" in line:
+                    try:
+                        port = int(json.loads(line)["port"])
+                    except (ValueError, KeyError):
+                        match = re.search(r"port\D+(\d+)", line)
+                        port = int(match.group(1)) if match else None
+            time.sleep(0.05)
+        if port is None:
+            raise BenchError(f"enrichd {name} did not start:\n{logfile.read_text(errors='replace')[-3000:]}")
+        enrichd = Enrichd(self, name, proc, port)
+        self.wait_http(f"{enrichd.url}/readyz", proc, timeout=120 if valgrind else 20)
+        return enrichd
+
+    # ----- nginx static ceiling ----------------------------------------------------------
+
+    def start_static_nginx(self, body: bytes) -> tuple[subprocess.Popen, str]:
+        root = self.work / "static"
+        root.mkdir(exist_ok=True)
+        (root / "profile.json").write_bytes(body)
+        port = free_port()
+        conf = self.work / "static-nginx.conf"
+        conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {self.work}/static-nginx.pid;
+error_log {self.work}/static-nginx.error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  {nginx_temp_paths(self.work)}
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  open_file_cache max=16 inactive=60s;
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    root {root};
+    location /v1/profiles/ {{ default_type application/json; try_files /profile.json =404; }}
+  }}
+}}
+""")
+        proc = self.spawn("static-nginx", self.cpus("server") + ["nginx", "-c", str(conf), "-p", str(self.work)])
+        url = f"http://127.0.0.1:{port}"
+        self.wait_http(f"{url}/v1/profiles/x", proc)
+        return proc, url
+
+    # ----- redis -------------------------------------------------------------------------
+
+    def start_redis(self) -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        proc = self.spawn("redis", self.cpus("server") + [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(self.work), "--protected-mode", "no",
+        ])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return proc, f"redis://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError("redis-server did not start")
+
+    # ----- load generators ---------------------------------------------------------------
+
+    def wrk(self, url: str, script: str, script_args: list[str], *, connections: int,
+            duration: float, threads: int = 1, timeout: str = "2s", pids: list[int] | None = None,
+            helpers: list[int] | None = None, guard: bool = False, before=None) -> dict:
+        """One wrk run. `pids`: the servers whose CPU time is charged to this measurement. With
+        `helpers`: our other processes (upstreams), not counted as noise. With
+        `guard`, a run during which other programs on this (shared) machine used more than
+        --noise-threshold cores is repeated, up to --noise-retries times."""
+        cmd = self.cpus("client") + [
+            "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(round(duration)))}s", f"--timeout={timeout}",
+            "--latency", "-s", str(LUA / script), url, "--", *script_args,
+        ]
+        attempts = 1 + (self.args.noise_retries if guard else 0)
+        for attempt in range(attempts):
+            # A repeated run must not reuse the user ids of the one it replaces (they are cached now).
+            attempt_cmd = [arg.replace("{attempt}", str(attempt)) for arg in cmd]
+            if before:
+                before()
+            r = self._wrk_once(attempt_cmd, duration, pids or [], helpers or [])
+            r["attempts"] = attempt + 1
+            if r["foreign_cores"] <= self.args.noise_threshold:
+                break
+            if attempt + 1 < attempts:
+                log(f"    noisy run: other programs used {r['foreign_cores']:.2f} cores; repeating")
+                time.sleep(2)
+        r["noisy"] = r["foreign_cores"] > self.args.noise_threshold
+        return r
+
+    def _wrk_once(self, cmd: list[str], duration: float, pids: list[int], helpers: list[int]) -> dict:
+        busy0, cpu0, t0 = machine_busy(), cpu_seconds(pids), time.monotonic()
+        each0 = [cpu_seconds([pid]) for pid in pids]
+        helpers0 = cpu_seconds(helpers)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = self.run(cmd, timeout=duration + 60)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(pids) - cpu0
+        each = [cpu_seconds([pid]) - c0 for pid, c0 in zip(pids, each0)]
+        helper_cores = (cpu_seconds(helpers) - helpers0) / elapsed
+        busy_cores = (machine_busy() - busy0) / elapsed
+        wrk_cores = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / elapsed
+        for line in out.splitlines():
+            if line.startswith("WRKJSON "):
+                raw = json.loads(line[len("WRKJSON "):])
+                secs = raw["duration_us"] / 1e6
+                lat = {k: v / 1000.0 for k, v in raw["latency_us"].items()}
+                errors = sum(raw["errors"].values())
+                return {
+                    "requests": raw["requests"],
+                    "rps": round(raw["requests"] / secs, 1),
+                    "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
+                    "p99.9_ms": lat["p99.9"], "max_ms": lat["max"], "mean_ms": round(lat["mean"], 3),
+                    "errors": raw["errors"], "error_total": errors,
+                    "bytes_per_request": round(raw["bytes"] / max(1, raw["requests"])),
+                    "server_cpu_util": round(cpu / elapsed, 3),
+                    "server_cpu_us_per_request": round(cpu * 1e6 / max(1, raw["requests"]), 2),
+                    "server_cpu_us_per_request_each": [round(c * 1e6 / max(1, raw["requests"]), 2) for c in each],
+                    "wrk_cores": round(wrk_cores, 2),
+                    "machine_busy_cores": round(busy_cores, 2),
+                    # CPU used by anything else on the machine meanwhile (other users of this host).
+                    "helper_cores": round(helper_cores, 2),
+                    "foreign_cores": round(max(0.0, busy_cores - wrk_cores - helper_cores - cpu / elapsed), 2),
+                }
+        raise BenchError(f"wrk printed no summary:\n{out[-2000:]}")
+
+    def load(self, mode: str, port: int, count: int, *extra: str, timeout: float = 900) -> dict:
+        cmd = self.cpus("client") + [sys.executable, str(BENCH / "load.py"), mode, "--port", str(port),
+                                     "--count", str(count), *extra]
+        return json.loads(self.run(cmd, timeout=timeout).strip().splitlines()[-1])
+
+
+class Upstream:
+    url: str
+    proc: subprocess.Popen
+
+    def calls(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.harness.stop(self.proc)
+
+
+class PythonUpstream(Upstream):
+    kind = "python"
+
+    def __init__(self, harness: Harness, name: str, delay_ms: float, hang: tuple[str, ...]) -> None:
+        self.harness = harness
+        port_file = harness.work / f"{name}.port"
+        cmd = harness.cpus("client") + [sys.executable, str(BENCH / "upstream.py"), "--port", "0",
+                                        "--port-file", str(port_file), "--delay-ms", str(delay_ms),
+                                        "--hang", ",".join(hang)]
+        self.proc = harness.spawn(name, cmd)
+        port = harness.wait_port_file(port_file, self.proc)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def calls(self) -> dict[str, int]:
+        _, body = http_get(f"{self.url}/__stats")
+        return {k: int(v) for k, v in json.loads(body)["calls"].items()}
+
+
+def nginx_temp_paths(work: Path) -> str:
+    tmp = work / "nginx-tmp"
+    tmp.mkdir(exist_ok=True)
+    return " ".join(f"{kind}_temp_path {tmp};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+
+
+class NginxUpstream(Upstream):
+    """nginx answering the three connectors' lookups with their fixture bodies after
+    `echo_sleep` (libnginx-mod-http-echo); calls are counted from its access log."""
+
+    kind = "nginx-echo"
+
+    def __init__(self, harness: Harness, name: str, delay_ms: float) -> None:
+        self.harness = harness
+        bodies = harness.work / f"{name}-bodies"
+        bodies.mkdir(exist_ok=True)
+        b = fake.Bodies()
+        (bodies / "github.json").write_bytes(b.github_user("octocat"))
+        (bodies / "hubspot.json").write_bytes(b.hubspot_contact("bcooper@biglytics.net"))
+        (bodies / "gravatar.json").write_bytes(b.gravatar_profile("0" * 64))
+        self.access_log = harness.work / f"{name}-access.log"
+        port = free_port()
+        sleep = f"echo_sleep {delay_ms / 1000.0:.3f}; " if delay_ms > 0 else ""
+        conf = harness.work / f"{name}.conf"
+        conf.write_text(f"""
+load_module {ECHO_MODULE};
+worker_processes 1;
+daemon off;
+pid {harness.work}/{name}.pid;
+error_log {harness.work}/{name}.error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  log_format calls '$request_uri';
+  access_log {self.access_log} calls buffer=64k flush=100ms;
+  {nginx_temp_paths(harness.work)}
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  default_type application/json;
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    location /users/ {{ {sleep}echo_exec /__body/github.json; }}
+    location /crm/v3/objects/contacts/ {{
+      if ($http_authorization != "Bearer demo-hubspot-token") {{ return 401 '{{"status":"error"}}'; }}
+      {sleep}echo_exec /__body/hubspot.json;
+    }}
+    location /v3/profiles/ {{ {sleep}echo_exec /__body/gravatar.json; }}
+    location /__body/ {{ internal; alias {bodies}/; }}
+  }}
+}}
+""")
+        self.proc = harness.spawn(name, harness.cpus("client") + ["nginx", "-c", str(conf), "-p", str(harness.work)])
+        self.url = f"http://127.0.0.1:{port}"
+        harness.wait_http(f"{self.url}/users/ready", self.proc)
+
+    def calls(self) -> dict[str, int]:
+        time.sleep(0.3)  # the access log is flushed every 100 ms
+        counts: dict[str, int] = {}
+        if self.access_log.exists():
+            for line in self.access_log.read_text().splitlines():
+                if line.startswith("/users/ready"):
+                    continue
+                name = fake.connector_of(line)
+                if name:
+                    counts[name] = counts.get(name, 0) + 1
+        return counts
+
+
+class Enrichd:
+    def __init__(self, harness: Harness, name: str, proc: subprocess.Popen, port: int) -> None:
+        self.harness, self.name, self.proc, self.port = harness, name, proc, port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def rss(self) -> dict:
+        return vm_status(self.proc.pid)
+
+    def metrics(self) -> dict[str, float]:
+        _, body = http_get(f"{self.url}/metrics")
+        return prometheus(body.decode())
+
+    def stop(self) -> None:
+        self.harness.stop(self.proc)
+
+
+# ===========================================================================================
+# Scenarios. Each returns a dict of figures for one run; `checks` lists correctness failures.
+# ===========================================================================================
+
+
+def warm(h: Harness, enrichd: Enrichd, users: int, prefix: str, concurrency: int = 32) -> dict:
+    result = h.load("enrich", enrichd.port, users, "--prefix", prefix, "--concurrency", str(concurrency), "--strict")
+    log(f"  warmed {users} users in {result['elapsed_s']} s ({result['rps']} req/s)")
+    return result
+
+
+def scenario_hit(h: Harness, run: int) -> dict:
+    a = h.args
+    users, prefix = a.hit_users, f"h{run}x"
+    up = h.start_upstream(f"hit-up{run}", delay_ms=0)
+    redis_proc = None
+    servers = {}
+    try:
+        # enrichd with the in-process cache.
+        local = h.start_enrichd(f"hit-local{run}", h.enrichd_config(f"hitlocal{run}", up))
+        warm(h, local, users, prefix)
+        _, body = http_get(f"{local.url}/v1/profiles/{prefix}0")
+        servers["enrichd_local"] = local
+        # enrichd through Redis: a writer fills Redis, then a fresh reader with a 1-entry local
+        # tier (so practically every hit is a Redis hit) is measured.
+        redis_proc, redis_url = h.start_redis()
+        writer = h.start_enrichd(f"hit-writer{run}", h.enrichd_config(f"hitredis{run}", up, redis_url=redis_url))
+        warm(h, writer, users, prefix)
+        writer.stop()
+        reader = h.start_enrichd(f"hit-redis{run}", h.enrichd_config(f"hitredis{run}", up, redis_url=redis_url, local_capacity=1))
+        servers["enrichd_redis"] = reader
+        # Other enrichd builds to compare in the same run (--extra-binary LABEL=PATH), in-process cache.
+        extra = {}
+        extra_pids = {}
+        for label, path in h.extra_binaries:
+            e = h.start_enrichd(f"hit-{label}{run}", h.enrichd_config(f"hit{label}{run}", up), binary=Path(path))
+            warm(h, e, users, prefix)
+            servers[f"enrichd_{label}"] = extra[f"enrichd_{label}"] = e
+            extra_pids[f"enrichd_{label}"] = [e.proc.pid]
+            if a.extra_redis:  # the same build as a Redis-tier reader (Redis already holds the users)
+                r = h.start_enrichd(f"hit-{label}-redis{run}", h.enrichd_config(
+                    f"hitredis{run}", up, redis_url=redis_url, local_capacity=1), binary=Path(path))
+                servers[f"enrichd_{label}_redis"] = extra[f"enrichd_{label}_redis"] = r
+                extra_pids[f"enrichd_{label}_redis"] = [r.proc.pid, redis_proc.pid]
+        nginx_proc, nginx_url = h.start_static_nginx(body)
+        up.stop()
+
+        targets = {"nginx_static": nginx_url, "enrichd_local": local.url, "enrichd_redis": reader.url,
+                   **{name: e.url for name, e in extra.items()}}
+        # Whose CPU time is charged to each server (the Redis variant also pays for redis-server).
+        cpu_of = {"nginx_static": [nginx_proc.pid], "enrichd_local": [local.proc.pid],
+                  "enrichd_redis": [reader.proc.pid, redis_proc.pid],
+                  **extra_pids}
+        order = list(targets)
+        if run % 2:
+            order.reverse()  # alternate the order between runs so drift does not favour one
+        before = {name: s.metrics() for name, s in servers.items()}
+        results = {}
+        for name in order:
+            url = targets[name]
+            h.wrk(url, "profiles.lua", [str(users), prefix, str(run)], connections=a.hit_connections,
+                  duration=min(2, a.duration))  # warm-up, discarded
+            r = h.wrk(url, "profiles.lua", [str(users), prefix, str(run + 100)],
+                      connections=a.hit_connections, duration=a.duration, pids=cpu_of[name], guard=True)
+            if name in servers:
+                r["vmhwm_kib"] = servers[name].rss()["VmHWM"]
+            results[name] = r
+            log(f"  {name:14s} {r['rps']:>10.0f} req/s  p50 {r['p50_ms']:.3f}  p99 {r['p99_ms']:.3f}  p99.9 {r['p99.9_ms']:.3f} ms"
+                f"  server CPU {r['server_cpu_util'] * 100:.0f}% = {r['server_cpu_us_per_request']:.1f} us/request"
+                f"  wrk {r['wrk_cores'] * 100:.0f}%  others {r['foreign_cores'] * 100:.0f}%  errors {r['error_total']}")
+        after = {name: s.metrics() for name, s in servers.items()}
+        checks = [f"{n}: {r['error_total']} errors/non-2xx" for n, r in results.items() if r["error_total"]]
+        for name in servers:
+            def delta(key):
+                return after[name].get(key, 0) - before[name].get(key, 0)
+            results[name]["lookups"] = {
+                "local_hit": delta('enrichd_cache_lookups_total{result="hit",tier="local"}'),
+                "local_miss": delta('enrichd_cache_lookups_total{result="miss",tier="local"}'),
+                "redis_hit": delta('enrichd_cache_lookups_total{result="hit",tier="redis"}'),
+            }
+        lk = results["enrichd_redis"]["lookups"]
+        if lk["redis_hit"] < 0.9 * results["enrichd_redis"]["requests"]:
+            checks.append(f"enrichd_redis: only {lk['redis_hit']:.0f} Redis hits for {results['enrichd_redis']['requests']} requests")
+        for name in ["enrichd_local", *(n for n in extra if not n.endswith("_redis"))]:
+            if results[name]["lookups"]["local_miss"] > 0:
+                checks.append(f"{name}: local-tier misses during the hit run")
+        ceiling = results["nginx_static"]["rps"]
+        for name in ["enrichd_local", "enrichd_redis", *extra]:
+            results[name]["ratio_vs_nginx"] = round(results[name]["rps"] / ceiling, 3) if ceiling else None
+            # CPU efficiency: nginx's CPU time per request over enrichd's (1.0 = as cheap as nginx).
+            results[name]["cpu_ratio_vs_nginx"] = round(
+                results["nginx_static"]["server_cpu_us_per_request"] / results[name]["server_cpu_us_per_request"], 3)
+        return {"results": results, "upstream_calls": 0, "checks": checks,
+                "profile_bytes": len(body), "users": users}
+    finally:
+        for s in servers.values():
+            s.stop()
+        h.stop(redis_proc)
+        up.stop()
+
+
+def scenario_miss(h: Harness, run: int) -> dict:
+    a = h.args
+    up = h.start_upstream(f"miss-up{run}", delay_ms=a.upstream_delay_ms)
+    redis_proc = None
+    builds = [("", None)] + [(f"{label}_", Path(path)) for label, path in (h.extra_binaries if a.miss_extra else [])]
+    variants = [(b, v) for b in builds for v in ["local"] + (["redis"] if a.miss_redis else [])]
+    results, checks, rss = {}, [], {}
+    try:
+        for (label, binary), cache in variants:
+            variant = f"{label}{cache}"
+            redis_url = ""
+            if cache == "redis":
+                if redis_proc is None:
+                    redis_proc, redis_url = h.start_redis()
+                    h.redis_url = redis_url
+                redis_url = h.redis_url
+            enrichd = h.start_enrichd(f"miss{run}{variant}", h.enrichd_config(f"miss{run}{variant}", up, redis_url=redis_url),
+                                      binary=binary)
+            own = [enrichd.proc.pid] + ([redis_proc.pid] if redis_url else [])
+            try:
+                # Warm the connection pools (and the allocator) before measuring.
+                h.wrk(enrichd.url, "enrich_unique.lua", [f"w{run}{variant}"], connections=max(a.miss_connections), duration=1)
+                for c in a.miss_connections:
+                    base = h.wrk(f"{up.url}/users/baseline", "report.lua", [], connections=c, duration=min(3, a.duration),
+                                 pids=[up.proc.pid], guard=True)
+                    before = {}
+                    r = h.wrk(enrichd.url, "enrich_unique.lua", [f"m{run}{variant}c{c}a{{attempt}}"], connections=c,
+                              duration=a.duration, pids=own, helpers=[up.proc.pid], guard=True,
+                              before=lambda: before.update(up.calls()))
+                    calls = {k: v - before.get(k, 0) for k, v in up.calls().items()}
+                    r["upstream_calls"] = calls
+                    r["upstream_calls_per_request"] = round(sum(calls.values()) / max(1, r["requests"]), 3)
+                    r["upstream_direct_p50_ms"] = base["p50_ms"]
+                    r["upstream_direct_p99_ms"] = base["p99_ms"]
+                    r["overhead_p99_vs_delay_ms"] = round(r["p99_ms"] - a.upstream_delay_ms, 3)
+                    r["overhead_p99_vs_direct_ms"] = round(r["p99_ms"] - base["p99_ms"], 3)
+                    r["overhead_p50_vs_delay_ms"] = round(r["p50_ms"] - a.upstream_delay_ms, 3)
+                    r["ideal_rps"] = round(c * 1000.0 / a.upstream_delay_ms, 1)
+                    r["efficiency"] = round(r["rps"] / r["ideal_rps"], 3)
+                    results[f"{variant}.c{c}"] = r
+                    if r["error_total"]:
+                        checks.append(f"{variant} c{c}: {r['error_total']} errors/non-2xx")
+                    for name in CONNECTORS:
+                        # One call per connector per request (+ the requests still in flight at the end).
+                        got = calls.get(name, 0)
+                        if not (r["requests"] <= got <= r["requests"] + c + 1):
+                            checks.append(f"{variant} c{c}: {name} upstream calls {got} for {r['requests']} requests")
+                    log(f"  {variant:5s} c={c:<3d} {r['rps']:>7.0f} req/s  p50 {r['p50_ms']:.2f}  p99 {r['p99_ms']:.2f}  "
+                        f"p99.9 {r['p99.9_ms']:.2f} ms | upstream direct p99 {base['p99_ms']:.2f} | p99-20ms {r['overhead_p99_vs_delay_ms']:.2f}"
+                        f" | p99-direct {r['overhead_p99_vs_direct_ms']:.2f} | server {r['server_cpu_us_per_request']:.0f} us/req"
+                        f" | others {r['foreign_cores'] * 100:.0f}%")
+                rss[variant] = enrichd.rss()["VmHWM"]
+            finally:
+                enrichd.stop()
+        return {"results": results, "checks": checks, "upstream": up.kind, "vmhwm_kib": rss}
+    finally:
+        h.stop(redis_proc)
+        up.stop()
+
+
+def scenario_herd(h: Harness, run: int) -> dict:
+    a = h.args
+    checks = []
+    results = {}
+    up = h.start_upstream(f"herd-up{run}", delay_ms=a.upstream_delay_ms, kind="python")
+    redis_proc = None
+    replicas = []
+    try:
+        enrichd = h.start_enrichd(f"herd{run}", h.enrichd_config(f"herd{run}", up))
+        replicas.append(enrichd)
+        before = up.calls()
+        r = h.load("herd", enrichd.port, a.herd_requests, "--prefix", f"herd{run}x")
+        calls = {k: v - before.get(k, 0) for k, v in up.calls().items()}
+        m = enrichd.metrics()
+        r.update(upstream_calls=calls, coalesced=m.get("enrichd_coalesced_requests_total"),
+                 vmhwm_kib=enrichd.rss()["VmHWM"])
+        results["one_replica"] = r
+        enrichd.stop()
+        replicas.clear()
+        if a.herd_redis:
+            redis_proc, redis_url = h.start_redis()
+            for i in range(2):
+                replicas.append(h.start_enrichd(f"herd{run}r{i}", h.enrichd_config(f"herdr{run}", up, redis_url=redis_url)))
+            before = up.calls()
+            r2 = h.load("herd", replicas[0].port, a.herd_requests, "--prefix", f"herd{run}y",
+                        "--ports", ",".join(str(e.port) for e in replicas))
+            calls2 = {k: v - before.get(k, 0) for k, v in up.calls().items()}
+            r2["upstream_calls"] = calls2
+            r2["coalesced"] = sum(e.metrics().get("enrichd_coalesced_requests_total", 0) for e in replicas)
+            results["two_replicas_redis"] = r2
+        for name, r in results.items():
+            for connector in CONNECTORS:
+                if r["upstream_calls"].get(connector, 0) != 1:
+                    checks.append(f"{name}: {connector} called {r['upstream_calls'].get(connector, 0)} times (want exactly 1)")
+            if r["statuses"] != {"200": a.herd_requests}:
+                checks.append(f"{name}: statuses {r['statuses']}")
+            log(f"  {name}: {r['requests']} requests -> upstream calls {r['upstream_calls']}, statuses {r['statuses']}, "
+                f"cache {r['cache']}, coalesced {r['coalesced']}, p99 {r['latency_ms']['p99']} ms")
+        return {"results": results, "checks": checks}
+    finally:
+        for e in replicas:
+            e.stop()
+        h.stop(redis_proc)
+        up.stop()
+
+
+def scenario_stall(h: Harness, run: int) -> dict:
+    a = h.args
+    deadline = a.stall_deadline_ms
+    up = h.start_upstream(f"stall-up{run}", delay_ms=a.upstream_delay_ms, hang=("hubspot",), kind="python")
+    # The per-call timeout is longer than the deadline, so it is the deadline that must cut the
+    # request short; the breaker is kept shut so that every request really waits on the stalled
+    # upstream (the worst case).
+    enrichd = h.start_enrichd(f"stall{run}", h.enrichd_config(
+        f"stall{run}", up, deadline_ms=deadline, timeout_ms=deadline * 4, breaker_threshold=1_000_000))
+    try:
+        checks = []
+        check = h.load("enrich", enrichd.port, a.stall_check_requests, "--prefix", f"s{run}x",
+                       "--concurrency", "8", "--parse")
+        if check["statuses"] != {"200": a.stall_check_requests}:
+            checks.append(f"statuses {check['statuses']}")
+        if check["sources"].get("hubspot:timeout", 0) != a.stall_check_requests:
+            checks.append(f"hubspot source statuses: {check['sources']}")
+        if check["partial"] != a.stall_check_requests:
+            checks.append(f"only {check['partial']} partial profiles")
+        if check["latency_ms"]["max"] > deadline + 1000:
+            checks.append(f"a response took {check['latency_ms']['max']} ms (deadline {deadline} ms)")
+        r = h.wrk(enrichd.url, "enrich_unique.lua", [f"st{run}a{{attempt}}"], connections=a.stall_connections,
+                  pids=[enrichd.proc.pid], helpers=[up.proc.pid], guard=True,
+                  duration=a.duration, timeout=f"{max(2, deadline * 4 // 1000 + 1)}s")
+        r["deadline_ms"] = deadline
+        r["max_over_deadline_ms"] = round(r["max_ms"] - deadline, 3)
+        r["p99_over_deadline_ms"] = round(r["p99_ms"] - deadline, 3)
+        r["within_deadline_plus_10ms"] = r["max_ms"] <= deadline + 10
+        r["upstream_calls"] = up.calls()
+        r["vmhwm_kib"] = enrichd.rss()["VmHWM"]
+        r["check"] = check
+        if r["error_total"]:
+            checks.append(f"wrk: {r['errors']}")
+        log(f"  deadline {deadline} ms: {r['rps']:.0f} req/s  p50 {r['p50_ms']:.2f}  p99 {r['p99_ms']:.2f}  max {r['max_ms']:.2f} ms"
+            f"  (max - deadline = {r['max_over_deadline_ms']:.2f} ms); check: {check['sources']}")
+        return {"results": {"stall": r}, "checks": checks}
+    finally:
+        enrichd.stop()
+        up.stop()
+
+
+def scenario_memory(h: Harness, run: int) -> dict:
+    a = h.args
+    up = h.start_upstream(f"mem-up{run}", delay_ms=0)
+    enrichd = h.start_enrichd(f"mem{run}", h.enrichd_config(f"mem{run}", up, local_capacity=a.memory_capacity))
+    try:
+        checks = []
+        samples = [{"users": 0, **enrichd.rss()}]
+        step = max(1, a.memory_users // 10)
+        done = 0
+        started = time.monotonic()
+        before = up.calls()
+        while done < a.memory_users:
+            n = min(step, a.memory_users - done)
+            r = h.load("enrich", enrichd.port, n, "--prefix", f"mem{run}x", "--start", str(done),
+                       "--concurrency", "32")
+            if r["statuses"] != {"200": n}:
+                checks.append(f"users {done}..{done + n}: statuses {r['statuses']} errors {r['errors']}")
+            done += n
+            samples.append({"users": done, **enrichd.rss()})
+        calls = {k: v - before.get(k, 0) for k, v in up.calls().items()}
+        final = enrichd.rss()
+        log(f"  {done} users in {time.monotonic() - started:.1f} s: VmHWM {final['VmHWM'] / 1024:.1f} MiB, "
+            f"VmRSS {final['VmRSS'] / 1024:.1f} MiB; samples (users: MiB) "
+            + ", ".join(f"{s['users']}: {s['VmRSS'] / 1024:.1f}" for s in samples))
+        return {"results": {"memory": {"users": done, "local_capacity": a.memory_capacity,
+                                       "vmhwm_kib": final["VmHWM"], "vmrss_kib": final["VmRSS"],
+                                       "vmhwm_mib": round(final["VmHWM"] / 1024, 1),
+                                       "samples": samples, "upstream_calls": calls}},
+                "checks": checks}
+    finally:
+        enrichd.stop()
+        up.stop()
+
+
+def scenario_callgrind(h: Harness, run: int) -> dict:
+    """Instructions per request, counted by callgrind (repeatable, whatever else the machine
+    does). enrichd runs under valgrind with instrumentation off until its cache is warm; then
+    the counters are zeroed, N sequential profile reads (hit path) are sent over one connection
+    and the counters dumped; then M enrichments of new users (miss path, upstream without
+    delay) and a second dump."""
+    a = h.args
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        raise BenchError("valgrind (callgrind_control) is not installed")
+    up = h.start_upstream(f"cg-up{run}", delay_ms=0)
+    out = h.work / f"callgrind.{run}.out"
+    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    enrichd = h.start_enrichd(f"cg{run}", h.enrichd_config(f"cg{run}", up, workers=1), valgrind=valgrind)
+    keep = Path(a.out) / "callgrind"
+    keep.mkdir(parents=True, exist_ok=True)
+    pid = str(enrichd.proc.pid)
+
+    def control(*args: str) -> None:
+        nonlocal pid
+        h.run(["callgrind_control", *args, pid], timeout=120)
+
+    def dump(label: str, requests: int) -> dict:
+        control("-d", label)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # find the dump carrying this trigger
+            for path in h.work.glob(f"callgrind.{run}.out*"):
+                text = path.read_text(errors="replace")
+                if f"\ndesc: Trigger: dump {label}\n" in text and "\ntotals:" in text:
+                    total = next(int(line.split()[1]) for line in text.splitlines()
+                                 if line.startswith(("totals:", "summary:")))
+                    kept = keep / f"callgrind.{label}.out"
+                    shutil.copy(path, kept)
+                    if shutil.which("callgrind_annotate"):
+                        for kind, extra in (("inclusive", ["--inclusive=yes", "--threshold=99"]), ("exclusive", ["--threshold=95"])):
+                            text = h.run(["callgrind_annotate", *extra, str(kept)], timeout=120, check=False)
+                            (keep / f"callgrind.{label}.{kind}.txt").write_text(text)
+                    per = round(total / requests)
+                    log(f"  {label}: {requests} requests, {total:,} instructions = {per:,} per request ({kept})")
+                    return {"requests": requests, "instructions": total, "instructions_per_request": per, "dump": str(kept)}
+            time.sleep(0.2)
+        raise BenchError(f"no callgrind dump for {label}")
+
+    redis_proc = None
+    others = []
+    try:
+        prefix = f"cg{run}x"
+        users = a.callgrind_users
+        warm(h, enrichd, users, prefix, concurrency=4)
+        # A few requests of each kind before measuring, so lazily initialised paths are not counted.
+        h.load("get", enrichd.port, 50, "--prefix", prefix, "--users", str(users))
+        h.load("enrich", enrichd.port, 50, "--prefix", f"cg{run}w", "--concurrency", "1")
+        control("-i", "on")
+        control("-z")
+        hit = h.load("get", enrichd.port, a.callgrind_requests, "--prefix", prefix, "--users", str(users),
+                     "--seed", "7", "--strict")
+        results = {"hit": dump(f"hit{run}", a.callgrind_requests)}
+        control("-z")
+        miss = h.load("enrich", enrichd.port, a.callgrind_misses, "--prefix", f"cg{run}m", "--concurrency", "1",
+                      "--parse", "--strict")
+        results["miss"] = dump(f"miss{run}", a.callgrind_misses)
+        control("-i", "off")
+        enrichd.stop()
+        checks = []
+        if hit["statuses"] != {"200": a.callgrind_requests}:
+            checks.append(f"hit statuses {hit['statuses']}")
+        if miss["cache"] != {"miss": a.callgrind_misses}:
+            checks.append(f"miss: cache {miss['cache']} statuses {miss['statuses']}")
+        if a.callgrind_redis:
+            # The Redis-tier hit: a native writer fills Redis; the measured replica (1-entry local
+            # tier) reads every profile from Redis.
+            redis_proc, redis_url = h.start_redis()
+            writer = h.start_enrichd(f"cg{run}writer", h.enrichd_config(f"cgr{run}", up, redis_url=redis_url))
+            others.append(writer)
+            warm(h, writer, users, prefix, concurrency=8)
+            writer.stop()
+            reader = h.start_enrichd(f"cg{run}redis", h.enrichd_config(f"cgr{run}", up, redis_url=redis_url,
+                                                                       local_capacity=1, workers=1),
+                                     valgrind=["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                               f"--callgrind-out-file={out}.redis"])
+            others.append(reader)
+            pid = str(reader.proc.pid)
+            h.load("get", reader.port, 50, "--prefix", prefix, "--users", str(users))
+            control("-i", "on")
+            control("-z")
+            hr = h.load("get", reader.port, a.callgrind_requests, "--prefix", prefix, "--users", str(users),
+                        "--seed", "7", "--strict")
+            results["hit_redis"] = dump(f"hitredis{run}", a.callgrind_requests)
+            control("-i", "off")
+            if hr["statuses"] != {"200": a.callgrind_requests}:
+                checks.append(f"hit_redis statuses {hr['statuses']}")
+        return {"results": results, "checks": checks}
+    finally:
+        enrichd.stop()
+        for e in others:
+            e.stop()
+        h.stop(redis_proc)
+        up.stop()
+
+
+SCENARIOS = {
+    "hit": scenario_hit,
+    "miss": scenario_miss,
+    "herd": scenario_herd,
+    "stall": scenario_stall,
+    "memory": scenario_memory,
+    "callgrind": scenario_callgrind,
+}
+
+
+# ===========================================================================================
+# Summary
+# ===========================================================================================
+
+
+def machine(binary: Path) -> dict:
+    def cmd(*args):
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {
+        "wrk": (cmd("wrk", "-v") or "").splitlines()[0] if shutil.which("wrk") else None,
+        "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip() if shutil.which("nginx") else None,
+        "redis": cmd("redis-server", "--version") if shutil.which("redis-server") else None,
+        "valgrind": cmd("valgrind", "--version") if shutil.which("valgrind") else None,
+        "python": platform.python_version(),
+    }
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+        "mem_total": cmd("sh", "-c", "grep MemTotal /proc/meminfo | awk '{print $2\" kB\"}'"),
+        "commit": cmd("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
+        "src_dirty": bool(cmd("git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "connectors", "Cargo.toml", "Cargo.lock")),
+        "versions": versions,
+        "binary": str(binary),
+        "binary_sha256": cmd("sha256sum", str(binary)).split(" ")[0][:16],
+        "binary_mtime": dt.datetime.fromtimestamp(binary.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def fmt(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def summarise(all_runs: dict[str, list[dict]], args: argparse.Namespace) -> tuple[dict, str]:
+    """Medians over runs, and a Markdown report."""
+    summary: dict = {}
+    md: list[str] = []
+
+    def med(scenario: str, key: str, field: str):
+        """Median over runs, of the quiet measurements when there are any (see --noise-threshold)."""
+        found = [r["results"][key] for r in all_runs[scenario] if key in r["results"]]
+        quiet = [m for m in found if not m.get("noisy")]
+        return median([m.get(field) for m in (quiet or found)])
+
+    def quiet_count(scenario: str, key: str) -> str:
+        found = [r["results"][key] for r in all_runs[scenario] if key in r["results"]]
+        return f"{sum(not m.get('noisy') for m in found)}/{len(found)}"
+
+    if "hit" in all_runs:
+        runs = all_runs["hit"]
+        md += ["### Hit path: GET /v1/profiles/{id}, warm cache", "",
+               f"{runs[0]['users']} users, profile {runs[0]['profile_bytes']} B, wrk -t1 -c{args.hit_connections} "
+               f"-d{args.duration}s, {len(runs)} runs (medians; ratio = median of per-run ratios against nginx in the same run).", "",
+               "| server | req/s | p50 ms | p99 ms | p99.9 ms | throughput ratio vs nginx | server CPU use | server CPU µs/request | CPU-efficiency ratio vs nginx | peak RSS MiB | quiet runs |",
+               "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for key in runs[0]["results"]:
+            row = {f: med("hit", key, f) for f in ("rps", "p50_ms", "p99_ms", "p99.9_ms", "ratio_vs_nginx", "server_cpu_util",
+                                                   "server_cpu_us_per_request", "cpu_ratio_vs_nginx", "vmhwm_kib")}
+            summary[f"hit.{key}"] = row
+            rss = None if row["vmhwm_kib"] is None else row["vmhwm_kib"] / 1024
+            util = None if row["server_cpu_util"] is None else row["server_cpu_util"] * 100
+            md.append(f"| {key} | {fmt(row['rps'], '.0f')} | {fmt(row['p50_ms'], '.3f')} | {fmt(row['p99_ms'], '.3f')} | "
+                      f"{fmt(row['p99.9_ms'], '.3f')} | {fmt(row['ratio_vs_nginx'], '.2f')} | {fmt(util, '.0f')}% | "
+                      f"{fmt(row['server_cpu_us_per_request'], '.1f')} | {fmt(row['cpu_ratio_vs_nginx'], '.2f')} | {fmt(rss, '.1f')} | "
+                      f"{quiet_count('hit', key)} |")
+        md.append("")
+        per_run = [f"{r['results']['enrichd_local']['ratio_vs_nginx']:.2f}/{r['results']['enrichd_redis']['ratio_vs_nginx']:.2f}" for r in runs]
+        split = [r["results"]["enrichd_redis"].get("server_cpu_us_per_request_each") for r in runs]
+        md += [f"Per-run throughput ratios vs nginx (local/redis): {', '.join(per_run)}. "
+               f"enrichd_redis CPU µs/request split enrichd/redis-server per run: "
+               + ", ".join("/".join(f"{x:.1f}" for x in sp) for sp in split if sp), ""]
+    if "miss" in all_runs:
+        runs = all_runs["miss"]
+        md += ["### Miss path: POST /v1/enrich, new user per request, 3 connectors, upstream delay "
+               f"{args.upstream_delay_ms:g} ms ({runs[0]['upstream']})", "",
+               f"wrk -t1 -cC -d{args.duration:g}s, closed loop (C connections, each waits for its answer); {len(runs)} runs (medians). "
+               "'direct' = the upstream measured directly with the same C.", "",
+               "| cache | C | req/s | ideal req/s | p50 ms | p99 ms | p99.9 ms | upstream direct p99 ms | p99 − 20 ms | p99 − direct p99 | enrichd CPU µs/request | upstream calls/request | quiet runs |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for key in runs[0]["results"]:
+            variant, c = key.split(".c")
+            row = {f: med("miss", key, f) for f in ("rps", "ideal_rps", "p50_ms", "p99_ms", "p99.9_ms", "upstream_direct_p99_ms",
+                                                    "overhead_p99_vs_delay_ms", "overhead_p99_vs_direct_ms",
+                                                    "server_cpu_us_per_request", "upstream_calls_per_request")}
+            summary[f"miss.{key}"] = row
+            md.append(f"| {variant} | {c} | {fmt(row['rps'], '.0f')} | {fmt(row['ideal_rps'], '.0f')} | {fmt(row['p50_ms'], '.2f')} | "
+                      f"{fmt(row['p99_ms'], '.2f')} | {fmt(row['p99.9_ms'], '.2f')} | {fmt(row['upstream_direct_p99_ms'], '.2f')} | "
+                      f"{fmt(row['overhead_p99_vs_delay_ms'], '.2f')} | {fmt(row['overhead_p99_vs_direct_ms'], '.2f')} | "
+                      f"{fmt(row['server_cpu_us_per_request'], '.0f')} | {fmt(row['upstream_calls_per_request'], '.2f')} | "
+                      f"{quiet_count('miss', key)} |")
+        md.append("")
+    if "herd" in all_runs:
+        runs = all_runs["herd"]
+        md += ["### Thundering herd", "", f"{args.herd_requests} concurrent identical requests for one cold user, "
+               f"upstream delay {args.upstream_delay_ms} ms; {len(runs)} runs.", "",
+               "| variant | upstream calls per connector (each run) | statuses | coalesced (median) | p99 ms (median) |", "|---|---|---|---|---|"]
+        for key in runs[0]["results"]:
+            calls = ["/".join(str(r["results"][key]["upstream_calls"].get(c, 0)) for c in CONNECTORS) for r in runs]
+            statuses = runs[-1]["results"][key]["statuses"]
+            coalesced = median([r["results"][key]["coalesced"] for r in runs])
+            p99 = median([r["results"][key]["latency_ms"]["p99"] for r in runs])
+            summary[f"herd.{key}"] = {"calls": calls, "coalesced": coalesced, "p99_ms": p99}
+            md.append(f"| {key} | {', '.join(calls)} (hubspot/github/gravatar) | {statuses} | {coalesced:.0f} | {p99:.1f} |")
+        md.append("")
+    if "stall" in all_runs:
+        runs = all_runs["stall"]
+        row = {f: med("stall", "stall", f) for f in ("rps", "p50_ms", "p99_ms", "p99.9_ms", "max_ms", "max_over_deadline_ms", "p99_over_deadline_ms")}
+        maxes = [r["results"]["stall"]["max_ms"] for r in runs]
+        summary["stall"] = {**row, "max_each_run": maxes}
+        md += ["### Stalled connector (HubSpot accepts and never answers)", "",
+               f"deadline {args.stall_deadline_ms} ms, HubSpot timeout {args.stall_deadline_ms * 4} ms, breaker kept shut, "
+               f"wrk -t1 -c{args.stall_connections} -d{args.duration}s, new user per request; {len(runs)} runs.", "",
+               "| req/s | p50 ms | p99 ms | p99.9 ms | max ms (median) | max ms (each run) | p99 − deadline | max − deadline | quiet runs |", "|---|---|---|---|---|---|---|---|---|",
+               f"| {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p99.9_ms']:.2f} | {row['max_ms']:.2f} | "
+               f"{', '.join(f'{m:.1f}' for m in maxes)} | {row['p99_over_deadline_ms']:.2f} | {row['max_over_deadline_ms']:.2f} | "
+               f"{quiet_count('stall', 'stall')} |", ""]
+    if "memory" in all_runs:
+        runs = all_runs["memory"]
+        hwm = [r["results"]["memory"]["vmhwm_mib"] for r in runs]
+        summary["memory"] = {"vmhwm_mib_median": median(hwm), "each_run": hwm}
+        samples = runs[-1]["results"]["memory"]["samples"]
+        md += ["### Memory", "", f"{runs[0]['results']['memory']['users']} distinct users enriched (3 connectors each), "
+               f"cache.local_capacity {args.memory_capacity}; {len(runs)} runs.", "",
+               f"Peak RSS (VmHWM): median **{median(hwm):.1f} MiB** (each run: {', '.join(f'{x:.1f}' for x in hwm)}).", "",
+               "RSS as users accumulate (last run): " + ", ".join(f"{s['users']}: {s['VmRSS'] / 1024:.1f} MiB" for s in samples), ""]
+    if "callgrind" in all_runs:
+        runs = all_runs["callgrind"]
+        md += ["### Instructions per request (callgrind)", "",
+               f"enrichd under valgrind --tool=callgrind, server.workers 1, in-process cache; hit: {args.callgrind_requests} sequential "
+               f"GETs over one connection ({args.callgrind_users} warm users); miss: {args.callgrind_misses} sequential enrichments of new "
+               f"users (3 connectors, upstream without delay); {len(runs)} runs.", "",
+               "| path | instructions per request (median) | each run |", "|---|---|---|"]
+        for key in ("hit", "hit_redis", "miss"):
+            per = [r["results"][key]["instructions_per_request"] for r in runs if key in r["results"]]
+            if not per:
+                continue
+            summary[f"callgrind.{key}"] = {"per_request_median": median(per), "each_run": per}
+            md.append(f"| {key} | {fmt(median(per), ',.0f')} | {', '.join(f'{x:,}' for x in per)} |")
+        md.append("")
+    return summary, "\n".join(md)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description="enrichd benchmark harness")
+    p.add_argument("--binary", default=str(ROOT / "target/release/enrichd"))
+    p.add_argument("--scenarios", default="hit,miss,herd,stall,memory,callgrind")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--duration", type=float, default=10, help="seconds per measured wrk run")
+    p.add_argument("--hit-users", type=int, default=10000)
+    p.add_argument("--hit-connections", type=int, default=32)
+    p.add_argument("--miss-connections", default="1,4,16,32", help="closed-loop loads (wrk connections)")
+    p.add_argument("--upstream-delay-ms", type=float, default=20)
+    p.add_argument("--upstream", choices=["auto", "python"], default="auto",
+                   help="miss/hit/memory upstream: nginx+echo when installed (auto), or the Python server")
+    p.add_argument("--miss-redis", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run the miss path with a Redis-backed enrichd")
+    p.add_argument("--miss-extra", action="store_true",
+                   help="with --extra-binary: also run the miss path with each extra build (same runs)")
+    p.add_argument("--herd-requests", type=int, default=1000)
+    p.add_argument("--herd-redis", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--stall-deadline-ms", type=int, default=300)
+    p.add_argument("--stall-connections", type=int, default=16)
+    p.add_argument("--stall-check-requests", type=int, default=200)
+    p.add_argument("--memory-users", type=int, default=100000)
+    p.add_argument("--memory-capacity", type=int, default=10000)
+    p.add_argument("--callgrind-users", type=int, default=1000)
+    p.add_argument("--callgrind-requests", type=int, default=2000)
+    p.add_argument("--callgrind-misses", type=int, default=300)
+    p.add_argument("--callgrind-redis", action=argparse.BooleanOptionalAction, default=True,
+                   help="also count the Redis-tier hit path")
+    p.add_argument("--workers", type=int, default=1, help="enrichd server.workers (1: it is pinned to one CPU)")
+    p.add_argument("--noise-threshold", type=float, default=0.25,
+                   help="a measurement during which other programs used more CPU cores than this is repeated")
+    p.add_argument("--noise-retries", type=int, default=3)
+    p.add_argument("--extra-binary", action="append", default=[], metavar="LABEL=PATH",
+                   help="hit scenario: also measure this enrichd build (in-process cache) in the same runs")
+    p.add_argument("--extra-redis", action="store_true",
+                   help="with --extra-binary: also measure each extra build as a Redis-tier reader")
+    p.add_argument("--enrichd-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for enrichd (experiments, e.g. MALLOC_ARENA_MAX=1)")
+    p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--out", default=str(BENCH / "results" / time.strftime("%Y%m%d-%H%M%S")))
+    p.add_argument("--tmp", default=None, help="parent of the scratch directory")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, configs)")
+    args = p.parse_args()
+    args.miss_connections = [int(c) for c in str(args.miss_connections).split(",") if c]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            p.error(f"unknown scenario {s}; known: {', '.join(SCENARIOS)}")
+    if not Path(args.binary).exists():
+        p.error(f"{args.binary} does not exist; build it first")
+
+    h = Harness(args)
+    failures: list[str] = []
+    all_runs: dict[str, list[dict]] = {}
+
+    def on_signal(signum, _frame):
+        h.cleanup()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    info = machine(h.binary)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        for scenario in scenarios:
+            runs = 1 if scenario == "memory" and args.runs > 1 and args.memory_users > 200000 else args.runs
+            for run in range(runs):
+                log(f"{scenario} run {run + 1}/{runs}")
+                try:
+                    result = SCENARIOS[scenario](h, run)
+                except (BenchError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as err:
+                    failures.append(f"{scenario} run {run + 1}: harness error: {err}")
+                    log(f"  FAILED: {err}")
+                    break
+                all_runs.setdefault(scenario, []).append(result)
+                for check in result.get("checks", []):
+                    failures.append(f"{scenario} run {run + 1}: {check}")
+                    log(f"  CHECK FAILED: {check}")
+        summary, md = summarise(all_runs, args)
+    finally:
+        h.cleanup()
+    header = (f"Machine: {info['nproc']} CPUs, {info['cpu_model']}, kernel {info['kernel']}, {info['mem_total']} RAM; "
+              f"date {info['date']}; commit {info['commit']}{' (src modified)' if info['src_dirty'] else ''}; "
+              f"binary {info['binary']} (sha256 {info['binary_sha256']}…, built {info['binary_mtime']}).\n"
+              f"Pinning: {'servers on CPU 1, load generators and upstreams on CPU 0' if h.pin else 'off'}; enrichd server.workers {args.workers}.\n")
+    md = header + "\n" + md
+    (out / "runs.json").write_text(json.dumps({"machine": info, "args": vars(args), "runs": all_runs, "summary": summary,
+                                               "failures": failures}, indent=1, default=str))
+    (out / "summary.md").write_text(md + "\n")
+    print(md)
+    if failures:
+        print("\nFAILURES:\n" + "\n".join(f"  - {f}" for f in failures))
+        return 1
+    log(f"results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
