@@ -37,6 +37,19 @@ mod tempfile_path {
     }
 }
 
+/// Wait (at most 15 s) until the binary at `base` answers `/healthz`; returns when waiting began.
+async fn wait_until_serving(client: &reqwest::Client, base: &str) -> Instant {
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "enrichd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started
+}
+
 #[test]
 fn check_config_accepts_the_shipped_configuration() {
     let output = Command::new(BINARY)
@@ -128,14 +141,7 @@ connectors:
         .unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "enrichd did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let started = wait_until_serving(&client, &base).await;
 
     let answer = client
         .post(format!("{base}/v1/enrich"))
@@ -263,14 +269,7 @@ connectors:
         .unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "enrichd did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let started = wait_until_serving(&client, &base).await;
 
     let in_flight = tokio::spawn({
         let client = client.clone();
@@ -338,14 +337,7 @@ async fn sighup_reloads_the_configuration_and_refuses_an_invalid_one_whole() {
         .unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "enrichd did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_serving(&client, &base).await;
     let names = async || -> Vec<String> {
         let list: serde_json::Value = client
             .get(format!("{base}/v1/connectors"))
