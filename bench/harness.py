@@ -663,12 +663,15 @@ def scenario_miss(h: Harness, run: int) -> dict:
             own = [enrichd.proc.pid] + ([redis_proc.pid] if redis_url else [])
             try:
                 # Warm the connection pools (and the allocator) before measuring.
-                h.wrk(enrichd.url, "enrich_unique.lua", [f"w{run}{variant}"], connections=max(a.miss_connections), duration=1)
+                h.wrk(enrichd.url, "enrich_unique.lua", [f"w{run}{re.sub(r'[^A-Za-z0-9]', '', variant)}"],
+                      connections=max(a.miss_connections), duration=1)
                 for c in a.miss_connections:
                     base = h.wrk(f"{up.url}/users/baseline", "report.lua", [], connections=c, duration=min(3, a.duration),
                                  pids=[up.proc.pid], guard=True)
                     before = {}
-                    r = h.wrk(enrichd.url, "enrich_unique.lua", [f"m{run}{variant}c{c}a{{attempt}}"], connections=c,
+                    # User ids (and GitHub logins) are made of letters and digits only.
+                    tag = re.sub(r"[^A-Za-z0-9]", "", variant)
+                    r = h.wrk(enrichd.url, "enrich_unique.lua", [f"m{run}{tag}c{c}a{{attempt}}"], connections=c,
                               duration=a.duration, pids=own, helpers=[up.proc.pid], guard=True,
                               before=lambda: before.update(up.calls()))
                     calls = {k: v - before.get(k, 0) for k, v in up.calls().items()}
