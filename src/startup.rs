@@ -172,6 +172,7 @@ impl Application {
         let served = self.server.await;
         on_signal.abort();
         self.state.set_phase(Phase::Draining);
+        self.state.enricher.settle().await;
         self.state.registry.shutdown_all().await;
         tracing::info!("enrichd stopped.");
         served

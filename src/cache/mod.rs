@@ -13,6 +13,7 @@
 
 mod keys;
 mod memory;
+mod packed;
 mod redis;
 
 use std::{
@@ -25,9 +26,9 @@ use enrichd_sdk::{Enrichment, Subject};
 use serde::{Deserialize, Serialize};
 
 pub use self::keys::Keys;
-use self::{memory::MemoryStore, redis::RedisStore};
+use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
 use crate::{
-    coordination::{Coordination, Event},
+    coordination::{Coordination, Event, LockOutcome},
     enrichment::profile::SourceStatus,
     metrics::Metrics,
     redis_link::{RedisError, RedisLink},
@@ -52,37 +53,6 @@ impl CachedProfile {
     /// The identifiers the profile was built from.
     pub fn subject(&self) -> Option<Subject> {
         serde_json::from_slice(&self.subject).ok()
-    }
-}
-
-/// A profile as the in-process tier keeps it: the body LZ4-compressed. Profiles are verbose
-/// JSON (provenance repeats source names and timestamps); compressed they take about a
-/// quarter of the memory, and unpacking one on a hit takes about a microsecond.
-struct Packed {
-    body: Box<[u8]>,
-    fresh_until_ms: u64,
-    subject: Bytes,
-}
-
-impl Packed {
-    fn pack(profile: &CachedProfile) -> Packed {
-        Packed {
-            body: lz4_flex::compress_prepend_size(&profile.body).into_boxed_slice(),
-            fresh_until_ms: profile.fresh_until_ms,
-            subject: profile.subject.clone(),
-        }
-    }
-
-    fn unpack(&self) -> Option<CachedProfile> {
-        Some(CachedProfile {
-            body: Bytes::from(lz4_flex::decompress_size_prepended(&self.body).ok()?),
-            fresh_until_ms: self.fresh_until_ms,
-            subject: self.subject.clone(),
-        })
-    }
-
-    fn is_fresh(&self, now: SystemTime) -> bool {
-        unix_ms(now) < self.fresh_until_ms
     }
 }
 
@@ -204,23 +174,63 @@ impl ProfileCache {
     /// Keep `profile` for `keep_for` (its freshness plus the stale window) in both tiers, and
     /// tell the other replicas to drop their copy.
     pub async fn store(&self, user_id: &str, profile: CachedProfile, keep_for: Duration) {
-        if let Some(redis) = &self.redis
-            && let Err(err) = redis.put(user_id, &profile, keep_for).await
-        {
-            tracing::warn!(error = %err, "Could not write a profile to Redis; kept in process only.");
-        }
+        self.store_local(user_id, &profile, keep_for).await;
+        self.store_shared(user_id, &profile, keep_for).await;
+    }
+
+    /// The in-process half of [`store`](Self::store): once it returns, this replica serves
+    /// the profile.
+    pub async fn store_local(&self, user_id: &str, profile: &CachedProfile, keep_for: Duration) {
         self.local
             .put(
                 user_id.to_owned(),
-                Arc::new(Packed::pack(&profile)),
+                Arc::new(Packed::pack(profile)),
                 keep_for,
             )
             .await;
+    }
+
+    /// The shared half of [`store`](Self::store): Redis, and the event that makes the other
+    /// replicas drop their in-process copy.
+    pub async fn store_shared(&self, user_id: &str, profile: &CachedProfile, keep_for: Duration) {
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.put(user_id, profile, keep_for).await
+        {
+            tracing::warn!(error = %err, "Could not write a profile to Redis; kept in process only.");
+        }
         self.coordination
             .publish(Event::Invalidate {
                 user_id: user_id.to_owned(),
             })
             .await;
+    }
+
+    /// Try to become the replica that fans out for a user (its lock in Redis, for `lock_for`)
+    /// and read the cached answers of `connectors`, in one round trip.
+    pub async fn claim(
+        &self,
+        user_id: &str,
+        lock_for: Duration,
+        connectors: &[&str],
+    ) -> (LockOutcome, Vec<Option<CachedSource>>) {
+        let Some(redis) = &self.redis else {
+            return (
+                LockOutcome::Unavailable,
+                self.local_sources(user_id, connectors).await,
+            );
+        };
+        let (lock, token) = self.coordination.lock_command(user_id, lock_for);
+        match redis.claim(lock, user_id, connectors).await {
+            Ok((true, found)) => (LockOutcome::Acquired(token), found),
+            Ok((false, found)) => (LockOutcome::Held, found),
+            Err(err) => {
+                tracing::warn!(error = %err, "Could not lock the user or read per-source answers in Redis.");
+                (
+                    LockOutcome::Unavailable,
+                    self.local_sources(user_id, connectors).await,
+                )
+            }
+        }
     }
 
     /// The cached answers of `connectors` about a user, in order.
@@ -233,13 +243,18 @@ impl ProfileCache {
                 }
             }
         }
+        self.local_sources(user_id, connectors).await
+    }
+
+    /// The answers of `connectors` kept in process (without Redis, or while it is down).
+    async fn local_sources(&self, user_id: &str, connectors: &[&str]) -> Vec<Option<CachedSource>> {
         let mut found = Vec::with_capacity(connectors.len());
         for connector in connectors {
             let cached = self
                 .local_sources
                 .get(&source_key(user_id, connector))
                 .await;
-            let json = cached.and_then(|packed| lz4_flex::decompress_size_prepended(&packed).ok());
+            let json = cached.and_then(|packed| packed::decompress(&packed));
             found.push(json.and_then(|json| serde_json::from_slice(&json).ok()));
         }
         found
@@ -262,7 +277,7 @@ impl ProfileCache {
         }
         for (connector, source, keep_for) in sources {
             let json = serde_json::to_vec(&source).expect("cached sources serialize");
-            let packed = lz4_flex::compress_prepend_size(&json).into_boxed_slice();
+            let packed = packed::compress(&json);
             self.local_sources
                 .put(source_key(user_id, &connector), Arc::new(packed), keep_for)
                 .await;

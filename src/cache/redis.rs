@@ -71,6 +71,25 @@ impl RedisStore {
         self.link.run::<()>(&pipe).await
     }
 
+    /// Send `lock` (a `SET NX` answering `OK` or nil) and read the per-source answers of
+    /// `connectors` in the same round trip: whether the lock was taken, and the answers.
+    pub async fn claim(
+        &self,
+        lock: redis::Cmd,
+        user_id: &str,
+        connectors: &[&str],
+    ) -> Result<(bool, Vec<Option<CachedSource>>), RedisError> {
+        let mut pipe = redis::pipe();
+        pipe.add_command(lock);
+        if connectors.is_empty() {
+            let (taken,): (Option<String>,) = self.link.run(&pipe).await?;
+            return Ok((taken.is_some(), Vec::new()));
+        }
+        pipe.add_command(self.mget_sources(user_id, connectors));
+        let (taken, values): (Option<String>, Vec<Option<Vec<u8>>>) = self.link.run(&pipe).await?;
+        Ok((taken.is_some(), parse_sources(values)))
+    }
+
     /// The per-source answers of `connectors`, in order, in one round trip.
     pub async fn sources(
         &self,
@@ -80,15 +99,19 @@ impl RedisStore {
         if connectors.is_empty() {
             return Ok(Vec::new());
         }
+        let values: Vec<Option<Vec<u8>>> = self
+            .link
+            .run(&self.mget_sources(user_id, connectors))
+            .await?;
+        Ok(parse_sources(values))
+    }
+
+    fn mget_sources(&self, user_id: &str, connectors: &[&str]) -> redis::Cmd {
         let mut mget = redis::cmd("MGET");
         for connector in connectors {
             mget.arg(self.keys.source(user_id, connector));
         }
-        let values: Vec<Option<Vec<u8>>> = self.link.run(&mget).await?;
-        Ok(values
-            .into_iter()
-            .map(|v| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
-            .collect())
+        mget
     }
 
     /// Write per-source answers, each with its own expiry.
@@ -133,4 +156,12 @@ impl RedisStore {
             .await
             .map(|_| ())
     }
+}
+
+/// Per-source answers as read from Redis; one that does not parse counts as absent.
+fn parse_sources(values: Vec<Option<Vec<u8>>>) -> Vec<Option<CachedSource>> {
+    values
+        .into_iter()
+        .map(|v| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+        .collect()
 }

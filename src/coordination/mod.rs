@@ -161,11 +161,10 @@ impl Coordination {
         Ok(allowed == 1)
     }
 
-    /// Try to become the replica that fans out for `user_id`, for at most `ttl`.
-    pub async fn try_lock(&self, user_id: &str, ttl: Duration) -> LockOutcome {
-        let Some(link) = &self.link else {
-            return LockOutcome::Unavailable;
-        };
+    /// The command that takes `user_id`'s lock for `ttl` (`SET NX PX`, answering `OK` or nil),
+    /// and the token that releases it: for callers that send it in a pipeline with other
+    /// commands of the same user.
+    pub fn lock_command(&self, user_id: &str, ttl: Duration) -> (redis::Cmd, String) {
         let token = uuid::Uuid::new_v4().to_string();
         let mut set = redis::cmd("SET");
         set.arg(self.lock_key(user_id))
@@ -173,14 +172,10 @@ impl Coordination {
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        match link.run::<Option<String>>(&set).await {
-            Ok(Some(_)) => LockOutcome::Acquired(token),
-            Ok(None) => LockOutcome::Held,
-            Err(_) => LockOutcome::Unavailable,
-        }
+        (set, token)
     }
 
-    /// Release a lock taken with [`try_lock`](Self::try_lock), if it is still ours.
+    /// Release a lock taken with [`lock_command`](Self::lock_command), if it is still ours.
     pub async fn unlock(&self, user_id: &str, token: &str) {
         let Some(link) = &self.link else { return };
         let mut invocation = self.release_lock.key(self.lock_key(user_id));

@@ -54,6 +54,12 @@ struct Freshness {
     stale: Duration,
 }
 
+/// The writes that follow an answer (cache tiers, events, unlock), run after answering.
+type Writes = Option<BoxFuture<'static, ()>>;
+
+/// Writes under way for a user, awaitable by several (see [`Inner::write_behind`]).
+type Written = Shared<BoxFuture<'static, ()>>;
+
 /// One enrichment in flight, shared by every identical request that arrives meanwhile.
 type Flight = Shared<BoxFuture<'static, Result<Arc<Built>, EnrichError>>>;
 
@@ -72,6 +78,8 @@ struct Inner {
     deadline: Duration,
     freshness: Freshness,
     flights: Mutex<HashMap<String, Flight>>,
+    /// Per user, the writes that follow answers and are not done yet.
+    writing: Mutex<HashMap<String, Written>>,
 }
 
 /// A freshly built profile, as it is cached.
@@ -116,6 +124,7 @@ impl Enricher {
                     stale: secs(config.cache.stale_seconds),
                 },
                 flights: Mutex::new(HashMap::new()),
+                writing: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -187,8 +196,10 @@ impl Enricher {
         Some(self.enrich(request).await)
     }
 
-    /// Erase everything cached about a user, on every tier and replica.
+    /// Erase everything cached about a user, on every tier and replica. Writes of an
+    /// enrichment answered just before are waited for first, so they cannot bring it back.
     pub async fn erase(&self, user_id: &str) -> Result<(), RedisError> {
+        self.inner.writes_of(user_id).await;
         let snapshot = self.inner.registry.snapshot();
         let names: Vec<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
         self.inner.cache.erase(user_id, &names).await
@@ -205,13 +216,24 @@ impl Enricher {
                 None => {
                     let inner = self.inner.clone();
                     let own_key = key.clone();
+                    let user_id = job.subject.user_id.clone();
                     let flight = async move {
-                        let result = inner.produce(job).await;
-                        inner
-                            .flights
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&own_key);
+                        let (result, writes) = inner.produce(job).await;
+                        // Answer now; the writes follow. Until they are done the finished
+                        // flight stays registered, so a request arriving meanwhile gets this
+                        // result instead of fanning out again.
+                        let written = writes.map(|writes| inner.write_behind(&user_id, writes));
+                        let this = inner.clone();
+                        tokio::spawn(async move {
+                            if let Some(written) = written {
+                                written.clone().await;
+                                this.writes_done(&user_id, &written);
+                            }
+                            this.flights
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&own_key);
+                        });
                         result
                     }
                     .boxed()
@@ -246,6 +268,12 @@ impl Enricher {
         });
     }
 
+    /// Wait for every write that follows an answer already given (before shutting down).
+    pub async fn settle(&self) {
+        let pending: Vec<Written> = self.inner.writing().values().cloned().collect();
+        futures_util::future::join_all(pending).await;
+    }
+
     /// Profiles held in this process (for tests and benchmarks).
     pub fn local_profiles(&self) -> u64 {
         self.inner.cache.local_len()
@@ -253,43 +281,88 @@ impl Enricher {
 }
 
 impl Inner {
-    /// Fan out, merge and store: the work one flight does.
-    async fn produce(self: &Arc<Self>, job: Job) -> Result<Arc<Built>, EnrichError> {
-        let user_id = job.subject.user_id.clone();
-        let lock = if job.shared {
-            match self
-                .coordination
-                .try_lock(&user_id, self.deadline + Duration::from_secs(2))
-                .await
-            {
-                LockOutcome::Acquired(token) => Some(token),
-                LockOutcome::Held => {
-                    if let Some(built) = self.wait_for_other_replica(&job).await {
-                        return Ok(built);
-                    }
-                    None
-                }
-                LockOutcome::Unavailable => None,
-            }
-        } else {
-            None
-        };
-        let result = self.fan_out_and_store(job).await;
-        if let Some(token) = lock {
-            self.coordination.unlock(&user_id, &token).await;
-        }
-        result
+    fn writing(&self) -> std::sync::MutexGuard<'_, HashMap<String, Written>> {
+        self.writing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn fan_out_and_store(self: &Arc<Self>, job: Job) -> Result<Arc<Built>, EnrichError> {
-        let started = Instant::now();
-        let snapshot = self.registry.snapshot();
-        let targets = targets(&snapshot, job.connectors.as_deref());
-        let known = if job.reuse_sources {
-            self.cached_sources(&job.subject, &targets).await
-        } else {
-            Vec::new()
+    /// Queue the writes of a user's enrichment behind any still running for that user (so an
+    /// older profile never lands after a newer one) and register them until they are done.
+    fn write_behind(&self, user_id: &str, writes: BoxFuture<'static, ()>) -> Written {
+        let mut writing = self.writing();
+        let queued = match writing.get(user_id) {
+            Some(before) => {
+                let before = before.clone();
+                async move {
+                    before.await;
+                    writes.await;
+                }
+                .boxed()
+                .shared()
+            }
+            None => writes.shared(),
         };
+        writing.insert(user_id.to_owned(), queued.clone());
+        queued
+    }
+
+    /// Wait for the writes under way for a user, if any.
+    async fn writes_of(&self, user_id: &str) {
+        let pending = self.writing().get(user_id).cloned();
+        if let Some(pending) = pending {
+            pending.await;
+        }
+    }
+
+    /// Forget finished writes (unless newer ones were queued behind them meanwhile).
+    fn writes_done(&self, user_id: &str, written: &Written) {
+        let mut writing = self.writing();
+        if writing
+            .get(user_id)
+            .is_some_and(|current| current.ptr_eq(written))
+        {
+            writing.remove(user_id);
+        }
+    }
+
+    /// Fan out and merge: the work one flight does. Returns the answer at once, with the
+    /// writes still to do (cache tiers, events, unlock) as a future to run after answering.
+    async fn produce(self: &Arc<Self>, job: Job) -> (Result<Arc<Built>, EnrichError>, Writes) {
+        let started = Instant::now();
+        let targets = targets(&self.registry.snapshot(), job.connectors.as_deref());
+        let mut lock = None;
+        let mut known = Vec::new();
+        if job.shared {
+            // Our own writes for this user still hold its lock: let them finish first.
+            self.writes_of(&job.subject.user_id).await;
+            // One round trip: the user's lock, and the per-source answers that may stand in
+            // for calls.
+            let names: Vec<&str> = if job.reuse_sources {
+                targets.iter().map(|t| t.name.as_str()).collect()
+            } else {
+                Vec::new()
+            };
+            let lock_for = self.deadline + Duration::from_secs(2);
+            let (outcome, mut found) = self
+                .cache
+                .claim(&job.subject.user_id, lock_for, &names)
+                .await;
+            match outcome {
+                LockOutcome::Acquired(token) => lock = Some(token),
+                LockOutcome::Held => {
+                    if let Some(built) = self.wait_for_other_replica(&job).await {
+                        return (Ok(built), None);
+                    }
+                    if !names.is_empty() {
+                        // The other replica may have stored some answers while we waited.
+                        found = self.cache.sources(&job.subject.user_id, &names).await;
+                    }
+                }
+                LockOutcome::Unavailable => {}
+            }
+            if job.reuse_sources {
+                known = usable_sources(&job.subject, &targets, found);
+            }
+        }
         let subject = Arc::new(job.subject);
         let FanOutResult {
             outcomes,
@@ -309,19 +382,38 @@ impl Inner {
         self.metrics
             .enrichment_duration
             .observe(started.elapsed().as_secs_f64());
-        if job.shared {
-            self.store_sources(&subject, &targets, &outcomes).await;
-            if let Ok((cached, _, keep_for)) = &built {
+        let to_store = match &built {
+            Ok((cached, _, keep_for)) if job.shared => {
+                // In process before answering: this replica serves the profile as soon as
+                // the caller has it.
                 self.cache
-                    .store(&subject.user_id, cached.clone(), *keep_for)
+                    .store_local(&subject.user_id, cached, *keep_for)
                     .await;
+                Some((cached.clone(), *keep_for))
             }
-            if let Some(late) = late {
-                self.merge_late_answers(subject.clone(), targets, outcomes, late, pending);
+            _ => None,
+        };
+        let this = self.clone();
+        let shared = job.shared;
+        let writes = async move {
+            if shared {
+                this.store_sources(&subject, &targets, &outcomes).await;
+                if let Some((cached, keep_for)) = to_store {
+                    this.cache
+                        .store_shared(&subject.user_id, &cached, keep_for)
+                        .await;
+                }
+                if let Some(late) = late {
+                    this.merge_late_answers(subject.clone(), targets, outcomes, late, pending);
+                }
+            }
+            if let Some(token) = lock {
+                this.coordination.unlock(&subject.user_id, &token).await;
             }
         }
-        let (cached, _, _) = built?;
-        Ok(Arc::new(Built { body: cached.body }))
+        .boxed();
+        let result = built.map(|(cached, _, _)| Arc::new(Built { body: cached.body }));
+        (result, Some(writes))
     }
 
     /// Another replica holds the user's lock: wait (at most half our time) for its profile.
@@ -339,44 +431,6 @@ impl Inner {
             }
         }
         None
-    }
-
-    /// Cached per-source answers that can stand in for calls: fresh, and given for the
-    /// identifiers the subject carries now.
-    async fn cached_sources(
-        &self,
-        subject: &Subject,
-        targets: &[Arc<ConnectorEntry>],
-    ) -> Vec<Option<SourceOutcome>> {
-        let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-        let now = unix_ms(SystemTime::now());
-        let found = self.cache.sources(&subject.user_id, &names).await;
-        targets
-            .iter()
-            .zip(found)
-            .map(|(entry, cached)| {
-                let cached = cached?;
-                let usable = cached.fresh_until_ms > now
-                    && entry.instance.is_some()
-                    && cached.identifiers == identifiers_of(entry, subject);
-                usable.then(|| {
-                    let mut outcome = SourceOutcome::without_call(&entry.name, cached.status);
-                    outcome.from_cache = true;
-                    if let Some(enrichment) = cached.enrichment {
-                        outcome.report.confidence = Some(cached.confidence);
-                        outcome.answer = Some(SourceAnswer {
-                            connector: entry.name.clone(),
-                            enrichment,
-                            confidence: cached.confidence,
-                            priority_rank: entry.priority_rank,
-                            fetched_at: SystemTime::UNIX_EPOCH
-                                + Duration::from_millis(cached.fetched_at_ms),
-                        });
-                    }
-                    outcome
-                })
-            })
-            .collect()
     }
 
     /// Keep each definite answer (`ok`, `not_found`) obtained now, for its connector's TTL.
@@ -537,10 +591,50 @@ fn targets(snapshot: &RegistrySnapshot, named: Option<&[String]>) -> Vec<Arc<Con
     }
 }
 
-/// Identical enrichments: same user, same identifiers, same connector set.
+/// Cached per-source answers that can stand in for calls: fresh, and given for the
+/// identifiers the subject carries now.
+fn usable_sources(
+    subject: &Subject,
+    targets: &[Arc<ConnectorEntry>],
+    found: Vec<Option<CachedSource>>,
+) -> Vec<Option<SourceOutcome>> {
+    let now = unix_ms(SystemTime::now());
+    targets
+        .iter()
+        .zip(found)
+        .map(|(entry, cached)| {
+            let cached = cached?;
+            let usable = cached.fresh_until_ms > now
+                && entry.instance.is_some()
+                && cached.identifiers == identifiers_of(entry, subject);
+            usable.then(|| {
+                let mut outcome = SourceOutcome::without_call(&entry.name, cached.status);
+                outcome.from_cache = true;
+                if let Some(enrichment) = cached.enrichment {
+                    outcome.report.confidence = Some(cached.confidence);
+                    outcome.answer = Some(SourceAnswer {
+                        connector: entry.name.clone(),
+                        enrichment,
+                        confidence: cached.confidence,
+                        priority_rank: entry.priority_rank,
+                        fetched_at: SystemTime::UNIX_EPOCH
+                            + Duration::from_millis(cached.fetched_at_ms),
+                    });
+                }
+                outcome
+            })
+        })
+        .collect()
+}
+
+/// Identical enrichments: same user, same identifiers, same connector set, and both reusing
+/// cached per-source answers or both not (a refresh never gets an answer built from them).
 fn flight_key(job: &Job) -> String {
     let subject = serde_json::to_string(&job.subject).unwrap_or_default();
-    format!("{subject}|{:?}|{}", job.connectors, job.shared)
+    format!(
+        "{subject}|{:?}|{}|{}",
+        job.connectors, job.shared, job.reuse_sources
+    )
 }
 
 /// The values of the identifiers a connector uses, as a per-source answer remembers them.

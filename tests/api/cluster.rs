@@ -45,7 +45,11 @@ async fn profiles_are_stored_read_and_erased_through_the_cluster() {
     let mut redis = cluster.connection();
     let profile_key = format!("{prefix}{{cl-1}}:profile");
     let source_key = format!("{prefix}{{cl-1}}:source:github");
-    assert!(redis.exists::<_, bool>(&profile_key).unwrap());
+    // The writes follow the answer: the sources first, then the profile.
+    eventually("the profile reaching the cluster", async || {
+        redis.exists::<_, bool>(&profile_key).unwrap()
+    })
+    .await;
     assert!(redis.exists::<_, bool>(&source_key).unwrap());
     let slot = |key: &str| -> i64 {
         redis::cmd("CLUSTER")

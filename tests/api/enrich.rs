@@ -389,6 +389,7 @@ async fn a_partial_profile_stays_fresh_only_for_the_error_ttl() {
     let answer = app.enrich(known_subject("u-17")).await;
 
     assert_eq!(answer.body["partial"], true);
+    app.wait_for_profile_in_redis("u-17").await;
     let mut redis = app.redis().connection();
     let fresh_until: u64 = redis::cmd("HGET")
         .arg(app.profile_key("u-17"))

@@ -490,6 +490,21 @@ impl TestApp {
     pub fn redis(&self) -> &RedisServer {
         self.redis.as_ref().expect("this test app owns a Redis")
     }
+
+    /// Wait (at most 5 s) until the user's profile is in Redis: enrichd answers first and
+    /// writes to Redis right after. Panics if it never arrives.
+    pub async fn wait_for_profile_in_redis(&self, user_id: &str) {
+        let key = self.profile_key(user_id);
+        let mut redis = self.redis().connection();
+        for _ in 0..500 {
+            let found: bool = redis::cmd("EXISTS").arg(&key).query(&mut redis).unwrap();
+            if found {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the profile of {user_id} never reached Redis");
+    }
 }
 
 /// The stand-ins' known people, as the fixtures have them.

@@ -31,6 +31,7 @@ async fn an_unknown_user_is_profile_not_found() {
 async fn a_profile_past_its_ttl_is_served_stale() {
     let app = TestAppBuilder::new().spawn().await;
     app.enrich(known_subject("p-2")).await;
+    app.wait_for_profile_in_redis("p-2").await;
     // Age the profile in Redis: past its freshness, within the stale window. A replica
     // whose in-process tier does not hold it reads it from there.
     redis::cmd("HSET")
@@ -83,7 +84,7 @@ async fn delete_erases_the_user_from_redis() {
             .query(&mut app.redis().connection())
             .unwrap()
     };
-    assert!(exists(&app));
+    app.wait_for_profile_in_redis("p-4").await;
 
     let answer = app.delete_profile("p-4").await;
 
@@ -92,6 +93,26 @@ async fn delete_erases_the_user_from_redis() {
     assert_eq!(app.get_profile("p-4").await.status, 404);
     // Deleting again is fine.
     assert_eq!(app.delete_profile("p-4").await.status, 204);
+}
+
+#[tokio::test]
+async fn a_delete_right_after_an_enrichment_is_not_undone_by_its_writes() {
+    // enrichd answers an enrichment before its writes to Redis are done; a DELETE sent at
+    // once must wait for them, or they would bring the erased user back.
+    let app = TestAppBuilder::new().spawn().await;
+    let key = app.profile_key("p-4b");
+    let source_key = format!("{}{{p-4b}}:source:github", app.prefix);
+
+    assert_eq!(app.enrich(known_subject("p-4b")).await.status, 200);
+    assert_eq!(app.delete_profile("p-4b").await.status, 204);
+
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut redis = app.redis().connection();
+    for key in [&key, &source_key] {
+        let found: bool = redis::cmd("EXISTS").arg(key).query(&mut redis).unwrap();
+        assert!(!found, "{key} came back after the delete");
+    }
+    assert_eq!(app.get_profile("p-4b").await.status, 404);
 }
 
 #[tokio::test]
