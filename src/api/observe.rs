@@ -1,8 +1,10 @@
 //! Per-request middleware: the `x-request-id` header (echoed or generated), the HTTP metrics,
-//! and a tracing span so that every log line of a request carries its id.
+//! and the request id on every log line written while the request is served.
 
 use std::time::Instant;
 
+use super::AppState;
+use crate::telemetry;
 use actix_web::{
     Error,
     body::MessageBody,
@@ -11,9 +13,6 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use tracing::Instrument;
-
-use super::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -34,11 +33,7 @@ pub async fn observe(
         });
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let method = request.method().clone();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id.to_str().unwrap_or_default(),
-    );
-    let mut response = next.call(request).instrument(span.clone()).await?;
+    let mut response = telemetry::in_request(request_id.clone(), next.call(request)).await?;
 
     // The route pattern, never the raw path: paths carry user ids.
     let route = response
@@ -57,13 +52,12 @@ pub async fn observe(
             .with_label_values(&[method.as_str(), route.as_str()])
             .observe(started.elapsed().as_secs_f64());
     }
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::warn!(%method, %route, status = status.as_u16(), "Request failed.");
-        } else {
-            tracing::debug!(%method, %route, status = status.as_u16(), "Request answered.");
-        }
-    });
+    let id = request_id.to_str().unwrap_or_default();
+    if status.is_server_error() {
+        tracing::warn!(request_id = id, %method, %route, status = status.as_u16(), "Request failed.");
+    } else {
+        tracing::debug!(request_id = id, %method, %route, status = status.as_u16(), "Request answered.");
+    }
     response.headers_mut().insert(REQUEST_ID, request_id);
     Ok(response)
 }
