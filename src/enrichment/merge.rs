@@ -11,12 +11,20 @@
 //! - Every filled field gets a provenance entry; the profile's confidence is the mean
 //!   confidence of its filled fields.
 //!
-//! The rules work on the JSON form of the sections, so a field added to the SDK's profile types
-//! is merged without touching this file.
+//! A value counts as absent when it is `None`, a blank string, an empty list or a non-finite
+//! `social.influence`, and as a value of `behavior.engagement` also when it is JSON `null`; an
+//! absent value never hides another source's value. List items and the facts under
+//! `contextual` are kept as the source gave them.
+//!
+//! The rules work on the typed sections, field by field: no JSON round trip. The merged
+//! sections are built with exhaustive struct literals, so a field added to the SDK's profile
+//! types does not compile until it is given a rule here, and the test
+//! `every_sdk_field_is_merged` checks that every field of a fully populated answer reaches the
+//! merged profile with its provenance.
 
-use std::{collections::BTreeMap, time::SystemTime};
+use std::{cmp::Ordering, collections::BTreeMap, mem, time::SystemTime};
 
-use enrichd_sdk::Enrichment;
+use enrichd_sdk::{Behavior, Demographics, Enrichment, Identity, Social};
 use serde_json::{Map, Value};
 
 use super::profile::{ProfileBody, Provenance, timestamp};
@@ -41,76 +49,26 @@ pub struct Merged {
     pub confidence: f64,
 }
 
-/// The section objects whose nested maps hold independent scalars.
-const SCALAR_MAPS: [&str; 2] = ["identity.handles", "behavior.engagement"];
+/// The provenance path of the summed connection count.
 const CONNECTIONS: &str = "social.connections";
 
 /// Merge `answers` (in any order) into one profile.
+///
+/// The answers are consumed: each winning value moves into the profile rather than being
+/// copied.
 pub fn merge(mut answers: Vec<SourceAnswer>) -> Merged {
-    answers.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then(a.priority_rank.cmp(&b.priority_rank))
-            .then(b.fetched_at.cmp(&a.fetched_at))
-    });
-    let mut fields: BTreeMap<String, Field> = BTreeMap::new();
-    for (index, answer) in answers.iter().enumerate() {
-        let sections = sections_of(&answer.enrichment);
-        for (section, value) in sections {
-            collect(&section, value, index, answer, &mut fields);
-        }
-        if !answer.enrichment.extra.is_empty() {
-            let extra = Value::Object(answer.enrichment.extra.clone());
-            scalar(
-                &format!("contextual.{}", answer.connector),
-                extra,
-                index,
-                &mut fields,
-            );
-        }
-    }
-
-    let mut root = Map::new();
-    let mut provenance = BTreeMap::new();
-    for (path, field) in fields {
-        let (value, contributors) = match field {
-            Field::Scalar { value, source } => (value, vec![source]),
-            Field::List { items, sources } => (Value::Array(items), sources),
-            Field::Connections { per_platform } => {
-                let total: u64 = per_platform.values().map(|(count, _)| count).sum();
-                let mut sources: Vec<usize> = per_platform.values().map(|(_, s)| *s).collect();
-                sources.sort_unstable();
-                sources.dedup();
-                (Value::from(total), sources)
-            }
-        };
-        let top = &answers[contributors[0]];
-        provenance.insert(
-            path.clone(),
-            Provenance {
-                source: top.connector.clone(),
-                confidence: top.confidence,
-                fetched_at: timestamp(top.fetched_at),
-                sources: if contributors.len() > 1 {
-                    contributors
-                        .iter()
-                        .map(|&i| answers[i].connector.clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            },
-        );
-        insert_at(&mut root, &path, value);
-    }
-    let body: ProfileBody = serde_json::from_value(Value::Object(root))
-        .expect("merged sections have the shape of the sections they came from");
-    let confidence = if provenance.is_empty() {
-        0.0
-    } else {
-        let sum: f64 = provenance.values().map(|p| p.confidence).sum();
-        (sum / provenance.len() as f64 * 100.0).round() / 100.0
+    answers.sort_by(precedence);
+    let mut merger = Merger::new(answers);
+    let body = ProfileBody {
+        identity: merger.identity(),
+        demographics: merger.demographics(),
+        interests: merger.texts("interests", |e| &mut e.interests),
+        social: merger.social(),
+        behavior: merger.behavior(),
+        contextual: merger.contextual(),
     };
+    let provenance = merger.provenance;
+    let confidence = mean_confidence(&provenance);
     Merged {
         body,
         provenance,
@@ -118,319 +76,324 @@ pub fn merge(mut answers: Vec<SourceAnswer>) -> Merged {
     }
 }
 
-/// A field being merged; indexes point into the sorted answers.
-enum Field {
-    Scalar {
-        value: Value,
-        source: usize,
-    },
-    List {
-        items: Vec<Value>,
-        sources: Vec<usize>,
-    },
-    Connections {
-        per_platform: BTreeMap<String, (u64, usize)>,
-    },
+/// The merge order: most confident first, then earlier in `enrichment.priority`, then fresher.
+/// The sort is stable, so answers equal on all three keep their order.
+fn precedence(a: &SourceAnswer, b: &SourceAnswer) -> Ordering {
+    b.confidence
+        .total_cmp(&a.confidence)
+        .then(a.priority_rank.cmp(&b.priority_rank))
+        .then(b.fetched_at.cmp(&a.fetched_at))
 }
 
-/// The JSON sections of one answer, keyed by their profile path.
-fn sections_of(enrichment: &Enrichment) -> Vec<(String, Value)> {
-    let json = |value: Result<Value, serde_json::Error>| value.unwrap_or(Value::Null);
-    vec![
-        (
-            "identity".into(),
-            json(serde_json::to_value(&enrichment.identity)),
-        ),
-        (
-            "demographics".into(),
-            json(serde_json::to_value(&enrichment.demographics)),
-        ),
-        (
-            "interests".into(),
-            json(serde_json::to_value(&enrichment.interests)),
-        ),
-        (
-            "social".into(),
-            json(serde_json::to_value(&enrichment.social)),
-        ),
-        (
-            "behavior".into(),
-            json(serde_json::to_value(&enrichment.behavior)),
-        ),
-    ]
+/// The mean confidence of the filled fields, to two decimals (0 when none is filled).
+fn mean_confidence(provenance: &BTreeMap<String, Provenance>) -> f64 {
+    if provenance.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = provenance.values().map(|p| p.confidence).sum();
+    (sum / provenance.len() as f64 * 100.0).round() / 100.0
 }
 
-fn collect(
-    path: &str,
-    value: Value,
-    index: usize,
-    answer: &SourceAnswer,
-    fields: &mut BTreeMap<String, Field>,
-) {
-    match value {
-        Value::Null => {}
-        Value::String(ref s) if s.trim().is_empty() => {}
-        Value::Array(ref items) if items.is_empty() => {}
-        // Below a scalar map (handles, engagement) every value is a scalar, kept whole.
-        value if is_scalar_map_entry(path) => scalar(path, value, index, fields),
-        Value::Object(map) => {
-            for (key, inner) in map {
-                collect(&format!("{path}.{key}"), inner, index, answer, fields);
+/// Merges the sorted answers one field at a time, moving each winning value out of its answer,
+/// and records each filled field's provenance.
+///
+/// Contributors are indexes into the sorted answers, so the first one is the most confident.
+/// Each field is read from the answers once, by its own rule, so a value moved out is never
+/// looked at again (`social.platforms`, which `social.connections` also reads, comes after it).
+struct Merger {
+    /// The answers, most confident first; winning values are moved out of them.
+    answers: Vec<SourceAnswer>,
+    /// Each answer's `fetched_at` as the API writes it, formatted the first time it is needed.
+    fetched_at: Vec<Option<String>>,
+    /// The provenance of each filled field, by path.
+    provenance: BTreeMap<String, Provenance>,
+}
+
+impl Merger {
+    fn new(answers: Vec<SourceAnswer>) -> Self {
+        Merger {
+            fetched_at: vec![None; answers.len()],
+            answers,
+            provenance: BTreeMap::new(),
+        }
+    }
+
+    fn identity(&mut self) -> Identity {
+        Identity {
+            name: self.text("identity.name", |e| &mut e.identity.name),
+            emails: self.texts("identity.emails", |e| &mut e.identity.emails),
+            handles: self.scalar_map(
+                "identity.handles",
+                |e| &mut e.identity.handles,
+                |v| filled(v),
+            ),
+            avatar_url: self.text("identity.avatar_url", |e| &mut e.identity.avatar_url),
+            bio: self.text("identity.bio", |e| &mut e.identity.bio),
+            company: self.text("identity.company", |e| &mut e.identity.company),
+            job_title: self.text("identity.job_title", |e| &mut e.identity.job_title),
+        }
+    }
+
+    fn demographics(&mut self) -> Demographics {
+        Demographics {
+            age: self.first("demographics.age", |e| &mut e.demographics.age, |_| true),
+            gender: self.text("demographics.gender", |e| &mut e.demographics.gender),
+            location: self.text("demographics.location", |e| &mut e.demographics.location),
+            country: self.text("demographics.country", |e| &mut e.demographics.country),
+            city: self.text("demographics.city", |e| &mut e.demographics.city),
+            education: self.text("demographics.education", |e| &mut e.demographics.education),
+            occupation: self.text("demographics.occupation", |e| {
+                &mut e.demographics.occupation
+            }),
+        }
+    }
+
+    fn social(&mut self) -> Social {
+        // Before the platforms move out: they tell which platform each count is on.
+        let connections = self.connections();
+        Social {
+            platforms: self.texts("social.platforms", |e| &mut e.social.platforms),
+            connections,
+            // A non-finite figure has no JSON form: it counts as absent.
+            influence: self.first(
+                "social.influence",
+                |e| &mut e.social.influence,
+                |x| x.is_finite(),
+            ),
+            communities: self.texts("social.communities", |e| &mut e.social.communities),
+        }
+    }
+
+    fn behavior(&mut self) -> Behavior {
+        Behavior {
+            purchase_history: self.list(
+                "behavior.purchase_history",
+                |e| &mut e.behavior.purchase_history,
+                same_item,
+            ),
+            preferred_channels: self.texts("behavior.preferred_channels", |e| {
+                &mut e.behavior.preferred_channels
+            }),
+            engagement: self.scalar_map(
+                "behavior.engagement",
+                |e| &mut e.behavior.engagement,
+                filled_value,
+            ),
+        }
+    }
+
+    /// Each connector's extra facts, whole, under its name (the most confident answer of a
+    /// connector that answered twice).
+    fn contextual(&mut self) -> BTreeMap<String, Map<String, Value>> {
+        let mut contextual = BTreeMap::new();
+        for index in 0..self.answers.len() {
+            let answer = &mut self.answers[index];
+            if answer.enrichment.extra.is_empty() || contextual.contains_key(&answer.connector) {
+                continue;
+            }
+            let extra = mem::take(&mut answer.enrichment.extra);
+            let path = dotted("contextual", &answer.connector);
+            contextual.insert(answer.connector.clone(), extra);
+            self.record(path, &[index]);
+        }
+        contextual
+    }
+
+    /// The first present value of a scalar, with provenance under `path`.
+    fn first<T>(
+        &mut self,
+        path: &'static str,
+        pick: fn(&mut Enrichment) -> &mut Option<T>,
+        present: fn(&T) -> bool,
+    ) -> Option<T> {
+        let (index, value) = self
+            .answers
+            .iter_mut()
+            .enumerate()
+            .find_map(|(index, answer)| {
+                let value = pick(&mut answer.enrichment).take_if(|value| present(value))?;
+                Some((index, value))
+            })?;
+        self.record(path.to_owned(), &[index]);
+        Some(value)
+    }
+
+    /// The first non-blank value of a text scalar, with provenance under `path`.
+    fn text(
+        &mut self,
+        path: &'static str,
+        pick: fn(&mut Enrichment) -> &mut Option<String>,
+    ) -> Option<String> {
+        self.first(path, pick, |text| filled(text))
+    }
+
+    /// The union of a list of strings, compared case-insensitively.
+    fn texts(
+        &mut self,
+        path: &'static str,
+        pick: fn(&mut Enrichment) -> &mut Vec<String>,
+    ) -> Vec<String> {
+        self.list(path, pick, |a, b| same_text(a, b))
+    }
+
+    /// The union of a list, most confident source first; its contributors are the sources that
+    /// added an item.
+    fn list<T>(
+        &mut self,
+        path: &'static str,
+        pick: fn(&mut Enrichment) -> &mut Vec<T>,
+        same: fn(&T, &T) -> bool,
+    ) -> Vec<T> {
+        let room = self
+            .answers
+            .iter_mut()
+            .map(|a| pick(&mut a.enrichment).len());
+        let mut merged: Vec<T> = Vec::with_capacity(room.sum());
+        let mut contributors = Vec::new();
+        for (index, answer) in self.answers.iter_mut().enumerate() {
+            let before = merged.len();
+            for item in mem::take(pick(&mut answer.enrichment)) {
+                if !merged.iter().any(|seen| same(seen, &item)) {
+                    merged.push(item);
+                }
+            }
+            if merged.len() > before {
+                contributors.push(index);
             }
         }
-        Value::Array(items) => {
-            let field = fields.entry(path.to_owned()).or_insert(Field::List {
-                items: Vec::new(),
-                sources: Vec::new(),
-            });
-            if let Field::List {
-                items: merged,
-                sources,
-            } = field
-            {
-                let before = merged.len();
-                for item in items {
-                    if !merged.iter().any(|seen| same_item(seen, &item)) {
-                        merged.push(item);
-                    }
-                }
-                if merged.len() > before || sources.is_empty() {
-                    sources.push(index);
-                }
-            }
-        }
-        value if path == CONNECTIONS => {
-            let Some(count) = value.as_u64() else { return };
-            let platform = answer
-                .enrichment
-                .social
+        self.record(path.to_owned(), &contributors);
+        merged
+    }
+
+    /// The connections summed over distinct platforms: an answer's platform is its first listed
+    /// one (else its connector's name), lower-cased, and the most confident answer of each
+    /// platform counts. The sum saturates rather than overflow.
+    fn connections(&mut self) -> Option<u64> {
+        let mut counted: Vec<(String, u64)> = Vec::new();
+        let mut contributors = Vec::new();
+        for (index, answer) in self.answers.iter().enumerate() {
+            let social = &answer.enrichment.social;
+            let Some(count) = social.connections else {
+                continue;
+            };
+            let platform = social
                 .platforms
                 .first()
                 .unwrap_or(&answer.connector)
                 .to_lowercase();
-            let field = fields.entry(path.to_owned()).or_insert(Field::Connections {
-                per_platform: BTreeMap::new(),
-            });
-            if let Field::Connections { per_platform } = field {
-                per_platform.entry(platform).or_insert((count, index));
+            if counted.iter().all(|(seen, _)| *seen != platform) {
+                counted.push((platform, count));
+                contributors.push(index);
             }
         }
-        value => scalar(path, value, index, fields),
+        if contributors.is_empty() {
+            return None;
+        }
+        self.record(CONNECTIONS.to_owned(), &contributors);
+        Some(
+            counted
+                .iter()
+                .fold(0, |sum, (_, count)| sum.saturating_add(*count)),
+        )
+    }
+
+    /// A map of independent scalars merged key by key: each key takes its first present
+    /// value, with provenance under `<prefix>.<key>`.
+    fn scalar_map<M, V>(
+        &mut self,
+        prefix: &str,
+        pick: fn(&mut Enrichment) -> &mut M,
+        present: fn(&V) -> bool,
+    ) -> M
+    where
+        M: Default + IntoIterator<Item = (String, V)> + FromIterator<(String, V)>,
+    {
+        let mut merged: BTreeMap<String, V> = BTreeMap::new();
+        for index in 0..self.answers.len() {
+            let entries = mem::take(pick(&mut self.answers[index].enrichment));
+            for (key, value) in entries {
+                if present(&value) && !merged.contains_key(&key) {
+                    self.record(dotted(prefix, &key), &[index]);
+                    merged.insert(key, value);
+                }
+            }
+        }
+        merged.into_iter().collect()
+    }
+
+    /// Record the provenance of the field at `path`, filled by `contributors` (none: not
+    /// filled, nothing to record).
+    fn record(&mut self, path: String, contributors: &[usize]) {
+        let Some(&top) = contributors.first() else {
+            return;
+        };
+        let sources = if contributors.len() > 1 {
+            contributors
+                .iter()
+                .map(|&index| self.answers[index].connector.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let provenance = Provenance {
+            source: self.answers[top].connector.clone(),
+            confidence: self.answers[top].confidence,
+            fetched_at: self.fetched_at(top),
+            sources,
+        };
+        self.provenance.insert(path, provenance);
+    }
+
+    /// The `fetched_at` of the answer at `index`, formatted once per answer.
+    fn fetched_at(&mut self, index: usize) -> String {
+        let at = self.answers[index].fetched_at;
+        self.fetched_at[index]
+            .get_or_insert_with(|| timestamp(at))
+            .clone()
     }
 }
 
-/// The first (most confident) source of a scalar wins.
-fn scalar(path: &str, value: Value, index: usize, fields: &mut BTreeMap<String, Field>) {
-    fields.entry(path.to_owned()).or_insert(Field::Scalar {
-        value,
-        source: index,
-    });
+/// `<prefix>.<key>`, the provenance path of a key inside a map.
+fn dotted(prefix: &str, key: &str) -> String {
+    let mut path = String::with_capacity(prefix.len() + 1 + key.len());
+    path.push_str(prefix);
+    path.push('.');
+    path.push_str(key);
+    path
 }
 
-/// Whether `path` is a key directly inside a scalar map (`identity.handles.github`).
-fn is_scalar_map_entry(path: &str) -> bool {
-    SCALAR_MAPS.iter().any(|map| {
-        path.strip_prefix(map)
-            .and_then(|rest| rest.strip_prefix('.'))
-            .is_some_and(|key| !key.is_empty())
-    })
+/// A text is present when it is not blank.
+fn filled(text: &str) -> bool {
+    !text.trim().is_empty()
+}
+
+/// An engagement figure is present unless it is `null`, a blank string or an empty list.
+fn filled_value(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(text) => filled(text),
+        Value::Array(items) => !items.is_empty(),
+        _ => true,
+    }
 }
 
 /// List items are the same when equal, strings case-insensitively.
 fn same_item(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(a), Value::String(b)) => a.to_lowercase() == b.to_lowercase(),
+        (Value::String(a), Value::String(b)) => same_text(a, b),
         _ => a == b,
     }
 }
 
-/// Put `value` at a dotted `path`, creating objects on the way. Only the section prefixes are
-/// split: the key inside a scalar map or under `contextual` is kept whole.
-fn insert_at(root: &mut Map<String, Value>, path: &str, value: Value) {
-    let depth = if is_scalar_map_entry(path) { 3 } else { 2 };
-    let segments: Vec<&str> = path.splitn(depth, '.').collect();
-    let (last, parents) = segments.split_last().expect("paths are never empty");
-    let mut node = root;
-    for segment in parents {
-        node = node
-            .entry(segment.to_string())
-            .or_insert_with(|| Value::Object(Map::new()))
-            .as_object_mut()
-            .expect("profile paths only nest objects");
+/// Whether two texts are equal once lower-cased (`str::to_lowercase`, without allocating when
+/// both are ASCII).
+fn same_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
-    node.insert((*last).to_owned(), value);
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use enrichd_sdk::{Identity, Social};
-    use serde_json::json;
-
-    use super::*;
-
-    fn answer(
-        connector: &str,
-        confidence: f64,
-        rank: usize,
-        enrichment: Enrichment,
-    ) -> SourceAnswer {
-        SourceAnswer {
-            connector: connector.into(),
-            enrichment,
-            confidence,
-            priority_rank: rank,
-            fetched_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        }
-    }
-
-    fn named(name: &str) -> Enrichment {
-        Enrichment {
-            identity: Identity {
-                name: Some(name.into()),
-                ..Identity::default()
-            },
-            ..Enrichment::default()
-        }
-    }
-
-    #[test]
-    fn the_most_confident_scalar_wins() {
-        let merged = merge(vec![
-            answer("github", 0.8, 1, named("Octo Cat")),
-            answer("hubspot", 0.9, 0, named("Bryan Cooper")),
-        ]);
-        assert_eq!(merged.body.identity.name.as_deref(), Some("Bryan Cooper"));
-        assert_eq!(merged.provenance["identity.name"].source, "hubspot");
-        assert_eq!(merged.provenance["identity.name"].confidence, 0.9);
-    }
-
-    #[test]
-    fn ties_go_to_priority_then_freshness() {
-        let merged = merge(vec![
-            answer("github", 0.8, 1, named("From GitHub")),
-            answer("hubspot", 0.8, 0, named("From HubSpot")),
-        ]);
-        assert_eq!(merged.body.identity.name.as_deref(), Some("From HubSpot"));
-
-        let mut older = answer("a", 0.8, 5, named("Older"));
-        older.fetched_at -= Duration::from_secs(60);
-        let newer = answer("b", 0.8, 5, named("Newer"));
-        let merged = merge(vec![older, newer]);
-        assert_eq!(merged.body.identity.name.as_deref(), Some("Newer"));
-    }
-
-    #[test]
-    fn an_absent_or_blank_value_never_hides_another_source() {
-        let merged = merge(vec![
-            answer("hubspot", 0.9, 0, named("  ")),
-            answer("github", 0.5, 1, named("Octo")),
-        ]);
-        assert_eq!(merged.body.identity.name.as_deref(), Some("Octo"));
-        assert_eq!(merged.provenance["identity.name"].source, "github");
-    }
-
-    #[test]
-    fn lists_are_unioned_case_insensitively() {
-        let a = Enrichment {
-            interests: vec!["Rust".into(), "databases".into()],
-            ..Enrichment::default()
-        };
-        let b = Enrichment {
-            interests: vec!["rust".into(), "Go".into()],
-            ..Enrichment::default()
-        };
-        let merged = merge(vec![answer("a", 0.9, 0, a), answer("b", 0.5, 1, b)]);
-        assert_eq!(merged.body.interests, ["Rust", "databases", "Go"]);
-        assert_eq!(merged.provenance["interests"].source, "a");
-        assert_eq!(merged.provenance["interests"].sources, ["a", "b"]);
-    }
-
-    #[test]
-    fn connections_add_up_across_distinct_platforms() {
-        let social = |platform: &str, count| Enrichment {
-            social: Social {
-                platforms: vec![platform.into()],
-                connections: Some(count),
-                ..Social::default()
-            },
-            ..Enrichment::default()
-        };
-        let merged = merge(vec![
-            answer("github", 0.8, 0, social("github", 20)),
-            answer("x", 0.7, 1, social("x", 100)),
-            answer("github_mirror", 0.5, 2, social("github", 999)),
-        ]);
-        assert_eq!(merged.body.social.connections, Some(120));
-        assert_eq!(merged.body.social.platforms, ["github", "x"]);
-        assert_eq!(
-            merged.provenance["social.connections"].sources,
-            ["github", "x"]
-        );
-    }
-
-    #[test]
-    fn scalar_maps_merge_key_by_key() {
-        let handles = |pairs: &[(&str, &str)]| Enrichment {
-            identity: Identity {
-                handles: pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                ..Identity::default()
-            },
-            ..Enrichment::default()
-        };
-        let merged = merge(vec![
-            answer(
-                "github",
-                0.8,
-                0,
-                handles(&[("github", "octocat"), ("x", "octo_x")]),
-            ),
-            answer("x", 0.9, 1, handles(&[("x", "real_x")])),
-        ]);
-        assert_eq!(merged.body.identity.handles["github"], "octocat");
-        assert_eq!(merged.body.identity.handles["x"], "real_x");
-        assert_eq!(merged.provenance["identity.handles.x"].source, "x");
-    }
-
-    #[test]
-    fn extra_facts_go_under_contextual_by_connector() {
-        let mut enrichment = named("Bryan");
-        enrichment
-            .extra
-            .insert("lifecycle_stage".into(), json!("customer"));
-        let merged = merge(vec![answer("hubspot", 0.9, 0, enrichment)]);
-        assert_eq!(
-            merged.body.contextual["hubspot"]["lifecycle_stage"],
-            "customer"
-        );
-        assert_eq!(merged.provenance["contextual.hubspot"].source, "hubspot");
-    }
-
-    #[test]
-    fn every_filled_field_has_provenance_and_confidence_is_their_mean() {
-        let mut a = named("Bryan");
-        a.identity.company = Some("Biglytics".into());
-        let b = Enrichment {
-            interests: vec!["rust".into()],
-            ..Enrichment::default()
-        };
-        let merged = merge(vec![
-            answer("hubspot", 0.9, 0, a),
-            answer("github", 0.6, 1, b),
-        ]);
-        let paths: Vec<_> = merged.provenance.keys().cloned().collect();
-        assert_eq!(paths, ["identity.company", "identity.name", "interests"]);
-        assert_eq!(merged.confidence, 0.8);
-    }
-
-    #[test]
-    fn nothing_to_merge_gives_an_empty_profile() {
-        let merged = merge(Vec::new());
-        assert_eq!(merged.body, ProfileBody::default());
-        assert_eq!(merged.confidence, 0.0);
-    }
-}
+mod tests;

@@ -455,6 +455,7 @@ async fn delete_and_refresh_reach_the_in_process_tier_of_every_replica() {
     let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
     tokio::time::sleep(Duration::from_millis(200)).await; // let both subscribe
     let first = app.enrich(known_subject("tier-1")).await;
+    app.wait_for_profile_in_redis("tier-1").await;
     assert_eq!(replica.get_profile("tier-1").await.body["cache"], "hit"); // now in its tier too
 
     let refreshed = app.get("/v1/profiles/tier-1?refresh=true").await;
