@@ -4,7 +4,7 @@
 # ceiling), then each counted by callgrind.
 #
 #   bench/ab.sh LABEL PATCH... [-- harness options]
-#   bench/ab.sh fixes bench/experiments/0[123]*.patch -- --runs 5
+#   bench/ab.sh fix my-change.patch -- --runs 5
 #   AB_BASE=HEAD~1 bench/ab.sh ...            # another commit (default HEAD)
 #
 # The commit is exported with `git archive` (read-only) to a scratch directory; a copy of

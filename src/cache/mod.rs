@@ -171,15 +171,9 @@ impl ProfileCache {
         }
     }
 
-    /// Keep `profile` for `keep_for` (its freshness plus the stale window) in both tiers, and
-    /// tell the other replicas to drop their copy.
-    pub async fn store(&self, user_id: &str, profile: CachedProfile, keep_for: Duration) {
-        self.store_local(user_id, &profile, keep_for).await;
-        self.store_shared(user_id, &profile, keep_for).await;
-    }
-
-    /// The in-process half of [`store`](Self::store): once it returns, this replica serves
-    /// the profile.
+    /// Keep `profile` in the in-process tier for `keep_for` (its freshness plus the stale
+    /// window): once this returns, this replica serves it. [`write_back`](Self::write_back)
+    /// then shares it.
     pub async fn store_local(&self, user_id: &str, profile: &CachedProfile, keep_for: Duration) {
         self.local
             .put(
@@ -190,19 +184,40 @@ impl ProfileCache {
             .await;
     }
 
-    /// The shared half of [`store`](Self::store): Redis, and the event that makes the other
-    /// replicas drop their in-process copy.
-    pub async fn store_shared(&self, user_id: &str, profile: &CachedProfile, keep_for: Duration) {
-        if let Some(redis) = &self.redis
-            && let Err(err) = redis.put(user_id, profile, keep_for).await
-        {
-            tracing::warn!(error = %err, "Could not write a profile to Redis; kept in process only.");
+    /// The writes that follow an answer, in one round trip to Redis: per-source answers (each
+    /// kept for its own time), the profile (already in process, see
+    /// [`store_local`](Self::store_local)) and the release of the user's lock; then the event
+    /// that makes the other replicas drop their copy. Without Redis, or when it fails, the
+    /// per-source answers are kept in process.
+    pub async fn write_back(
+        &self,
+        user_id: &str,
+        sources: Vec<(String, CachedSource, Duration)>,
+        profile: Option<(&CachedProfile, Duration)>,
+        lock_token: Option<&str>,
+    ) {
+        let mut sources = Some(sources);
+        if let Some(redis) = &self.redis {
+            let unlock = lock_token.map(|token| self.coordination.unlock_command(user_id, token));
+            let pending = sources.take().unwrap_or_default();
+            match redis.write_back(user_id, &pending, profile, unlock).await {
+                Ok(()) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "Could not write to Redis; kept in process only.");
+                    sources = Some(pending);
+                }
+            }
         }
-        self.coordination
-            .publish(Event::Invalidate {
-                user_id: user_id.to_owned(),
-            })
-            .await;
+        if let Some(sources) = sources {
+            self.store_local_sources(user_id, sources).await;
+        }
+        if profile.is_some() {
+            self.coordination
+                .publish(Event::Invalidate {
+                    user_id: user_id.to_owned(),
+                })
+                .await;
+        }
     }
 
     /// Try to become the replica that fans out for a user (its lock in Redis, for `lock_for`)
@@ -260,21 +275,12 @@ impl ProfileCache {
         found
     }
 
-    /// Keep per-source answers, each for its own time.
-    pub async fn store_sources(
+    /// Keep per-source answers in process, each for its own time.
+    async fn store_local_sources(
         &self,
         user_id: &str,
         sources: Vec<(String, CachedSource, Duration)>,
     ) {
-        if let Some(redis) = &self.redis {
-            match redis.put_sources(user_id, &sources).await {
-                Ok(()) => return,
-                Err(err) => tracing::warn!(
-                    error = %err,
-                    "Could not write per-source answers to Redis; kept in process."
-                ),
-            }
-        }
         for (connector, source, keep_for) in sources {
             let json = serde_json::to_vec(&source).expect("cached sources serialize");
             let packed = packed::compress(&json);

@@ -45,29 +45,46 @@ impl RedisStore {
         })
     }
 
-    /// Write the profile and its expiry atomically.
-    pub async fn put(
+    /// The writes that follow an answer, atomically and in one round trip: the per-source
+    /// answers (each with its own expiry), the profile and its expiry when there is one, then
+    /// `also` (the release of the user's lock).
+    pub async fn write_back(
         &self,
         user_id: &str,
-        profile: &CachedProfile,
-        keep_for: Duration,
+        sources: &[(String, CachedSource, Duration)],
+        profile: Option<(&CachedProfile, Duration)>,
+        also: Option<redis::Cmd>,
     ) -> Result<(), RedisError> {
-        let key = self.keys.profile(user_id);
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("HSET")
-            .arg(&key)
-            .arg("body")
-            .arg(profile.body.as_ref())
-            .arg("fresh_until")
-            .arg(profile.fresh_until_ms)
-            .arg("subject")
-            .arg(profile.subject.as_ref())
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(millis(keep_for))
-            .ignore();
+        pipe.atomic();
+        for (connector, source, keep_for) in sources {
+            let value = serde_json::to_vec(source).expect("cached sources serialize");
+            pipe.cmd("SET")
+                .arg(self.keys.source(user_id, connector))
+                .arg(value)
+                .arg("PX")
+                .arg(millis(*keep_for))
+                .ignore();
+        }
+        if let Some((profile, keep_for)) = profile {
+            let key = self.keys.profile(user_id);
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg("body")
+                .arg(profile.body.as_ref())
+                .arg("fresh_until")
+                .arg(profile.fresh_until_ms)
+                .arg("subject")
+                .arg(profile.subject.as_ref())
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(millis(keep_for))
+                .ignore();
+        }
+        if let Some(also) = also {
+            pipe.add_command(also).ignore();
+        }
         self.link.run::<()>(&pipe).await
     }
 
@@ -112,28 +129,6 @@ impl RedisStore {
             mget.arg(self.keys.source(user_id, connector));
         }
         mget
-    }
-
-    /// Write per-source answers, each with its own expiry.
-    pub async fn put_sources(
-        &self,
-        user_id: &str,
-        sources: &[(String, CachedSource, Duration)],
-    ) -> Result<(), RedisError> {
-        if sources.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for (connector, source, keep_for) in sources {
-            let value = serde_json::to_vec(source).expect("cached sources serialize");
-            pipe.cmd("SET")
-                .arg(self.keys.source(user_id, connector))
-                .arg(value)
-                .arg("PX")
-                .arg(millis(*keep_for))
-                .ignore();
-        }
-        self.link.run::<()>(&pipe).await
     }
 
     /// Delete every key of a user.

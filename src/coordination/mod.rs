@@ -65,7 +65,6 @@ pub struct Coordination {
     /// This replica's id, to ignore its own events.
     instance: String,
     take_from_window: redis::Script,
-    release_lock: redis::Script,
 }
 
 impl Coordination {
@@ -76,7 +75,6 @@ impl Coordination {
             channel: format!("{prefix}events"),
             instance: uuid::Uuid::new_v4().to_string(),
             take_from_window: redis::Script::new(TAKE_FROM_WINDOW),
-            release_lock: redis::Script::new(RELEASE_LOCK),
         }
     }
 
@@ -175,12 +173,16 @@ impl Coordination {
         (set, token)
     }
 
-    /// Release a lock taken with [`lock_command`](Self::lock_command), if it is still ours.
-    pub async fn unlock(&self, user_id: &str, token: &str) {
-        let Some(link) = &self.link else { return };
-        let mut invocation = self.release_lock.key(self.lock_key(user_id));
-        invocation.arg(token);
-        let _ = link.script::<i64>(invocation).await;
+    /// The command that releases a lock taken with [`lock_command`](Self::lock_command) if
+    /// it is still ours (compare and delete, in Lua): for callers that send it in a pipeline
+    /// with other writes of the same user.
+    pub fn unlock_command(&self, user_id: &str, token: &str) -> redis::Cmd {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(RELEASE_LOCK)
+            .arg(1)
+            .arg(self.lock_key(user_id))
+            .arg(token);
+        eval
     }
 
     /// The lock key lives in the user's hash slot, beside the user's other keys.

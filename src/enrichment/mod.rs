@@ -73,7 +73,6 @@ struct Inner {
     registry: Arc<ConnectorRegistry>,
     cache: Arc<ProfileCache>,
     fan_out: FanOut,
-    coordination: Arc<Coordination>,
     metrics: Arc<Metrics>,
     deadline: Duration,
     freshness: Freshness,
@@ -113,8 +112,7 @@ impl Enricher {
             inner: Arc::new(Inner {
                 registry,
                 cache,
-                fan_out: FanOut::new(http, metrics.clone(), coordination.clone()),
-                coordination,
+                fan_out: FanOut::new(http, metrics.clone(), coordination),
                 metrics,
                 deadline: config.deadline(),
                 freshness: Freshness {
@@ -396,19 +394,19 @@ impl Inner {
         let this = self.clone();
         let shared = job.shared;
         let writes = async move {
-            if shared {
-                this.store_sources(&subject, &targets, &outcomes).await;
-                if let Some((cached, keep_for)) = to_store {
-                    this.cache
-                        .store_shared(&subject.user_id, &cached, keep_for)
-                        .await;
-                }
-                if let Some(late) = late {
-                    this.merge_late_answers(subject.clone(), targets, outcomes, late, pending);
-                }
-            }
-            if let Some(token) = lock {
-                this.coordination.unlock(&subject.user_id, &token).await;
+            let sources = if shared {
+                this.fresh_sources(&subject, &targets, &outcomes)
+            } else {
+                Vec::new()
+            };
+            let profile = to_store
+                .as_ref()
+                .map(|(cached, keep_for)| (cached, *keep_for));
+            this.cache
+                .write_back(&subject.user_id, sources, profile, lock.as_deref())
+                .await;
+            if shared && let Some(late) = late {
+                this.merge_late_answers(subject.clone(), targets, outcomes, late, pending);
             }
         }
         .boxed();
@@ -433,15 +431,16 @@ impl Inner {
         None
     }
 
-    /// Keep each definite answer (`ok`, `not_found`) obtained now, for its connector's TTL.
-    async fn store_sources(
+    /// The definite answers (`ok`, `not_found`) obtained now, to keep for their connector's
+    /// TTL.
+    fn fresh_sources(
         &self,
         subject: &Subject,
         targets: &[Arc<ConnectorEntry>],
         outcomes: &[SourceOutcome],
-    ) {
+    ) -> Vec<(String, CachedSource, Duration)> {
         let now = SystemTime::now();
-        let fresh: Vec<(String, CachedSource, Duration)> = targets
+        targets
             .iter()
             .zip(outcomes)
             .filter(|(_, o)| !o.from_cache && o.report.status.answered())
@@ -461,8 +460,7 @@ impl Inner {
                 };
                 (entry.name.clone(), source, fresh_for)
             })
-            .collect();
-        self.cache.store_sources(&subject.user_id, fresh).await;
+            .collect()
     }
 
     /// Calls still running at the deadline keep going (up to their own timeout); when they
@@ -500,13 +498,20 @@ impl Inner {
                     o
                 })
                 .collect();
-            this.store_sources(&subject, &targets, &fresh).await;
-            if let Ok((cached, _, keep_for)) = this.build(&subject, &targets, &outcomes) {
-                this.cache.store(&subject.user_id, cached, keep_for).await;
-                tracing::debug!(
-                    late = arrived.len(),
-                    "Merged late answers into the cached profile."
-                );
+            let sources = this.fresh_sources(&subject, &targets, &fresh);
+            let user_id = &subject.user_id;
+            match this.build(&subject, &targets, &outcomes) {
+                Ok((cached, _, keep_for)) => {
+                    this.cache.store_local(user_id, &cached, keep_for).await;
+                    this.cache
+                        .write_back(user_id, sources, Some((&cached, keep_for)), None)
+                        .await;
+                    tracing::debug!(
+                        late = arrived.len(),
+                        "Merged late answers into the cached profile."
+                    );
+                }
+                Err(_) => this.cache.write_back(user_id, sources, None, None).await,
             }
         });
     }

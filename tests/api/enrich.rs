@@ -75,6 +75,12 @@ async fn the_second_request_is_a_hit_on_this_replica_and_on_another() {
     let metrics = app.metrics().await;
     assert!(metrics.contains(r#"enrichd_cache_lookups_total{result="hit",tier="local"} 1"#));
     app.wait_for_profile_in_redis("u-7").await;
+    let lock_key = format!("{}{{u-7}}:lock", app.prefix);
+    let locked: bool = redis::cmd("EXISTS")
+        .arg(&lock_key)
+        .query(&mut app.redis().connection())
+        .unwrap();
+    assert!(!locked, "the lock is released with the writes");
     let ttl: i64 = redis::cmd("PTTL")
         .arg(app.profile_key("u-7"))
         .query(&mut app.redis().connection())
