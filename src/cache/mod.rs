@@ -196,19 +196,21 @@ impl ProfileCache {
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
     ) {
-        let mut sources = Some(sources);
-        if let Some(redis) = &self.redis {
-            let unlock = lock_token.map(|token| self.coordination.unlock_command(user_id, token));
-            let pending = sources.take().unwrap_or_default();
-            match redis.write_back(user_id, &pending, profile, unlock).await {
-                Ok(()) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, "Could not write to Redis; kept in process only.");
-                    sources = Some(pending);
+        let written = match &self.redis {
+            None => false,
+            Some(redis) => {
+                let unlock =
+                    lock_token.map(|token| self.coordination.unlock_command(user_id, token));
+                match redis.write_back(user_id, &sources, profile, unlock).await {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "Could not write to Redis; kept in process only.");
+                        false
+                    }
                 }
             }
-        }
-        if let Some(sources) = sources {
+        };
+        if !written {
             self.store_local_sources(user_id, sources).await;
         }
         if profile.is_some() {

@@ -495,11 +495,8 @@ async fn a_redis_outage_degrades_and_recovers_by_itself() {
     .await;
     let after = app.enrich(known_subject("out-2")).await;
     assert_eq!(after.status, 200);
-    let stored: bool = redis::cmd("EXISTS")
-        .arg(app.profile_key("out-2"))
-        .query(&mut app.redis().connection())
-        .unwrap();
-    assert!(stored, "writes reach Redis again after it recovers");
+    // Writes reach Redis again after it recovers (they follow the answer: wait for them).
+    app.wait_for_profile_in_redis("out-2").await;
 }
 
 #[tokio::test]
