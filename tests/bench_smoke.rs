@@ -4,20 +4,10 @@
 //! timeout), never a timing target. The script installs wrk, nginx, redis-server and valgrind
 //! when they are missing.
 
-use std::process::Command;
+#[path = "support/run_script.rs"]
+mod support;
 
 #[test]
 fn the_benchmark_harness_runs_end_to_end() {
-    let output = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/smoke.sh"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ENRICHD_BIN", env!("CARGO_BIN_EXE_enrichd"))
-        .output()
-        .expect("bash runs");
-    let shown = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "bench/smoke.sh failed:\n{shown}");
+    support::run_script("bench/smoke.sh");
 }

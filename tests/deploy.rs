@@ -4,20 +4,10 @@
 //! uses contract metrics. The script installs its tools (promtool, kubectl, validators) when
 //! they are missing.
 
-use std::process::Command;
+#[path = "support/run_script.rs"]
+mod support;
 
 #[test]
 fn deployment_artifacts_validate_offline() {
-    let output = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/check.sh"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ENRICHD_BIN", env!("CARGO_BIN_EXE_enrichd"))
-        .output()
-        .expect("bash runs");
-    let shown = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "deploy/check.sh failed:\n{shown}");
+    support::run_script("deploy/check.sh");
 }
