@@ -1,7 +1,10 @@
 //! A Gravatar v3 profile as `GET /v3/profiles/{hash}` returns it, and how it maps into an
 //! [`Enrichment`].
 
-use enrichd_sdk::{Enrichment, insert_present, text::trimmed};
+use enrichd_sdk::{
+    Enrichment, insert_present,
+    text::{trimmed, unique_ignoring_ascii_case, unique_ignoring_case},
+};
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -128,25 +131,19 @@ impl Profile {
 
         enrichment.demographics.location = trimmed(self.location);
 
-        for interest in self.interests.unwrap_or_default() {
-            if let Some(name) = trimmed(interest.name)
-                && !enrichment
-                    .interests
-                    .iter()
-                    .any(|known| known.to_lowercase() == name.to_lowercase())
-            {
-                enrichment.interests.push(name);
-            }
-        }
+        enrichment.interests = unique_ignoring_case(
+            self.interests
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|interest| trimmed(interest.name)),
+        );
 
-        // Gravatar first: enrichd counts connections by a source's first platform.
-        let platforms = &mut enrichment.social.platforms;
-        platforms.push("gravatar".into());
-        for platform in accounts.iter().filter_map(VerifiedAccount::platform) {
-            if !platforms.contains(&platform) {
-                platforms.push(platform);
-            }
-        }
+        // Gravatar first: enrichd counts connections by a source's first platform. Platforms
+        // are lower case already.
+        enrichment.social.platforms = unique_ignoring_ascii_case(
+            std::iter::once("gravatar".to_owned())
+                .chain(accounts.iter().filter_map(VerifiedAccount::platform)),
+        );
 
         let extra = &mut enrichment.extra;
         let texts = [
@@ -359,5 +356,40 @@ mod tests {
             Some("wordpress")
         );
         assert_eq!(account("we ird", "").platform(), None);
+    }
+
+    #[test]
+    fn long_lists_of_interests_and_accounts_lose_their_repeats_in_linear_time() {
+        // Quadratic, 100,000 interests held a worker for a minute.
+        let interests: Vec<serde_json::Value> = (0..100_000)
+            .map(|i| json!({"name": format!("Topic {i}")}))
+            .chain(
+                (0..100_000)
+                    .step_by(100)
+                    .map(|i| json!({"name": format!("TOPIC {i}")})),
+            )
+            .collect();
+        let accounts: Vec<serde_json::Value> = (0..100_000)
+            .map(|i| json!({"service_type": format!("service{}", i % 50_000), "url": ""}))
+            .chain([json!({"service_type": "Gravatar", "url": ""})])
+            .collect();
+        let profile: Profile = serde_json::from_value(json!({
+            "hash": "31c5543c1734d25c7206f5fd591525d0295bec6fe84ff82f946a34fe970a1e66",
+            "interests": interests,
+            "verified_accounts": accounts,
+        }))
+        .unwrap();
+        let started = std::time::Instant::now();
+        let enrichment = profile.into_enrichment();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(enrichment.interests.len(), 100_000);
+        assert_eq!(enrichment.interests[..2], ["Topic 0", "Topic 1"]);
+        let platforms = &enrichment.social.platforms;
+        assert_eq!(platforms.len(), 50_001);
+        assert_eq!(platforms[..3], ["gravatar", "service0", "service1"]);
     }
 }

@@ -273,12 +273,8 @@ pub(crate) fn convert(kind: Kind, value: &Value) -> Option<Value> {
                 Value::Array(items) => items.iter().filter_map(scalar).collect(),
                 other => scalar(other).into_iter().collect(),
             };
-            let mut unique: Vec<String> = Vec::new();
-            for item in items {
-                if !unique.iter().any(|u| u.eq_ignore_ascii_case(&item)) {
-                    unique.push(item);
-                }
-            }
+            // Linear: a response may hold 100,000 tags.
+            let unique = text::unique_ignoring_ascii_case(items);
             (!unique.is_empty()).then(|| Value::from(unique))
         }
         Kind::Age => whole(value).filter(|age| *age <= MAX_AGE).map(Value::from),
@@ -494,5 +490,37 @@ mod tests {
                 Capability::Contextual
             ]
         );
+    }
+
+    #[test]
+    fn long_text_lists_lose_their_repeats_in_linear_time() {
+        // Quadratic, this held a worker for over a minute.
+        let tags: Vec<Value> = (0..100_000)
+            .map(|i| json!(format!("tag-{i}")))
+            .chain(
+                (0..100_000)
+                    .step_by(1000)
+                    .map(|i| json!(format!("TAG-{i}"))),
+            )
+            .chain([json!("Tag-99999"), json!(" tag-5 "), json!(null), json!(42)])
+            .collect();
+        let started = std::time::Instant::now();
+        let enrichment = mapping(&[("interests", "/tags")])
+            .apply(&json!({ "tags": tags }))
+            .unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let interests = &enrichment.interests;
+        assert_eq!(interests.len(), 100_001);
+        assert!(
+            interests[..100_000]
+                .iter()
+                .enumerate()
+                .all(|(i, tag)| *tag == format!("tag-{i}"))
+        );
+        assert_eq!(interests[100_000], "42");
     }
 }

@@ -1,22 +1,40 @@
 //! The Mastodon connector itself: the account lookup on the handle's instance and the health
 //! check.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, ErrorCode,
-    SettingsIssue, Subject, async_trait,
+    SettingsIssue, Subject, async_trait, hosts,
     http::{self, UpstreamResponse},
 };
-use reqwest::{Url, header, redirect};
+use reqwest::{Url, header};
 
 use crate::{
-    KIND, account::Account, errors, handle, handle::Handle, public_dns::PublicOnlyResolver,
+    KIND,
+    account::Account,
+    errors,
+    handle::{self, Handle, Refusal},
     settings::ValidSettings,
 };
 
 /// The `User-Agent` of calls to instances named by handles (the shared client sets enrichd's).
 const USER_AGENT: &str = concat!("enrichd/", env!("CARGO_PKG_VERSION"));
+
+/// The message of every handle whose instance may not be called, whatever the reason: one
+/// message, so that a caller cannot tell how its instance was read or where it points.
+const INSTANCE_REFUSED: &str = "the mastodon handle's instance is not a host that may be called \
+                                (a public host name, or one in instances_allowed); Mastodon was \
+                                not called";
+
+/// The answer to a handle whose instance may not be called: `not_found`, the subject being
+/// unknown to every instance the connector may ask, with [`INSTANCE_REFUSED`].
+fn instance_refused() -> ConnectorError {
+    ConnectorError {
+        message: INSTANCE_REFUSED.into(),
+        ..ConnectorError::not_found()
+    }
+}
 
 /// Reads Mastodon accounts on the instance their handle names.
 ///
@@ -26,10 +44,10 @@ const USER_AGENT: &str = concat!("enrichd/", env!("CARGO_PKG_VERSION"));
 pub struct MastodonConnector {
     settings: ValidSettings,
     metadata: ConnectorMetadata,
-    /// The client for calls to the instances handles name (no `base_url`): it follows no
-    /// redirect and, without an allow-list, connects to public addresses only, so a handle
-    /// cannot steer a request into the internal network. `None` with a `base_url`, whose
-    /// server the operator chose: the shared client serves it.
+    /// The client for calls to the instances handles name (no `base_url`), from the SDK's
+    /// [`hosts`]: it follows no redirect and, without an allow-list, connects to public
+    /// addresses only, so a handle cannot steer a request into the internal network. `None`
+    /// with a `base_url`, whose server the operator chose: the shared client serves it.
     direct_client: Option<reqwest::Client>,
 }
 
@@ -41,14 +59,12 @@ impl MastodonConnector {
         let direct_client = match settings.base_url {
             Some(_) => None,
             None => {
-                let mut builder = reqwest::Client::builder()
-                    .redirect(redirect::Policy::none())
-                    .connect_timeout(Duration::from_secs(2))
-                    .user_agent(USER_AGENT);
-                if settings.instances_allowed.is_empty() {
-                    builder = builder.dns_resolver(PublicOnlyResolver);
-                }
-                let client = builder.build().map_err(|err| {
+                let client = if settings.instances_allowed.is_empty() {
+                    hosts::caller_host_client(USER_AGENT)
+                } else {
+                    hosts::listed_host_client(USER_AGENT)
+                };
+                let client = client.map_err(|err| {
                     vec![SettingsIssue::new(
                         "base_url",
                         format!("without it, an HTTP client for direct calls is needed and cannot be built: {err}"),
@@ -67,30 +83,76 @@ impl MastodonConnector {
     /// Where to look `handle` up: `{base_url}/api/v1/accounts/lookup?acct=user@instance` when a
     /// base URL is set, else `https://{instance}/api/v1/accounts/lookup?acct=user` (the
     /// instance's own account, without a WebFinger round trip).
-    pub(crate) fn lookup_url(&self, handle: &Handle<'_>) -> Url {
+    ///
+    /// `None` only if the instance, a host the URL parser already normalised, no longer makes
+    /// a URL: refused like any other instance rather than trusted to.
+    pub(crate) fn lookup_url(&self, handle: &Handle<'_>) -> Option<Url> {
         let (root, acct) = match &self.settings.base_url {
             Some(base_url) => (base_url.clone(), handle.acct()),
             None => {
-                // The instance passed `handle::parse`: a bare host name, so this parses.
-                let root = Url::parse(&format!("https://{}/", handle.instance))
-                    .expect("a checked host name makes a URL");
+                let root = Url::parse(&format!("https://{}/", handle.instance)).ok()?;
                 (root, handle.user.to_owned())
             }
         };
         let mut url = http::endpoint(&root, &["api", "v1", "accounts", "lookup"]);
         url.query_pairs_mut().append_pair("acct", &acct);
-        url
+        Some(url)
+    }
+
+    /// Look the account up at `url` and map the answer, or the failure, of the server. Without
+    /// a `base_url` the caller chose the server, so every failure is [subject-caused]: an
+    /// instance that is down, slow, rate-limits or answers garbage says nothing about this
+    /// connector, and must not open its circuit or make other subjects wait.
+    ///
+    /// [subject-caused]: ConnectorError::subject_caused
+    async fn look_up(
+        &self,
+        url: Url,
+        instance: &str,
+        ctx: &EnrichContext,
+    ) -> Result<Enrichment, ConnectorError> {
+        let outcome = self.read_account(url, instance, ctx).await;
+        match self.direct_client {
+            Some(_) => outcome.map_err(ConnectorError::caused_by_subject),
+            None => outcome,
+        }
+    }
+
+    /// The account at `url`, mapped; a non-success status mapped by [`errors::from_response`].
+    async fn read_account(
+        &self,
+        url: Url,
+        instance: &str,
+        ctx: &EnrichContext,
+    ) -> Result<Enrichment, ConnectorError> {
+        let response = self
+            .get(url, ctx)
+            .await?
+            .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
+        let account: Account = response.json()?;
+        if account.is_suspended() {
+            return Err(ConnectorError {
+                message: "HTTP 200 from Mastodon: the account is suspended".into(),
+                ..ConnectorError::not_found()
+            });
+        }
+        Ok(account.into_enrichment(instance))
     }
 
     /// GET `url` with the token, if any, within the context's deadline and size cap. Any status
-    /// is returned; the caller decides what it means.
+    /// is returned; the caller decides what it means. A direct call goes through
+    /// [`hosts::send`]: a failure to reach the instance is [`hosts::unreachable_host`], the
+    /// same whatever happened.
     async fn get(&self, url: Url, ctx: &EnrichContext) -> Result<UpstreamResponse, ConnectorError> {
         let client = self.direct_client.as_ref().unwrap_or(ctx.http());
         let mut request = client.get(url).header(header::ACCEPT, "application/json");
         if let Some(token) = &self.settings.access_token {
             request = request.bearer_auth(token.expose());
         }
-        http::send(request, ctx).await
+        match self.direct_client {
+            Some(_) => hosts::send(request, ctx).await,
+            None => http::send(request, ctx).await,
+        }
     }
 }
 
@@ -100,6 +162,7 @@ impl Connector for MastodonConnector {
         &self.metadata
     }
 
+    /// Check the handle (a refused one is `not_found` without a call), then look it up.
     async fn enrich(
         &self,
         subject: &Subject,
@@ -111,34 +174,21 @@ impl Connector for MastodonConnector {
                 ..ConnectorError::not_found()
             });
         };
-        let Some(handle) = handle::parse(text) else {
-            return Err(ConnectorError {
-                message: "the mastodon handle is not `user@instance` (user: 1-30 letters, \
-                          digits and underscores; instance: a host name); Mastodon was not called"
-                    .into(),
-                ..ConnectorError::not_found()
-            });
+        let parsed = handle::parse(text, |instance| self.settings.callable_instance(instance));
+        let handle = match parsed {
+            Ok(handle) => handle,
+            Err(Refusal::Malformed) => {
+                return Err(ConnectorError {
+                    message: "the mastodon handle is not `user@instance` (user: 1-30 letters, \
+                              digits and underscores); Mastodon was not called"
+                        .into(),
+                    ..ConnectorError::not_found()
+                });
+            }
+            Err(Refusal::InstanceRefused) => return Err(instance_refused()),
         };
-        if !self.settings.permits(&handle.instance) {
-            return Err(ConnectorError {
-                message: "the mastodon handle names an instance that is not allowed (see \
-                          instances_allowed); Mastodon was not called"
-                    .into(),
-                ..ConnectorError::not_found()
-            });
-        }
-        let response = self
-            .get(self.lookup_url(&handle), ctx)
-            .await?
-            .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
-        let account: Account = response.json()?;
-        if account.is_suspended() {
-            return Err(ConnectorError {
-                message: "HTTP 200 from Mastodon: the account is suspended".into(),
-                ..ConnectorError::not_found()
-            });
-        }
-        Ok(account.into_enrichment(&handle.instance))
+        let url = self.lookup_url(&handle).ok_or_else(instance_refused)?;
+        self.look_up(url, &handle.instance, ctx).await
     }
 
     /// With a `base_url`: `GET /api/v1/apps/verify_credentials` when a token is set (proves the
@@ -169,7 +219,15 @@ impl Connector for MastodonConnector {
 
 #[cfg(test)]
 mod tests {
-    use enrichd_sdk::ConnectorFactory;
+    use std::time::Duration;
+
+    use enrichd_sdk::{
+        ConnectorFactory,
+        testkit::{
+            context, fixture_response, unreachable_base_url,
+            wiremock::{Mock, MockServer, ResponseTemplate, matchers::any},
+        },
+    };
     use serde_json::json;
 
     use super::*;
@@ -182,9 +240,12 @@ mod tests {
     #[test]
     fn without_a_base_url_the_lookup_goes_to_the_handles_instance() {
         let connector = connector(json!({}));
-        let handle = handle::parse("@Gargron@Mastodon.Social").unwrap();
+        let handle = handle::parse("@Gargron@Mastodon.Social", |instance| {
+            connector.settings.callable_instance(instance)
+        })
+        .unwrap();
         assert_eq!(
-            connector.lookup_url(&handle).as_str(),
+            connector.lookup_url(&handle).unwrap().as_str(),
             "https://mastodon.social/api/v1/accounts/lookup?acct=Gargron"
         );
         assert!(connector.direct_client.is_some());
@@ -193,11 +254,135 @@ mod tests {
     #[test]
     fn with_a_base_url_the_full_acct_goes_to_it() {
         let connector = connector(json!({"base_url": "http://127.0.0.1:4013/prefix/"}));
-        let handle = handle::parse("noiob@awoo.space").unwrap();
+        let handle = handle::parse("noiob@awoo.space", |instance| {
+            connector.settings.callable_instance(instance)
+        })
+        .unwrap();
         assert_eq!(
-            connector.lookup_url(&handle).as_str(),
+            connector.lookup_url(&handle).unwrap().as_str(),
             "http://127.0.0.1:4013/prefix/api/v1/accounts/lookup?acct=noiob%40awoo.space"
         );
         assert!(connector.direct_client.is_none());
+    }
+
+    #[test]
+    fn an_instance_that_makes_no_url_is_refused_without_a_panic() {
+        let connector = connector(json!({}));
+        for instance in ["a.0x1", "x y", "", "[::1"] {
+            let handle = Handle {
+                user: "u",
+                instance: instance.to_owned(),
+            };
+            assert_eq!(connector.lookup_url(&handle), None, "{instance}");
+        }
+    }
+
+    /// A server answering every request with `response`.
+    async fn answering(response: ResponseTemplate) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(response)
+            .mount(&server)
+            .await;
+        server
+    }
+
+    /// What `connector` makes of the lookup answer of a server answering `response`.
+    async fn outcome(
+        connector: &MastodonConnector,
+        response: ResponseTemplate,
+    ) -> Result<Enrichment, ConnectorError> {
+        let server = answering(response).await;
+        let url = Url::parse(&format!("{}/api/v1/accounts/lookup?acct=u", server.uri())).unwrap();
+        connector.look_up(url, "mastodon.social", &context()).await
+    }
+
+    fn error_statuses() -> Vec<(ResponseTemplate, ErrorCode)> {
+        vec![
+            (ResponseTemplate::new(503), ErrorCode::Connection),
+            (
+                ResponseTemplate::new(429).insert_header("retry-after", "600"),
+                ErrorCode::RateLimited,
+            ),
+            (ResponseTemplate::new(401), ErrorCode::Authentication),
+            (ResponseTemplate::new(403), ErrorCode::Authentication),
+            (ResponseTemplate::new(404), ErrorCode::NotFound),
+            (ResponseTemplate::new(302), ErrorCode::BadResponse),
+            (
+                ResponseTemplate::new(200).set_body_string("{\"acct\": "),
+                ErrorCode::BadResponse,
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_failure_of_a_caller_named_instance_is_the_subjects() {
+        // An allow-list lets the direct client reach the mock server on loopback.
+        let direct = connector(json!({"instances_allowed": ["127.0.0.1"]}));
+        assert!(direct.direct_client.is_some());
+        for (response, code) in error_statuses() {
+            let err = outcome(&direct, response).await.unwrap_err();
+            assert_eq!(err.code, code, "{err}");
+            assert!(err.subject_caused, "{err}");
+            assert!(!err.retryable, "{err}");
+            if code == ErrorCode::RateLimited {
+                assert_eq!(err.retry_after, Some(Duration::from_secs(600)));
+            }
+        }
+        let suspended = outcome(
+            &direct,
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": "1", "username": "u", "acct": "u", "suspended": true,
+            })),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(suspended.code, ErrorCode::NotFound);
+        assert!(suspended.subject_caused);
+        outcome(
+            &direct,
+            fixture_response(200, "account-get-local-user.json"),
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_caller_named_instance_is_one_uniform_error() {
+        let direct = connector(json!({"instances_allowed": ["127.0.0.1"]}));
+        let url = Url::parse(&format!(
+            "{}/api/v1/accounts/lookup",
+            unreachable_base_url()
+        ))
+        .unwrap();
+
+        let err = direct
+            .look_up(url, "mastodon.social", &context())
+            .await
+            .unwrap_err();
+
+        assert_eq!(err, hosts::unreachable_host());
+    }
+
+    #[tokio::test]
+    async fn failures_of_the_operators_base_url_count_as_the_connectors() {
+        let configured = connector(json!({"base_url": "http://127.0.0.1:4013/"}));
+        for (response, code) in error_statuses() {
+            let err = outcome(&configured, response).await.unwrap_err();
+            assert_eq!(err.code, code, "{err}");
+            assert!(!err.subject_caused, "{err}");
+        }
+        let url = Url::parse(&format!(
+            "{}/api/v1/accounts/lookup",
+            unreachable_base_url()
+        ))
+        .unwrap();
+        let err = configured
+            .look_up(url, "mastodon.social", &context())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Connection);
+        assert!(err.retryable);
+        assert!(!err.subject_caused);
     }
 }

@@ -3,6 +3,10 @@
 //!
 //! Mastodon sanitises this HTML on the server to a few tags (`p`, `br`, `a`, `span`), so a small
 //! scanner is enough: no script or style content can appear, and entities are the basic ones.
+//! The instance may be the caller's, though, so every scan is linear in the snippet's length
+//! whatever it holds.
+
+use enrichd_sdk::text::unique_ignoring_case;
 
 /// The text of an HTML snippet: tags dropped, `<br>` a line break, paragraphs separated by a
 /// blank line, basic and numeric character references decoded, surrounding space trimmed.
@@ -50,13 +54,13 @@ pub(crate) fn hashtags(html: &str) -> Vec<String> {
         if is_hashtag {
             let text = to_text(&body[..end]);
             let tag = text.trim().trim_start_matches('#').trim();
-            if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            if !tag.is_empty() {
                 tags.push(tag.to_owned());
             }
         }
         rest = &body[end..];
     }
-    tags
+    unique_ignoring_case(tags)
 }
 
 /// The lower-case name of a tag from what is between `<` and `>` (`/p` for a closing one).
@@ -74,13 +78,15 @@ fn tag_name(inside: &str) -> String {
 }
 
 /// Where the next opening `<name ...>` tag starts.
+///
+/// The name is read from the `<` on, without looking for the `>` first: it cannot run past
+/// one, and searching from every `<` to the next `>` is quadratic on a note of `<<<<...`
+/// (the instance, hence the note, may be the caller's).
 fn find_tag(html: &str, name: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(at) = html[from..].find('<') {
         let start = from + at;
-        let inside = &html[start + 1..];
-        let end = inside.find('>').unwrap_or(inside.len());
-        if tag_name(&inside[..end]) == name {
+        if tag_name(&html[start + 1..]) == name {
             return Some(start);
         }
         from = start + 1;
@@ -111,12 +117,16 @@ fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
 /// Decode `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&nbsp;` and numeric references;
 /// anything else is left as written.
 fn decode_entities(text: &str) -> String {
+    /// Where the `;` of a reference may be, at the latest (`&#x10FFFF;` fits).
+    const LONGEST: usize = 12;
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         let after = &rest[at..];
-        let decoded = after.find(';').filter(|end| *end <= 12).and_then(|end| {
+        // Only the next few bytes: searching the whole rest from every `&` is quadratic.
+        let semicolon = after.bytes().take(LONGEST + 1).position(|b| b == b';');
+        let decoded = semicolon.and_then(|end| {
             let entity = &after[1..end];
             let c = match entity {
                 "amp" => Some('&'),
@@ -189,5 +199,44 @@ mod tests {
             hashtags("<a class='mention hashtag'>#single</a>"),
             ["single"]
         );
+    }
+
+    #[test]
+    fn long_hostile_notes_are_read_in_linear_time() {
+        // Quadratic, each of these takes minutes: 1 MiB is what a response may carry.
+        let size = 1 << 20;
+        let started = std::time::Instant::now();
+        for note in [
+            "<".repeat(size),
+            format!("{}>", "<".repeat(size)),
+            "&".repeat(size),
+            "&#".repeat(size / 2),
+            "<a class='hashtag'>#x</a>".repeat(size / 25),
+        ] {
+            to_text(&note);
+            hashtags(&note);
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn many_hashtags_are_collected_once_in_linear_time() {
+        let note: String = (0..50_000)
+            .map(|i| format!("<a class='hashtag'>#Tag{i}</a> <a rel='tag'>#TAG{i}</a>"))
+            .collect();
+        let started = std::time::Instant::now();
+        let tags = hashtags(&note);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(tags.len(), 50_000);
+        assert_eq!(tags[0], "Tag0");
+        assert_eq!(tags[49_999], "Tag49999");
     }
 }

@@ -7,23 +7,35 @@
 //! `GET https://{instance}/api/v1/accounts/lookup?acct={user}` (Mastodon 3.4 or later), with
 //! `Accept: application/json` and, when `access_token` is set, `Authorization: Bearer`.
 //! Lookups are public on most instances. The handle may start with `@`; the user must be 1–30
-//! ASCII letters, digits or underscores and the instance a DNS host name, else the subject is
-//! `not_found` without any call.
+//! ASCII letters, digits or underscores, else the subject is `not_found` without any call.
 //!
 //! **Which instances it calls.** The instance comes from the caller, so the connector guards
-//! against server-side request forgery. With an `instances_allowed` list, only the listed host
-//! names are called. Without one, any public host name is: IP addresses, `localhost`, names
-//! without a dot and special-use or private top-level names (`.local`, `.internal`, `.arpa`,
-//! `.lan`, ...) are refused as `not_found` without a call, and the connection itself only goes
-//! to public addresses (a resolver drops loopback, private, link-local and other internal
-//! addresses, so `127.0.0.1.nip.io` fails to connect). Direct calls never follow redirects (a
-//! 3xx is `bad_response`). An HTTP proxy configured in the environment resolves names itself;
-//! it is then the egress control.
+//! against server-side request forgery with the SDK's [`enrichd_sdk::hosts`], which reads the
+//! instance exactly as the request's URL will (`127.0.0.0x1` and `2130706433` are
+//! `127.0.0.1`; internationalised names become punycode). With an `instances_allowed` list,
+//! only the listed hosts are called, compared after that normalisation. Without one, only a
+//! public host name is ([`hosts::caller_host`](enrichd_sdk::hosts::caller_host)): IP addresses
+//! in any form, `localhost`, names without a dot, special-use or private top-level names
+//! (`.local`, `.internal`, `.arpa`, `.lan`, ...) and anything but a bare host (a port, a path,
+//! user info) are refused as `not_found` without a call, with one message whatever the reason,
+//! and the connection itself only goes to public addresses (a resolver drops loopback,
+//! private, link-local and other internal addresses, so `127.0.0.1.nip.io` fails to connect).
+//! Direct calls never follow redirects (a 3xx is `bad_response`). An HTTP proxy configured in
+//! the environment resolves names itself; it is then the egress control.
+//!
+//! **Failures of a direct call are the subject's.** Without a `base_url` the caller chose the
+//! server, so every error of a lookup is marked
+//! [subject-caused](enrichd_sdk::ConnectorError::subject_caused) and is not retried: enrichd
+//! neither opens the connector's circuit for it nor makes other subjects wait out its
+//! `Retry-After`. An instance that cannot be reached (no such name, no public address, refused
+//! connection, TLS failure, timeout) is one `connection` error with one message,
+//! [`hosts::unreachable_host`](enrichd_sdk::hosts::unreachable_host), so that the outcome
+//! tells a caller nothing about the network behind it.
 //!
 //! **`base_url`**, when set, replaces `https://{instance}` for every lookup, which then asks for
 //! `acct=user@instance` (Mastodon resolves that for its own and for known remote accounts).
 //! It is meant for tests, `enrichd demo` and a deployment that trusts one instance; the
-//! instance checks above still apply to the handle.
+//! instance checks above still apply to the handle, and failures count as the server's own.
 //!
 //! **Health** ([`Connector::health`]): with a `base_url`, `GET /api/v1/apps/verify_credentials`
 //! when a token is set (proves the token too), else `GET /api/v2/instance` (Mastodon 4.0 or
@@ -65,8 +77,9 @@
 //! and must not be enriched). 401 and 403 are `authentication`. A 429 is `rate_limited`,
 //! waiting `Retry-After` if present, else until `X-RateLimit-Reset` (ISO 8601 as Mastodon sends
 //! it, any offset, or epoch seconds), else 60 seconds. 5xx is a retryable `connection` error,
-//! and a body that is not an account is `bad_response`. Messages name the status only, never
-//! the handle or the instance.
+//! and a body that is not an account is `bad_response`; without a `base_url`, each of these is
+//! also subject-caused (above). Messages name the status only, never the handle or the
+//! instance.
 //!
 //! [`Connector::health`]: enrichd_sdk::Connector::health
 
@@ -75,7 +88,6 @@ mod connector;
 mod errors;
 mod handle;
 mod html;
-mod public_dns;
 mod settings;
 mod stand_in;
 

@@ -3,12 +3,10 @@
 
 use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
-    finish_settings, optional_secret, parse_settings,
+    finish_settings, hosts, optional_secret, parse_settings,
 };
 use reqwest::Url;
 use serde::Deserialize;
-
-use crate::handle;
 
 /// The settings of a Mastodon connector, as written under `settings:` in `config.yaml`.
 ///
@@ -24,10 +22,11 @@ pub struct MastodonSettings {
     #[serde(default)]
     pub base_url: Option<String>,
     /// Host names of the instances that may be looked up (case-insensitive). Empty means any
-    /// public host name: IP addresses, `localhost`, names without a dot and special-use or
-    /// private top-level names (`.local`, `.internal`, ...) are refused, as is a name that
-    /// resolves to a non-public address. A listed name is trusted as it is, even an internal
-    /// one.
+    /// public host name, as [`enrichd_sdk::hosts::caller_host`] decides: IP addresses in any
+    /// form, `localhost`, names without a dot and special-use or private top-level names
+    /// (`.local`, `.internal`, ...) are refused, as is a name that resolves to a non-public
+    /// address. A listed name is trusted as it is, even an internal one; the handle's instance
+    /// and the list are compared as the URL parser normalises them.
     #[serde(default)]
     pub instances_allowed: Vec<String>,
     /// A Mastodon access token with `read:accounts`, sent as `Authorization: Bearer`. Lookups
@@ -42,21 +41,23 @@ pub struct MastodonSettings {
 #[derive(Debug, Clone)]
 pub(crate) struct ValidSettings {
     pub(crate) base_url: Option<Url>,
-    /// Lower-cased; empty means any public host name.
+    /// Normalised by [`hosts::bare_host`]; empty means any public host name.
     pub(crate) instances_allowed: Vec<String>,
     /// `None` when no token, or an empty one, is configured.
     pub(crate) access_token: Option<Secret>,
 }
 
 impl ValidSettings {
-    /// Whether a handle's (lower-case) instance may be looked up.
-    pub(crate) fn permits(&self, instance: &str) -> bool {
+    /// The normalised host of a handle's instance, as written by the caller, when it may be
+    /// looked up: without an allow-list, when [`hosts::caller_host`] accepts it; with one, when
+    /// it is listed (compared after normalisation, so `127.0.0.0x1` is `127.0.0.1`).
+    pub(crate) fn callable_instance(&self, instance: &str) -> Option<String> {
         if self.instances_allowed.is_empty() {
-            handle::is_public_name(instance)
+            hosts::caller_host(instance).ok()
         } else {
-            self.instances_allowed
-                .iter()
-                .any(|allowed| allowed == instance)
+            hosts::bare_host(instance)
+                .ok()
+                .filter(|host| self.instances_allowed.contains(host))
         }
     }
 }
@@ -100,14 +101,14 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
         .and_then(|url| check_base_url("base_url", url, &mut issues));
     let mut instances_allowed = Vec::new();
     for (index, name) in raw.instances_allowed.iter().enumerate() {
-        if handle::is_host_name(name) {
-            instances_allowed.push(name.to_ascii_lowercase());
+        if let Ok(host) = hosts::bare_host(name) {
+            instances_allowed.push(host);
         } else {
             issues.push(SettingsIssue::new(
                 format!("instances_allowed.{index}"),
                 format!(
-                    "`{name}` is not a host name (no scheme, port or path; internationalised \
-                     names in punycode), e.g. mastodon.social"
+                    "`{name}` is not a host name or IPv4 address (no scheme, port, path or \
+                     trailing dot), e.g. mastodon.social"
                 ),
             ));
         }
@@ -134,20 +135,50 @@ mod tests {
         assert!(valid.base_url.is_none());
         assert!(valid.instances_allowed.is_empty());
         assert!(valid.access_token.is_none());
-        assert!(valid.permits("mastodon.social"));
-        assert!(!valid.permits("localhost"));
+        assert_eq!(
+            valid.callable_instance("Mastodon.Social").as_deref(),
+            Some("mastodon.social")
+        );
+        for refused in ["localhost", "127.0.0.0x1", "a.0x1", "mastodon.internal"] {
+            assert_eq!(valid.callable_instance(refused), None, "{refused}");
+        }
     }
 
     #[test]
     fn an_allow_list_is_lower_cased_and_is_the_only_thing_permitted() {
-        let valid =
-            parse(&json!({"instances_allowed": ["Mastodon.Social", "mastodon.internal"]})).unwrap();
-        assert!(valid.permits("mastodon.social"));
-        assert!(
-            valid.permits("mastodon.internal"),
+        let valid = parse(&json!({
+            "instances_allowed": ["Mastodon.Social", "mastodon.internal", "127.0.0.1", "BÜCHER.example"],
+        }))
+        .unwrap();
+        let callable = |instance| valid.callable_instance(instance);
+        assert_eq!(
+            callable("mastodon.social").as_deref(),
+            Some("mastodon.social")
+        );
+        assert_eq!(
+            callable("MASTODON.social").as_deref(),
+            Some("mastodon.social")
+        );
+        assert_eq!(
+            callable("mastodon.internal").as_deref(),
+            Some("mastodon.internal"),
             "listed names are trusted"
         );
-        assert!(!valid.permits("fosstodon.org"));
+        assert_eq!(callable("127.0.0.0x1").as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            callable("bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        for refused in [
+            "fosstodon.org",
+            "mastodon.social:443",
+            "x@mastodon.social",
+            "mastodon.social.",
+            "127.0.0.2",
+            "a.0x1",
+        ] {
+            assert_eq!(callable(refused), None, "{refused}");
+        }
     }
 
     #[test]

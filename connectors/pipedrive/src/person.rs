@@ -1,7 +1,10 @@
 //! Pipedrive's person search result and person record as the v1 API returns them, and how the
 //! record maps into an [`Enrichment`].
 
-use enrichd_sdk::{ConnectorError, Enrichment, insert_present, text::scalar};
+use enrichd_sdk::{
+    ConnectorError, Enrichment, insert_present,
+    text::{scalar, unique_ignoring_ascii_case},
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -184,13 +187,7 @@ impl Person {
             .collect();
         // Stable: the primary entry moves to the front, the others keep their order.
         ordered.sort_by_key(|(primary, _)| !primary);
-        let mut values: Vec<String> = Vec::new();
-        for (_, value) in ordered {
-            if !values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
-                values.push(value);
-            }
-        }
-        values
+        unique_ignoring_ascii_case(ordered.into_iter().map(|(_, value)| value))
     }
 
     /// The person's label ids: `label_ids` (a list), else `label` (one id). Their names live
@@ -287,5 +284,30 @@ mod tests {
         assert!(enrichment.identity.is_empty());
         assert!(enrichment.behavior.is_empty());
         assert_eq!(Value::Object(enrichment.extra), json!({"person_id": 9}));
+    }
+
+    #[test]
+    fn a_long_list_of_contacts_loses_its_repeats_in_linear_time() {
+        // Quadratic, 100,000 entries held a worker for a minute.
+        let entries: Vec<Value> = (0..100_000)
+            .map(|i| json!({"value": format!("p{i}@example.com"), "primary": i == 9}))
+            .chain(
+                (0..100_000)
+                    .step_by(100)
+                    .map(|i| json!(format!("P{i}@example.com"))),
+            )
+            .collect();
+        let started = std::time::Instant::now();
+        let emails = person(json!({ "email": entries })).contacts("email");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(emails.len(), 100_000);
+        assert_eq!(
+            emails[..3],
+            ["p9@example.com", "p0@example.com", "p1@example.com"]
+        );
     }
 }

@@ -68,6 +68,15 @@ pub struct ConnectorError {
     /// How long the upstream asked us to wait (from `Retry-After` or a vendor header).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "duration_ms")]
     pub retry_after: Option<Duration>,
+    /// The failure says something about the subject, not about the connector: the subject named
+    /// the host that failed (a Mastodon instance that is down, refuses, rate-limits or answers
+    /// garbage). Set it with [`ConnectorError::caused_by_subject`].
+    ///
+    /// enrichd does not feed such a failure to the connector's circuit breaker, does not honour
+    /// its `retry_after` for other subjects, and does not retry it: otherwise a caller could
+    /// open a connector's circuit, or make it wait for everyone, by naming hosts that fail.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subject_caused: bool,
 }
 
 impl ConnectorError {
@@ -78,6 +87,7 @@ impl ConnectorError {
             message: message.into(),
             retryable: code.retryable_by_default(),
             retry_after: None,
+            subject_caused: false,
         }
     }
 
@@ -132,6 +142,15 @@ impl ConnectorError {
         self.retryable = retryable;
         self
     }
+
+    /// Mark the failure as [caused by the subject](ConnectorError::subject_caused), and so not
+    /// retryable: a call to a host the subject named failed, which says nothing about the
+    /// connector's health. [`crate::hosts::unreachable_host`] is already marked.
+    pub fn caused_by_subject(mut self) -> ConnectorError {
+        self.subject_caused = true;
+        self.retryable = false;
+        self
+    }
 }
 
 mod duration_ms {
@@ -170,5 +189,55 @@ mod tests {
         let err = ConnectorError::rate_limited("HTTP 429", Some(Duration::from_secs(3)));
         assert_eq!(err.to_string(), "rate_limited: HTTP 429");
         assert_eq!(err.retry_after, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn no_constructor_blames_the_subject() {
+        for err in [
+            ConnectorError::new(ErrorCode::BadResponse, "x"),
+            ConnectorError::not_found(),
+            ConnectorError::connection("HTTP 503"),
+            ConnectorError::authentication("HTTP 401"),
+            ConnectorError::bad_response("not JSON"),
+            ConnectorError::timeout("slow"),
+            ConnectorError::invalid_config("scope"),
+            ConnectorError::quota_exceeded("daily"),
+            ConnectorError::rate_limited("HTTP 429", Some(Duration::from_secs(3))),
+        ] {
+            assert!(!err.subject_caused, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_failure_caused_by_the_subject_is_never_retried_and_keeps_the_rest() {
+        let err = ConnectorError::rate_limited("HTTP 429", Some(Duration::from_secs(3)))
+            .with_retryable(true)
+            .caused_by_subject();
+        assert!(err.subject_caused);
+        assert!(!err.retryable);
+        assert_eq!(err.code, ErrorCode::RateLimited);
+        assert_eq!(err.message, "HTTP 429");
+        assert_eq!(err.retry_after, Some(Duration::from_secs(3)));
+        assert!(
+            !ConnectorError::connection("HTTP 503")
+                .caused_by_subject()
+                .retryable
+        );
+    }
+
+    #[test]
+    fn the_subject_mark_is_serialised_only_when_set() {
+        let plain = serde_json::to_value(ConnectorError::connection("HTTP 503")).unwrap();
+        assert_eq!(plain.get("subject_caused"), None);
+        let old: ConnectorError = serde_json::from_value(plain).unwrap();
+        assert!(!old.subject_caused);
+
+        let marked = ConnectorError::connection("HTTP 503").caused_by_subject();
+        let json = serde_json::to_value(&marked).unwrap();
+        assert_eq!(json["subject_caused"], serde_json::json!(true));
+        assert_eq!(
+            serde_json::from_value::<ConnectorError>(json).unwrap(),
+            marked
+        );
     }
 }

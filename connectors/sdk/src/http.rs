@@ -94,6 +94,16 @@ pub async fn send(
     request: RequestBuilder,
     ctx: &EnrichContext,
 ) -> Result<UpstreamResponse, ConnectorError> {
+    send_with(request, ctx, transport_error).await
+}
+
+/// [`send`], with `on_transport` deciding what a transport failure becomes (the host named by
+/// the subject hides its cause: see [`crate::hosts::send`]).
+pub(crate) async fn send_with(
+    request: RequestBuilder,
+    ctx: &EnrichContext,
+    on_transport: fn(reqwest::Error) -> ConnectorError,
+) -> Result<UpstreamResponse, ConnectorError> {
     let remaining = ctx.remaining();
     if remaining.is_zero() {
         return Err(ConnectorError::timeout(
@@ -104,10 +114,10 @@ pub async fn send(
         .timeout(remaining)
         .send()
         .await
-        .map_err(transport_error)?;
+        .map_err(on_transport)?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = read_capped(response, ctx.max_response_bytes()).await?;
+    let body = read_capped_with(response, ctx.max_response_bytes(), on_transport).await?;
     Ok(UpstreamResponse {
         status,
         headers,
@@ -117,8 +127,17 @@ pub async fn send(
 
 /// Read a response body, refusing it as soon as it grows past `max_bytes`.
 pub async fn read_capped(
+    response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Bytes, ConnectorError> {
+    read_capped_with(response, max_bytes, transport_error).await
+}
+
+/// [`read_capped`], with `on_transport` deciding what a failure while reading becomes.
+async fn read_capped_with(
     mut response: reqwest::Response,
     max_bytes: usize,
+    on_transport: fn(reqwest::Error) -> ConnectorError,
 ) -> Result<Bytes, ConnectorError> {
     let too_large =
         || ConnectorError::bad_response(format!("response body exceeds {max_bytes} bytes"));
@@ -128,7 +147,7 @@ pub async fn read_capped(
         return Err(too_large());
     }
     let mut body = BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+    while let Some(chunk) = response.chunk().await.map_err(on_transport)? {
         if body.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }

@@ -21,8 +21,10 @@
 //! [`parse_settings`]), a type implementing [`Connector`], and a [`ConnectorFactory`] that
 //! enrichd registers with one line. The [`http`] module holds the helpers that make a connector
 //! behave like every other one towards its upstream (size caps, status mapping, error messages,
-//! rate-limit waits); [`text`] reads upstream fields the same way everywhere (trimmed, blank is
-//! absent) and [`scores`] turns counts into comparable 0..=1 scores. Settings checks share
+//! rate-limit waits); [`hosts`] decides whether a host the subject names may be called, and
+//! calls it so that its failures count against the subject, not the connector; [`text`] reads
+//! upstream fields the same way everywhere (trimmed, blank is absent, repeats dropped) and
+//! [`scores`] turns counts into comparable 0..=1 scores. Settings checks share
 //! [`check_base_url`], [`optional_secret`], [`require_secret`] and [`finish_settings`].
 //! Enable the `testkit` feature in `dev-dependencies` for [`testkit`] helpers.
 
@@ -30,6 +32,7 @@ mod connector;
 mod context;
 mod enrichment;
 mod error;
+pub mod hosts;
 pub mod http;
 mod profile;
 pub mod scores;

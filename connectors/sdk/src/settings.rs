@@ -243,13 +243,28 @@ pub fn finish_settings<T>(
     }
 }
 
-/// Check a `base_url`-like setting: absolute `http`/`https` with a host, no query or fragment.
+/// Check a `base_url`-like setting: absolute `http`/`https` with a host, no query or fragment,
+/// and no user name or password (credentials belong in the connector's token setting, where
+/// they are kept secret; a URL is shown in admin output and logs).
+///
+/// A message quotes the value only when it cannot hold a credential: never one with an `@`
+/// (user info) or a `?` (a query such as `?api_key=...`).
 pub fn check_base_url(key: &str, value: &str, issues: &mut Vec<SettingsIssue>) -> Option<Url> {
+    const EXAMPLE: &str = "e.g. https://api.example.com";
+    let shown = shown_url(value);
     match Url::parse(value) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            issues.push(SettingsIssue::new(
+                key,
+                "must not carry a user name or password (the value is not shown); put \
+                 credentials in the connector's token setting",
+            ));
+            None
+        }
         Ok(url) if url.query().is_some() || url.fragment().is_some() => {
             issues.push(SettingsIssue::new(
                 key,
-                format!("`{value}` must be the API root without a query or fragment, e.g. https://api.example.com"),
+                format!("{shown} must be the API root without a query or fragment, {EXAMPLE}"),
             ));
             None
         }
@@ -257,19 +272,28 @@ pub fn check_base_url(key: &str, value: &str, issues: &mut Vec<SettingsIssue>) -
         Ok(_) => {
             issues.push(SettingsIssue::new(
                 key,
-                format!(
-                    "`{value}` must be an http(s) URL with a host, e.g. https://api.example.com"
-                ),
+                format!("{shown} must be an http(s) URL with a host, {EXAMPLE}"),
             ));
             None
         }
         Err(err) => {
             issues.push(SettingsIssue::new(
                 key,
-                format!("`{value}` is not a URL ({err}), e.g. https://api.example.com"),
+                format!("{shown} is not a URL ({err}), {EXAMPLE}"),
             ));
             None
         }
+    }
+}
+
+/// How [`check_base_url`] names `value` in a message: quoted, unless it may hold a credential,
+/// as a URL that does not even parse may. Any `@` counts, not only one before the path: in
+/// `http://user:pa/ss@host` the parser sees a path, the writer a password.
+fn shown_url(value: &str) -> String {
+    if value.contains(['@', '?']) {
+        "the value (not shown: it may hold a credential)".to_owned()
+    } else {
+        format!("`{value}`")
     }
 }
 
@@ -418,5 +442,86 @@ mod tests {
         assert!(check_base_url("base_url", "https://x/?q=1", &mut issues).is_none());
         assert_eq!(issues.len(), 3);
         assert!(issues.iter().all(|i| i.path == "base_url"));
+    }
+
+    #[test]
+    fn base_urls_with_credentials_are_refused_without_quoting_them() {
+        for value in [
+            "http://alice:s3cr3t@host.example",
+            "https://alice@api.example.com/v1",
+            "https://:hunter2@api.example.com",
+            "https://alice:hunter2@api.example.com/?x=1",
+        ] {
+            let mut issues = Vec::new();
+            assert!(check_base_url("base_url", value, &mut issues).is_none());
+            assert_eq!(issues.len(), 1, "{value}");
+            assert_eq!(issues[0].path, "base_url");
+            assert!(
+                issues[0]
+                    .message
+                    .contains("must not carry a user name or password"),
+                "{}",
+                issues[0].message
+            );
+            for secret in [
+                "alice",
+                "s3cr3t",
+                "hunter2",
+                "host.example",
+                "api.example.com",
+            ] {
+                assert!(!issues[0].message.contains(secret), "{}", issues[0].message);
+            }
+        }
+    }
+
+    #[test]
+    fn no_message_quotes_a_value_that_may_hold_a_credential() {
+        for value in [
+            "http://user:hunter2@host.example:99999",
+            "ftp://user:hunter2@host.example",
+            "user:hunter2@host.example",
+            "http://user:hunter2@[::1",
+            "http://user:hun/ter2@host.example:99999",
+            "https://api.example.com/?api_key=hunter2",
+            "https://api.example.com/#hunter2?",
+        ] {
+            let mut issues = Vec::new();
+            assert!(
+                check_base_url("base_url", value, &mut issues).is_none(),
+                "{value}"
+            );
+            assert_eq!(issues.len(), 1, "{value}");
+            assert!(
+                !issues[0].message.contains("ter2"),
+                "{value}: {}",
+                issues[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn harmless_values_are_quoted_to_help() {
+        let mut issues = Vec::new();
+        check_base_url("base_url", "ftp://api.example.com", &mut issues);
+        check_base_url("base_url", "https://api.example.com/#top", &mut issues);
+        check_base_url("base_url", "api.example.com", &mut issues);
+        check_base_url("base_url", "https://api.example.com/a@b", &mut issues);
+        assert_eq!(issues.len(), 3, "{issues:?}");
+        assert!(
+            issues[0]
+                .message
+                .starts_with("`ftp://api.example.com` must be an http(s) URL")
+        );
+        assert!(
+            issues[1]
+                .message
+                .starts_with("`https://api.example.com/#top` must be the API root")
+        );
+        assert!(
+            issues[2]
+                .message
+                .starts_with("`api.example.com` is not a URL")
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Reading text out of upstream answers the same way in every connector: trimmed, with `""`,
 //! blanks and `null` meaning "not said" (vendors send `""` for unset fields), so that an empty
-//! value never hides another source's one when enrichd merges.
+//! value never hides another source's one when enrichd merges; lists without repeats.
+
+use std::collections::HashSet;
 
 use serde_json::{Number, Value};
 
@@ -48,6 +50,42 @@ pub fn number(text: &str) -> Option<Number> {
     text.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
+/// `items` without repeats compared ignoring ASCII case (`Chess`, `CHESS`), each kept in its
+/// first spelling, in order.
+///
+/// In linear time: an upstream list can be long (a response with 100,000 distinct tags), and
+/// comparing each item with every one kept before held a worker for a minute.
+///
+/// ```
+/// use enrichd_sdk::text::unique_ignoring_ascii_case;
+///
+/// assert_eq!(unique_ignoring_ascii_case(["Chess", "go", "CHESS", "Go"]), ["Chess", "go"]);
+/// ```
+pub fn unique_ignoring_ascii_case<S: Into<String>>(
+    items: impl IntoIterator<Item = S>,
+) -> Vec<String> {
+    unique_by(items, str::to_ascii_lowercase)
+}
+
+/// [`unique_ignoring_ascii_case`], comparing the Unicode lower case (`Zoë`, `ZOË`): for text
+/// written by people, such as hashtags.
+pub fn unique_ignoring_case<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Vec<String> {
+    unique_by(items, str::to_lowercase)
+}
+
+/// `items` without repeats of their `key`, first item of each key kept, in order.
+fn unique_by<S: Into<String>>(
+    items: impl IntoIterator<Item = S>,
+    key: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .map(Into::into)
+        .filter(|item| seen.insert(key(item)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -82,6 +120,47 @@ mod tests {
         assert_eq!(number("12.5"), Number::from_f64(12.5));
         for garbage in ["", "sixty", "NaN", "inf", "1e999"] {
             assert_eq!(number(garbage), None, "{garbage}");
+        }
+    }
+
+    #[test]
+    fn repeats_are_dropped_keeping_the_first_spelling_and_the_order() {
+        assert_eq!(
+            unique_ignoring_ascii_case(["b", "A", "B", "a", "c", "ZOË", "zoë"]),
+            ["b", "A", "c", "ZOË", "zoë"]
+        );
+        assert_eq!(
+            unique_ignoring_case(["b", "A", "B", "a", "c", "ZOË", "zoë"]),
+            ["b", "A", "c", "ZOË"]
+        );
+        assert!(unique_ignoring_case(Vec::<String>::new()).is_empty());
+    }
+
+    #[test]
+    fn long_lists_are_deduplicated_in_linear_time() {
+        // Quadratic, 100,000 distinct items take over a minute in a debug build.
+        let items: Vec<String> = (0..100_000)
+            .map(|i| format!("Tag{i}"))
+            .chain((0..100_000).step_by(10).map(|i| format!("TAG{i}")))
+            .collect();
+        let started = std::time::Instant::now();
+        let ascii = unique_ignoring_ascii_case(items.clone());
+        let unicode = unique_ignoring_case(items);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        for unique in [ascii, unicode] {
+            assert_eq!(unique.len(), 100_000);
+            assert_eq!(unique[0], "Tag0");
+            assert_eq!(unique[99_999], "Tag99999");
+            assert!(
+                unique
+                    .iter()
+                    .enumerate()
+                    .all(|(i, t)| *t == format!("Tag{i}"))
+            );
         }
     }
 }

@@ -1,7 +1,10 @@
 //! An X user as `GET /2/users/by/username/{username}` returns it, and how it maps into an
 //! [`Enrichment`].
 
-use enrichd_sdk::{ConnectorError, Enrichment, insert_present, scores, text::trimmed};
+use enrichd_sdk::{
+    ConnectorError, Enrichment, insert_present, scores,
+    text::{trimmed, unique_ignoring_case},
+};
 use serde::Deserialize;
 
 use crate::errors::Problem;
@@ -244,14 +247,11 @@ pub(crate) fn hashtags_in(description: &str) -> Vec<String> {
 
 /// `items` without repeats (compared case-insensitively), in their first spelling.
 fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for item in items {
-        let item = item.trim_start_matches('#').to_owned();
-        if !item.is_empty() && !seen.iter().any(|s| s.to_lowercase() == item.to_lowercase()) {
-            seen.push(item);
-        }
-    }
-    seen
+    unique_ignoring_case(
+        items
+            .map(|item| item.trim_start_matches('#').to_owned())
+            .filter(|item| !item.is_empty()),
+    )
 }
 
 #[cfg(test)]
@@ -319,5 +319,36 @@ mod tests {
             Value::Object(enrichment.extra),
             json!({"profile_url": "https://x.com/jack"})
         );
+    }
+
+    #[test]
+    fn a_long_list_of_hashtags_loses_its_repeats_in_linear_time() {
+        // Quadratic, 100,000 hashtags held a worker for a minute.
+        let hashtags: Vec<Value> = (0..100_000)
+            .map(|i| json!({"tag": format!("Tag{i}")}))
+            .chain(
+                (0..100_000)
+                    .step_by(100)
+                    .map(|i| json!({"tag": format!("#TAG{i}")})),
+            )
+            .collect();
+        let user: User = serde_json::from_value(json!({
+            "username": "a",
+            "entities": {"description": {"hashtags": hashtags}},
+        }))
+        .unwrap();
+        let description: String = (0..50_000).map(|i| format!("#Tag{i} #tag{i} ")).collect();
+        let started = std::time::Instant::now();
+        let interests = user.into_enrichment().interests;
+        let scanned = hashtags_in(&description);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(interests.len(), 100_000);
+        assert_eq!(interests[..2], ["Tag0", "Tag1"]);
+        assert_eq!(scanned.len(), 50_000);
+        assert_eq!(scanned[49_999], "Tag49999");
     }
 }

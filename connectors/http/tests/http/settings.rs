@@ -350,6 +350,25 @@ fn header_values_are_never_quoted() {
     }
 }
 
+#[test]
+fn a_base_url_with_credentials_is_refused_without_quoting_them() {
+    for base_url in [
+        "https://acme:s3cr3t@api.acme.example",
+        "https://acme:s3cr3t@api.acme.example/v1",
+        "https://acme:s3cr3t@api.acme.example:99999",
+        "ftp://acme:s3cr3t@api.acme.example",
+    ] {
+        let mut manifest = acme_with("/base_url", json!(base_url));
+        manifest["request"]["url"] = json!("/v1/people?email={email}");
+
+        let message = single_issue(manifest, "base_url");
+
+        for secret in ["s3cr3t", "acme:"] {
+            assert!(!message.contains(secret), "{base_url}: {message}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_loopback_server_is_allowed_by_its_host_and_port() {
     let server = MockServer::start().await;
