@@ -7,21 +7,26 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
 
 use crate::{
-    api::{self, AppState, Authenticator, Phase},
-    cache::{Keys, ProfileCache},
+    api::{self, AppState, Authenticator, BodyLimits, Phase},
+    cache::{Keys, ProfileCache, unix_ms},
     config::Config,
     connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
     coordination::{Coordination, Event},
     enrichment::Enricher,
     metrics::Metrics,
     redis_link::RedisLink,
+    tasks::Tasks,
 };
+
+/// How long shutdown waits for the background tasks it cancelled to let go.
+const TASKS_GRACE: Duration = Duration::from_secs(5);
 
 /// A built, bound, not yet running enrichd.
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    tasks: Tasks,
     drain_delay: Duration,
 }
 
@@ -34,13 +39,12 @@ impl Application {
     /// Build with the given connector factories, and bind the listener.
     pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
         let metrics = Arc::new(Metrics::new());
+        let tasks =
+            Tasks::new(connector_threads()).context("Failed to start the connector runtime")?;
         let link = redis_link(&config).context("Failed to set up the Redis connection")?;
-        let coordination = Arc::new(Coordination::new(link.clone(), &config.cache.key_prefix));
-        let state = RuntimeState::new(
-            link.clone(),
-            &config.cache.key_prefix,
-            config.state_file.clone(),
-        );
+        let keys = Keys::new(&config.cache.key_prefix);
+        let coordination = Arc::new(Coordination::new(link.clone(), keys.clone()));
+        let state = RuntimeState::new(link.clone(), &keys, config.state_file.clone());
         let overrides = Lifecycle::overrides(&state).await;
         let scan = match &config.connectors_dir {
             Some(dir) => manifests::scan(dir, factories, &|name| std::env::var(name).ok()),
@@ -57,11 +61,12 @@ impl Application {
             link.is_some(),
             &scan.manifests,
             &overrides,
+            tasks.clone(),
         )?);
         let cache = Arc::new(ProfileCache::new(
             config.cache.local_capacity,
             link,
-            Keys::new(&config.cache.key_prefix),
+            keys,
             coordination.clone(),
             metrics.clone(),
         ));
@@ -72,7 +77,6 @@ impl Application {
             metrics.clone(),
             config.clone(),
         ));
-        listen_to_other_replicas(&coordination, &cache, &registry, &lifecycle);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -80,18 +84,31 @@ impl Application {
             .user_agent(concat!("enrichd/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("Failed to build the HTTP client")?;
-        lifecycle.spawn_health_checker(http.clone());
+        lifecycle.spawn_health_checker(http.clone(), &tasks);
         if let Some(path) = config.path.clone() {
-            reload_on_sighup(lifecycle.clone(), path, factories.clone());
+            reload_on_sighup(&tasks, lifecycle.clone(), path, factories.clone());
         }
         let enricher = Enricher::new(
             &config,
             registry.clone(),
             cache.clone(),
             http,
-            coordination,
+            coordination.clone(),
             metrics.clone(),
+            tasks.clone(),
         );
+        let others = Replicas {
+            cache: cache.clone(),
+            registry: registry.clone(),
+            lifecycle: lifecycle.clone(),
+            enricher: enricher.clone(),
+            tasks: tasks.clone(),
+            max_wait_ms: config
+                .enrichment
+                .max_retry_after_seconds
+                .saturating_mul(1000),
+        };
+        coordination.listen(&tasks, move |event| others.apply(event));
         let auth = Authenticator::new(&config.auth.api_keys, &config.auth.admin_tokens);
         if !auth.enabled() {
             tracing::warn!(
@@ -107,7 +124,10 @@ impl Application {
             cache,
             metrics,
             auth,
-            config.server.max_body_bytes,
+            BodyLimits {
+                max_bytes: config.server.max_body_bytes,
+                timeout: Duration::from_millis(config.server.body_timeout_ms),
+            },
             config.enrichment.batch_concurrency,
         ));
 
@@ -138,6 +158,7 @@ impl Application {
             port,
             server,
             state,
+            tasks,
             drain_delay: Duration::from_secs(config.server.drain_delay_seconds),
         })
     }
@@ -152,17 +173,23 @@ impl Application {
         self.state.clone()
     }
 
+    /// The application's background tasks (for tests that look inside).
+    pub fn tasks(&self) -> Tasks {
+        self.tasks.clone()
+    }
+
     /// Serve until SIGTERM or SIGINT, then drain: readiness turns 503 at once, the service
     /// keeps answering for `server.drain_delay_seconds` (while load balancers notice), then
     /// the listener closes, in-flight requests finish (up to
-    /// `server.shutdown_timeout_seconds`), and connectors shut down.
+    /// `server.shutdown_timeout_seconds`), the writes they queued land, every background task
+    /// is cancelled and waited for, and connectors shut down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let state = self.state.clone();
         let drain_delay = self.drain_delay;
         // Waits for a signal, then asks the server to stop gracefully; the server future
         // below completes once the drain is over.
-        let on_signal = tokio::spawn(async move {
+        let on_signal = self.tasks.spawn(async move {
             wait_for_stop_signal().await;
             tracing::info!("Stop signal received; draining in-flight requests.");
             state.set_phase(Phase::Draining);
@@ -173,6 +200,12 @@ impl Application {
         on_signal.abort();
         self.state.set_phase(Phase::Draining);
         self.state.enricher.settle().await;
+        if !self.tasks.shutdown(TASKS_GRACE).await {
+            tracing::warn!(
+                still_running = self.tasks.running(),
+                "Some background tasks did not stop in time."
+            );
+        }
         self.state.registry.shutdown_all().await;
         tracing::info!("enrichd stopped.");
         served
@@ -199,57 +232,81 @@ fn redis_link(config: &Config) -> Result<Option<RedisLink>, crate::redis_link::R
     }
 }
 
-/// Apply other replicas' events: drop invalidated profiles, honour upstream waits.
-fn listen_to_other_replicas(
-    coordination: &Arc<Coordination>,
-    cache: &Arc<ProfileCache>,
-    registry: &Arc<ConnectorRegistry>,
-    lifecycle: &Arc<Lifecycle>,
-) {
-    let cache = cache.clone();
-    let registry = registry.clone();
-    let lifecycle = lifecycle.clone();
-    coordination.listen(move |event| match event {
-        Event::Invalidate { user_id } => {
-            let cache = cache.clone();
-            let registry = registry.clone();
-            tokio::spawn(async move {
-                let snapshot = registry.snapshot();
-                let names: Vec<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
-                cache.drop_local(&user_id, &names).await;
-            });
-        }
-        Event::Block {
-            connector,
-            until_ms,
-        } => {
-            if let Some(entry) = registry.snapshot().get(&connector) {
-                entry.guard.block_until(until_ms);
+/// Threads of the connector runtime: the machine's cores, between 1 and 4.
+fn connector_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 4)
+}
+
+/// What other replicas' events act on here.
+struct Replicas {
+    cache: Arc<ProfileCache>,
+    registry: Arc<ConnectorRegistry>,
+    lifecycle: Arc<Lifecycle>,
+    enricher: Enricher,
+    tasks: Tasks,
+    /// The longest wait another replica may impose on a connector, in ms.
+    max_wait_ms: u64,
+}
+
+impl Replicas {
+    /// Apply another replica's event: drop (or, erased, forget) a user's profile, honour an
+    /// upstream's wait (capped: the channel is untrusted), follow lifecycle changes.
+    fn apply(&self, event: Event) {
+        match event {
+            Event::Invalidate { user_id, erased } => {
+                let cache = self.cache.clone();
+                let enricher = self.enricher.clone();
+                self.tasks.spawn(async move {
+                    if erased {
+                        cache.forget(&user_id).await;
+                    } else {
+                        cache.drop_local(&user_id).await;
+                        enricher.profile_arrived(&user_id);
+                    }
+                });
+            }
+            Event::Block {
+                connector,
+                until_ms,
+            } => {
+                if let Some(entry) = self.registry.snapshot().get(&connector) {
+                    let latest = unix_ms(std::time::SystemTime::now()) + self.max_wait_ms;
+                    entry.guard.block_until(until_ms.min(latest));
+                }
+            }
+            Event::ResetLocal => self.cache.clear_local(),
+            Event::ConnectorState => {
+                let lifecycle = self.lifecycle.clone();
+                self.tasks
+                    .spawn(async move { lifecycle.apply_state().await });
+            }
+            Event::Reload { connector } => {
+                if let Err(err) = self.lifecycle.reload_here(&connector) {
+                    tracing::warn!(connector = %connector, error = %err, "Could not apply another replica's reload.");
+                }
+            }
+            Event::Discover => {
+                let lifecycle = self.lifecycle.clone();
+                self.tasks.spawn(async move {
+                    lifecycle.discover_here().await;
+                });
             }
         }
-        Event::ResetLocal => cache.clear_local(),
-        Event::ConnectorState => {
-            let lifecycle = lifecycle.clone();
-            tokio::spawn(async move { lifecycle.apply_state().await });
-        }
-        Event::Reload { connector } => {
-            if let Err(err) = lifecycle.reload_here(&connector) {
-                tracing::warn!(connector = %connector, error = %err, "Could not apply another replica's reload.");
-            }
-        }
-        Event::Discover => {
-            let lifecycle = lifecycle.clone();
-            tokio::spawn(async move {
-                lifecycle.discover_here().await;
-            });
-        }
-    });
+    }
 }
 
 /// `SIGHUP` re-reads the configuration file; an invalid one is refused whole.
-fn reload_on_sighup(lifecycle: Arc<Lifecycle>, path: std::path::PathBuf, factories: Factories) {
+fn reload_on_sighup(
+    tasks: &Tasks,
+    lifecycle: Arc<Lifecycle>,
+    path: std::path::PathBuf,
+    factories: Factories,
+) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangups) = signal(SignalKind::hangup()) else {
             return;
@@ -260,7 +317,7 @@ fn reload_on_sighup(lifecycle: Arc<Lifecycle>, path: std::path::PathBuf, factori
         }
     });
     #[cfg(not(unix))]
-    let _ = (lifecycle, path, factories);
+    let _ = (tasks, lifecycle, path, factories);
 }
 
 async fn wait_for_stop_signal() {

@@ -49,7 +49,7 @@ impl Authenticator {
             .headers()
             .get("authorization")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(bearer_token)
         else {
             return Role::None;
         };
@@ -67,6 +67,12 @@ impl Authenticator {
             Role::None
         }
     }
+}
+
+/// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 §11.1).
+fn bearer_token(credentials: &str) -> Option<&str> {
+    let (scheme, token) = credentials.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 fn digest(key: &str) -> [u8; 32] {
@@ -136,6 +142,10 @@ mod tests {
     #[test]
     fn tokens_map_to_roles() {
         assert_eq!(role(Some("Bearer api-1")), Role::Api);
+        assert_eq!(role(Some("bearer api-1")), Role::Api);
+        assert_eq!(role(Some("BEARER admin-1")), Role::Admin);
+        assert_eq!(role(Some("Bearer  api-1")), Role::Api);
+        assert_eq!(role(Some("Bearerapi-1")), Role::None);
         assert_eq!(role(Some("Bearer admin-1")), Role::Admin);
         assert_eq!(role(Some("Bearer api-2")), Role::None);
         assert_eq!(role(Some("api-1")), Role::None);

@@ -1,5 +1,8 @@
-//! Reading a JSON request body: content type required, size capped while reading, and parse
-//! errors that name the field (or the line and column of a syntax error).
+//! Reading a JSON request body: content type required, size capped while reading, time capped
+//! too (a body that trickles in is 408 after `server.body_timeout_ms`), and parse errors that
+//! name the field (or the line and column of a syntax error).
+
+use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
 use bytes::BytesMut;
@@ -9,15 +12,38 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::domain::FieldError;
 
-/// Read the body of `request` as JSON into `T`, refusing more than `limit` bytes.
+/// How much of a body, and how slowly, a route accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// From the moment the handler starts reading.
+    pub timeout: Duration,
+}
+
+/// Read the body of `request` as JSON into `T`, refusing more than `limits.max_bytes` bytes
+/// or a body that takes longer than `limits.timeout` to arrive.
 pub async fn json_body<T: DeserializeOwned>(
     request: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
+    payload: web::Payload,
+    limits: &BodyLimits,
 ) -> Result<T, ApiError> {
     if !is_json(request) {
         return Err(ApiError::UnsupportedMediaType);
     }
+    let body = tokio::time::timeout(limits.timeout, read(request, payload, limits.max_bytes))
+        .await
+        .map_err(|_| ApiError::RequestTimeout {
+            after_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+        })??;
+    parse(&body)
+}
+
+/// The whole body, refusing more than `limit` bytes.
+async fn read(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<BytesMut, ApiError> {
     let declared = request
         .headers()
         .get("content-length")
@@ -38,7 +64,7 @@ pub async fn json_body<T: DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    parse(&body)
+    Ok(body)
 }
 
 /// Parse JSON into `T`, naming the field of a shape error.

@@ -19,7 +19,7 @@ pub async fn enrich(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: EnrichRequestBody = body::json_body(&request, payload, state.max_body_bytes).await?;
+    let body: EnrichRequestBody = body::json_body(&request, payload, &state.body).await?;
     let request = state.enrich_request(body)?;
     let profile = state.enricher.enrich(request).await?;
     Ok(json(profile))
@@ -38,7 +38,7 @@ pub async fn enrich_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let batch: BatchBody = body::json_body(&request, payload, state.max_body_bytes).await?;
+    let batch: BatchBody = body::json_body(&request, payload, &state.body).await?;
     if batch.subjects.len() > MAX_BATCH {
         return Err(FieldError::new(
             "subjects",

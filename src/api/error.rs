@@ -31,8 +31,12 @@ pub enum ApiError {
     Forbidden,
     #[error("There is no route {method} {path}.")]
     RouteNotFound { method: String, path: String },
-    #[error("This route does not accept {method}.")]
-    MethodNotAllowed { method: String },
+    #[error("This route does not accept {method}; it accepts {allow}.")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    #[error("The request body did not arrive within {after_ms} ms.")]
+    RequestTimeout { after_ms: u64 },
+    #[error("The service is shutting down; retry on another replica.")]
+    ShuttingDown,
     #[error("No profile is cached for this user.")]
     ProfileNotFound,
     #[error("Every source failed; see `details.sources`.")]
@@ -59,6 +63,8 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::RouteNotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::RequestTimeout { .. } => "request_timeout",
+            ApiError::ShuttingDown => "shutting_down",
             ApiError::ProfileNotFound => "profile_not_found",
             ApiError::AllSourcesFailed { .. } => "all_sources_failed",
             ApiError::ConnectorNotFound(_) => "connector_not_found",
@@ -102,6 +108,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::AllSourcesFailed { .. } => StatusCode::BAD_GATEWAY,
             ApiError::ConnectorNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Lifecycle(err) => match err {
@@ -118,8 +126,18 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unauthorized) {
-            response.insert_header(("www-authenticate", "Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header(("www-authenticate", "Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                response.insert_header(("allow", *allow));
+            }
+            // The rest of the body may still be on its way: do not wait for it.
+            ApiError::RequestTimeout { .. } => {
+                response.force_close();
+            }
+            _ => {}
         }
         response.json(json!({"error": self.to_json()}))
     }
@@ -136,6 +154,7 @@ impl From<EnrichError> for ApiError {
         match error {
             EnrichError::AllSourcesFailed { sources } => ApiError::AllSourcesFailed { sources },
             EnrichError::DeadlineExceeded => ApiError::DeadlineExceeded,
+            EnrichError::Interrupted => ApiError::ShuttingDown,
         }
     }
 }

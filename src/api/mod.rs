@@ -17,7 +17,7 @@ use std::sync::{
 
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
-pub use self::{auth::Authenticator, error::ApiError, observe::observe};
+pub use self::{auth::Authenticator, body::BodyLimits, error::ApiError, observe::observe};
 use crate::{
     cache::ProfileCache,
     connectors::{ConnectorRegistry, Lifecycle},
@@ -42,7 +42,7 @@ pub struct AppState {
     pub cache: Arc<ProfileCache>,
     pub metrics: Arc<Metrics>,
     pub auth: Authenticator,
-    pub max_body_bytes: usize,
+    pub body: BodyLimits,
     pub batch_concurrency: usize,
     phase: AtomicU8,
 }
@@ -56,7 +56,7 @@ impl AppState {
         cache: Arc<ProfileCache>,
         metrics: Arc<Metrics>,
         auth: Authenticator,
-        max_body_bytes: usize,
+        body: BodyLimits,
         batch_concurrency: usize,
     ) -> AppState {
         AppState {
@@ -66,7 +66,7 @@ impl AppState {
             cache,
             metrics,
             auth,
-            max_body_bytes,
+            body,
             batch_concurrency,
             phase: AtomicU8::new(Phase::Starting as u8),
         }
@@ -94,37 +94,46 @@ impl AppState {
 /// Register every route.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
-        .service(resource("/v1/enrich").route(web::post().to(enrich::enrich)))
-        .service(resource("/v1/enrich/batch").route(web::post().to(enrich::enrich_batch)))
+        .service(resource("/v1/enrich", "POST").route(web::post().to(enrich::enrich)))
+        .service(resource("/v1/enrich/batch", "POST").route(web::post().to(enrich::enrich_batch)))
         .service(
-            resource("/v1/profiles/{user_id}")
+            resource("/v1/profiles/{user_id}", "GET, DELETE")
                 .route(web::get().to(profiles::get_profile))
                 .route(web::delete().to(profiles::delete_profile)),
         )
-        .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
-        .service(resource("/v1/connectors/discover").route(web::post().to(connectors::discover)))
-        .service(resource("/v1/connectors/{name}").route(web::get().to(connectors::detail)))
-        .service(resource("/v1/connectors/{name}/enable").route(web::post().to(connectors::enable)))
+        .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))
         .service(
-            resource("/v1/connectors/{name}/disable").route(web::post().to(connectors::disable)),
+            resource("/v1/connectors/discover", "POST").route(web::post().to(connectors::discover)),
         )
-        .service(resource("/v1/connectors/{name}/reload").route(web::post().to(connectors::reload)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
-        .service(resource("/openapi.json").route(web::get().to(openapi::openapi)))
+        .service(resource("/v1/connectors/{name}", "GET").route(web::get().to(connectors::detail)))
+        .service(
+            resource("/v1/connectors/{name}/enable", "POST")
+                .route(web::post().to(connectors::enable)),
+        )
+        .service(
+            resource("/v1/connectors/{name}/disable", "POST")
+                .route(web::post().to(connectors::disable)),
+        )
+        .service(
+            resource("/v1/connectors/{name}/reload", "POST")
+                .route(web::post().to(connectors::reload)),
+        )
+        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)))
         .default_service(web::to(route_not_found));
 }
 
-/// A resource whose unsupported methods answer 405 in the API's error format.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed {
-        method: request.method().to_string(),
-    })
+/// A resource whose unsupported methods answer 405 in the API's error format, with `Allow`
+/// listing `allow`.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move |request: HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow,
+        })
+    }))
 }
 
 async fn route_not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,10 @@ use actix_web::{
     Error,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::header::{HeaderName, HeaderValue},
+    http::{
+        Method,
+        header::{HeaderName, HeaderValue},
+    },
     middleware::Next,
     web,
 };
@@ -32,7 +35,7 @@ pub async fn observe(
                 .expect("a UUID is a valid header value")
         });
     let state = request.app_data::<web::Data<AppState>>().cloned();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let mut response = telemetry::in_request(request_id.clone(), next.call(request)).await?;
 
     // The route pattern, never the raw path: paths carry user ids.
@@ -45,11 +48,11 @@ pub async fn observe(
         let metrics = &state.metrics;
         metrics
             .http_requests
-            .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+            .with_label_values(&[method, route.as_str(), status.as_str()])
             .inc();
         metrics
             .http_duration
-            .with_label_values(&[method.as_str(), route.as_str()])
+            .with_label_values(&[method, route.as_str()])
             .observe(started.elapsed().as_secs_f64());
     }
     let id = request_id.to_str().unwrap_or_default();
@@ -62,7 +65,39 @@ pub async fn observe(
     Ok(response)
 }
 
+/// The `method` label: one of the methods HTTP defines, else `other` (a caller can send any
+/// token as a method; each would be a new series).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// A caller's request id is echoed when it is 1-128 visible ASCII characters.
 fn is_acceptable_id(value: &[u8]) -> bool {
     (1..=128).contains(&value.len()) && value.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_methods_http_defines_are_labelled_by_name() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for odd in ["get", "FUZZ", "X1Y"] {
+            let method = Method::from_bytes(odd.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{odd}");
+        }
+    }
 }

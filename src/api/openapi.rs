@@ -25,6 +25,27 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/openapi.json"),
 ];
 
+/// The `operationId` of each route of [`ROUTES`], in the same order.
+const OPERATION_IDS: &[&str] = &[
+    "enrich",
+    "enrichBatch",
+    "getProfile",
+    "deleteProfile",
+    "listConnectors",
+    "discoverConnectors",
+    "getConnector",
+    "enableConnector",
+    "disableConnector",
+    "reloadConnector",
+    "healthz",
+    "readyz",
+    "metrics",
+    "openapi",
+];
+
+/// The pattern of a user id (PRODUCT.md §3), as the document states it.
+const USER_ID_PATTERN: &str = "^[A-Za-z0-9._:@-]{1,128}$";
+
 pub async fn openapi() -> HttpResponse {
     static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
     let body =
@@ -96,9 +117,18 @@ fn lifecycle(summary: &str) -> Value {
     op
 }
 
-/// The whole document.
+/// The whole document, each operation with its `operationId`.
 pub fn document() -> Value {
-    let user_id = path_parameter("user_id", "1-128 characters of A-Za-z0-9._:@-");
+    let mut document = paths_and_schemas();
+    for ((method, path), id) in ROUTES.iter().zip(OPERATION_IDS) {
+        document["paths"][*path][*method]["operationId"] = json!(id);
+    }
+    document
+}
+
+fn paths_and_schemas() -> Value {
+    let mut user_id = path_parameter("user_id", "1-128 characters of A-Za-z0-9._:@-");
+    user_id["schema"]["pattern"] = json!(USER_ID_PATTERN);
     let mut get_profile = operation(
         "The cached profile (fresh or stale); `?refresh=true` re-enriches it first.",
         "profiles",
@@ -138,6 +168,7 @@ pub fn document() -> Value {
         json!({
             "200": answer("The merged profile.", schema("Profile")),
             "400": error("Malformed JSON (`invalid_json`) or a bad field (`invalid_request`, `details.field`)."),
+            "408": error("The body did not arrive within server.body_timeout_ms (`request_timeout`)."),
             "413": error("The body is larger than server.max_body_bytes."),
             "415": error("The body is not sent as application/json."),
             "502": error("Every source failed (`all_sources_failed`, `details.sources`)."),
@@ -153,6 +184,7 @@ pub fn document() -> Value {
         json!({
             "200": answer("One result per subject.", schema("BatchResults")),
             "400": error("Malformed JSON, or more than 100 subjects (`details.field` = `subjects`)."),
+            "408": error("The body did not arrive within server.body_timeout_ms (`request_timeout`)."),
             "413": error("The body is larger than server.max_body_bytes."),
             "415": error("The body is not sent as application/json."),
         }),
@@ -216,10 +248,10 @@ fn schemas() -> Value {
         "Subject": {
             "type": "object", "additionalProperties": false, "required": ["user_id"],
             "properties": {
-                "user_id": {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$"},
+                "user_id": {"type": "string", "pattern": USER_ID_PATTERN},
                 "email": {"type": "string", "format": "email"},
                 "phone": {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"},
-                "handles": {"type": "object", "additionalProperties": {"type": "string"}},
+                "handles": {"type": "object", "maxProperties": crate::domain::MAX_HANDLES, "additionalProperties": {"type": "string"}},
                 "connectors": {"type": "array", "minItems": 1, "items": {"type": "string"}},
                 "refresh": {"type": "boolean"},
                 "timeout_ms": {"type": "integer", "minimum": 1},
@@ -326,4 +358,21 @@ fn schemas() -> Value {
             "properties": {"status": {"type": "string", "enum": ["ready", "degraded", "starting", "draining"]}, "checks": {"type": "object"}},
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_an_operation_id() {
+        assert_eq!(ROUTES.len(), OPERATION_IDS.len());
+        let doc = document();
+        for (method, path) in ROUTES {
+            assert!(
+                doc["paths"][*path][*method]["operationId"].is_string(),
+                "{method} {path}"
+            );
+        }
+    }
 }

@@ -25,19 +25,56 @@ impl Keys {
         format!("{}{{{user_id}}}:source:{connector}", self.prefix)
     }
 
+    /// What [`source`](Self::source) puts before the connector's name (for scripts that
+    /// build source keys from the names in the [`sources`](Self::sources) index).
+    pub fn source_prefix(&self, user_id: &str) -> String {
+        format!("{}{{{user_id}}}:source:", self.prefix)
+    }
+
+    /// The set of connectors that have an answer about a user stored (so that an erasure
+    /// finds them all, also those of connectors no longer configured).
+    pub fn sources(&self, user_id: &str) -> String {
+        format!("{}{{{user_id}}}:sources", self.prefix)
+    }
+
     /// The lock of the replica fanning out for a user.
     pub fn lock(&self, user_id: &str) -> String {
         format!("{}{{{user_id}}}:lock", self.prefix)
     }
 
+    /// The erasure fence of a user: a random token that each erasure replaces, checked by
+    /// every write (see `cache::fence`). It holds nothing about the user.
+    pub fn fence(&self, user_id: &str) -> String {
+        format!("{}{{{user_id}}}:erased", self.prefix)
+    }
+
+    /// The pub/sub channel replicas tell each other things on.
+    pub fn events(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+
+    /// One connector's cluster-wide rate-limit window number `window`.
+    pub fn rate_window(&self, connector: &str, window: u64) -> String {
+        format!("{}ratelimit:{{{connector}}}:{window}", self.prefix)
+    }
+
+    /// The runtime state of the connectors (enabled or disabled by an operator).
+    pub fn runtime_state(&self) -> String {
+        format!("{}connectors:state", self.prefix)
+    }
+
     /// Every key that may hold something about a user, given the connectors that may have
-    /// answered about them.
+    /// answered about them (besides those the [`sources`](Self::sources) index names).
     pub fn all_of<'a>(
         &self,
         user_id: &str,
         connectors: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
-        let mut keys = vec![self.profile(user_id), self.lock(user_id)];
+        let mut keys = vec![
+            self.profile(user_id),
+            self.lock(user_id),
+            self.sources(user_id),
+        ];
         keys.extend(connectors.into_iter().map(|c| self.source(user_id, c)));
         keys
     }
@@ -55,10 +92,14 @@ mod tests {
             keys.source("u-42", "github"),
             "enrichd:{u-42}:source:github"
         );
-        assert!(
-            keys.all_of("u-42", ["github"])
-                .iter()
-                .all(|k| k.contains("{u-42}"))
+        assert_eq!(keys.fence("u-42"), "enrichd:{u-42}:erased");
+        assert_eq!(keys.sources("u-42"), "enrichd:{u-42}:sources");
+        assert_eq!(
+            format!("{}github", keys.source_prefix("u-42")),
+            keys.source("u-42", "github")
         );
+        let all = keys.all_of("u-42", ["github"]);
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().all(|k| k.contains("{u-42}")));
     }
 }

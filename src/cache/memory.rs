@@ -51,6 +51,7 @@ impl<V: Send + Sync + 'static> MemoryStore<V> {
             entries: Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(KeepFor)
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -65,6 +66,15 @@ impl<V: Send + Sync + 'static> MemoryStore<V> {
 
     pub async fn remove(&self, key: &str) {
         self.entries.invalidate(key).await;
+    }
+
+    /// Remove every entry whose key matches: at once for readers (an entry already held is
+    /// never returned again), in the background for memory.
+    pub fn remove_where(&self, matches: impl Fn(&str) -> bool + Send + Sync + 'static) {
+        // Only fails when the store was built without invalidation closures; it is not.
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |key, _| matches(key));
     }
 
     pub fn clear(&self) {

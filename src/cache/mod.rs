@@ -7,10 +7,12 @@
 //! sending new ones). Entries live for their freshness plus the stale window, then disappear.
 //!
 //! Writes go to both tiers and tell the other replicas to drop their in-process copy (pub/sub),
-//! so `DELETE` and refreshes reach every replica. Redis failures never fail a request: a lookup
-//! that errs falls back to the in-process tier (and is counted in
-//! `enrichd_cache_lookups_total{result="error"}`), a failed write is logged.
+//! so `DELETE` and refreshes reach every replica. Every write is guarded by an erasure
+//! [`Fence`] (see [`fence`]): nothing begun before an erasure lands after it. Redis failures
+//! never fail a request: a lookup that errs falls back to the in-process tier (and is counted
+//! in `enrichd_cache_lookups_total{result="error"}`), a failed write is logged.
 
+pub mod fence;
 mod keys;
 mod memory;
 mod packed;
@@ -25,7 +27,10 @@ use bytes::Bytes;
 use enrichd_sdk::{Enrichment, Subject};
 use serde::{Deserialize, Serialize};
 
-pub use self::keys::Keys;
+pub use self::{
+    fence::{Fence, Fences},
+    keys::Keys,
+};
 use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
 use crate::{
     coordination::{Coordination, Event, LockOutcome},
@@ -50,9 +55,12 @@ impl CachedProfile {
         unix_ms(now) < self.fresh_until_ms
     }
 
-    /// The identifiers the profile was built from.
+    /// The identifiers the profile was built from, when they are valid ones (they may have
+    /// been read back from Redis).
     pub fn subject(&self) -> Option<Subject> {
-        serde_json::from_slice(&self.subject).ok()
+        serde_json::from_slice(&self.subject)
+            .ok()
+            .and_then(crate::domain::checked_subject)
     }
 }
 
@@ -92,6 +100,8 @@ pub struct ProfileCache {
     /// are read from there, so replicas do not hold them twice).
     local_sources: MemoryStore<Box<[u8]>>,
     redis: Option<RedisStore>,
+    /// The tripwires of work under way in this process (see [`fence`]).
+    fences: Fences,
     coordination: Arc<Coordination>,
     metrics: Arc<Metrics>,
 }
@@ -109,6 +119,7 @@ impl ProfileCache {
             local: MemoryStore::new(local_capacity),
             local_sources: MemoryStore::new(local_capacity),
             redis: link.map(|link| RedisStore::new(link, keys)),
+            fences: Fences::default(),
             coordination,
             metrics,
         }
@@ -171,10 +182,25 @@ impl ProfileCache {
         }
     }
 
+    /// The fence of new work about `user_id`: its writes land only if the user is not erased
+    /// meanwhile. [`claim`](Self::claim) completes it with the Redis side.
+    pub fn fence(&self, user_id: &str) -> Fence {
+        self.fences.arm(user_id)
+    }
+
     /// Keep `profile` in the in-process tier for `keep_for` (its freshness plus the stale
-    /// window): once this returns, this replica serves it. [`write_back`](Self::write_back)
-    /// then shares it.
-    pub async fn store_local(&self, user_id: &str, profile: &CachedProfile, keep_for: Duration) {
+    /// window), unless `fence` no longer holds: once this returns, this replica serves it.
+    /// [`write_back`](Self::write_back) then shares it.
+    pub async fn store_local(
+        &self,
+        fence: &Fence,
+        user_id: &str,
+        profile: &CachedProfile,
+        keep_for: Duration,
+    ) {
+        if !fence.holds() {
+            return;
+        }
         self.local
             .put(
                 user_id.to_owned(),
@@ -182,50 +208,74 @@ impl ProfileCache {
                 keep_for,
             )
             .await;
+        // An erasure trips the fence before it clears this tier: if it tripped while we
+        // stored, what we stored must go.
+        if !fence.holds() {
+            self.local.remove(user_id).await;
+        }
     }
 
-    /// The writes that follow an answer, in one round trip to Redis: per-source answers (each
-    /// kept for its own time), the profile (already in process, see
+    /// The writes that follow an answer, if `fence` still holds, in one round trip to Redis:
+    /// per-source answers (each kept for its own time), the profile (already in process, see
     /// [`store_local`](Self::store_local)) and the release of the user's lock; then the event
     /// that makes the other replicas drop their copy. Without Redis, or when it fails, the
-    /// per-source answers are kept in process.
+    /// per-source answers are kept in process. When the fence stopped the writes, the
+    /// in-process copy is dropped too.
     pub async fn write_back(
         &self,
+        fence: &Fence,
         user_id: &str,
         sources: Vec<(String, CachedSource, Duration)>,
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
     ) {
-        let written = match &self.redis {
-            None => false,
-            Some(redis) => {
-                let unlock =
-                    lock_token.map(|token| self.coordination.unlock_command(user_id, token));
-                match redis.write_back(user_id, &sources, profile, unlock).await {
-                    Ok(()) => true,
+        let written = match (&self.redis, fence.token()) {
+            // A fenced work still releases the user's lock it holds.
+            (Some(redis), Some(token)) if fence.holds() || lock_token.is_some() => {
+                let token = if fence.holds() { token } else { FENCED };
+                match redis
+                    .write_back(user_id, token, &sources, profile, lock_token)
+                    .await
+                {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        tracing::debug!("Writes of work begun before an erasure were dropped.");
+                        self.local.remove(user_id).await;
+                        return;
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "Could not write to Redis; kept in process only.");
                         false
                     }
                 }
             }
+            // Redis could not be read when the work began: its fence is unknown, so nothing
+            // is written there.
+            _ => false,
         };
+        if !fence.holds() {
+            self.local.remove(user_id).await;
+            return;
+        }
         if !written {
-            self.store_local_sources(user_id, sources).await;
+            self.store_local_sources(fence, user_id, sources).await;
         }
         if profile.is_some() {
             self.coordination
                 .publish(Event::Invalidate {
                     user_id: user_id.to_owned(),
+                    erased: false,
                 })
                 .await;
         }
     }
 
-    /// Try to become the replica that fans out for a user (its lock in Redis, for `lock_for`)
-    /// and read the cached answers of `connectors`, in one round trip.
+    /// Try to become the replica that fans out for a user (its lock in Redis, for `lock_for`),
+    /// read the user's erasure fence into `fence`, and read the cached answers of
+    /// `connectors`, in one round trip.
     pub async fn claim(
         &self,
+        fence: &mut Fence,
         user_id: &str,
         lock_for: Duration,
         connectors: &[&str],
@@ -238,8 +288,15 @@ impl ProfileCache {
         };
         let (lock, token) = self.coordination.lock_command(user_id, lock_for);
         match redis.claim(lock, user_id, connectors).await {
-            Ok((true, found)) => (LockOutcome::Acquired(token), found),
-            Ok((false, found)) => (LockOutcome::Held, found),
+            Ok((taken, erased, found)) => {
+                fence.set_token(erased);
+                let outcome = if taken {
+                    LockOutcome::Acquired(token)
+                } else {
+                    LockOutcome::Held
+                };
+                (outcome, found)
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "Could not lock the user or read per-source answers in Redis.");
                 (
@@ -277,45 +334,61 @@ impl ProfileCache {
         found
     }
 
-    /// Keep per-source answers in process, each for its own time.
+    /// Keep per-source answers in process, each for its own time (unless `fence` no longer
+    /// holds).
     async fn store_local_sources(
         &self,
+        fence: &Fence,
         user_id: &str,
         sources: Vec<(String, CachedSource, Duration)>,
     ) {
         for (connector, source, keep_for) in sources {
+            if !fence.holds() {
+                return;
+            }
             let json = serde_json::to_vec(&source).expect("cached sources serialize");
             let packed = packed::compress(&json);
+            let key = source_key(user_id, &connector);
             self.local_sources
-                .put(source_key(user_id, &connector), Arc::new(packed), keep_for)
+                .put(key.clone(), Arc::new(packed), keep_for)
                 .await;
+            if !fence.holds() {
+                self.local_sources.remove(&key).await;
+            }
         }
     }
 
-    /// Erase everything cached about a user, in both tiers and on every replica. Unlike
-    /// lookups, this reports failure: an erasure that did not happen must not be answered as
-    /// done.
+    /// Erase everything cached about a user, in both tiers and on every replica, and fence
+    /// every write of work begun before now. `connectors` are the configured ones (Redis also
+    /// finds the others in the user's index). Unlike lookups, this reports failure: an
+    /// erasure that did not happen must not be answered as done.
     pub async fn erase(&self, user_id: &str, connectors: &[&str]) -> Result<(), RedisError> {
-        self.drop_local(user_id, connectors).await;
+        self.forget(user_id).await;
         if let Some(redis) = &self.redis {
-            redis.delete(user_id, connectors.iter().copied()).await?;
+            redis.erase(user_id, connectors.iter().copied()).await?;
         }
         self.coordination
             .publish(Event::Invalidate {
                 user_id: user_id.to_owned(),
+                erased: true,
             })
             .await;
         Ok(())
     }
 
-    /// Drop this replica's in-process copies of a user (on another replica's event).
-    pub async fn drop_local(&self, user_id: &str, connectors: &[&str]) {
+    /// Another replica wrote a newer profile of the user: drop this replica's copy.
+    pub async fn drop_local(&self, user_id: &str) {
         self.local.remove(user_id).await;
-        for connector in connectors {
-            self.local_sources
-                .remove(&source_key(user_id, connector))
-                .await;
-        }
+    }
+
+    /// The user was erased (here or on another replica): stop the work under way about them
+    /// and drop everything this replica holds about them.
+    pub async fn forget(&self, user_id: &str) {
+        self.fences.trip(user_id);
+        self.local.remove(user_id).await;
+        let prefix = source_key(user_id, "");
+        self.local_sources
+            .remove_where(move |key| key.starts_with(&prefix));
     }
 
     /// Forget the whole in-process tier (after missed events).
@@ -344,3 +417,7 @@ impl ProfileCache {
 fn source_key(user_id: &str, connector: &str) -> String {
     format!("{user_id}\u{0}{connector}")
 }
+
+/// A token no fence ever holds (tokens are UUIDs; `""` is "never erased"): sent in place of
+/// the real one when the work's own tripwire has tripped, so the script only releases the lock.
+const FENCED: &str = "-";

@@ -1,17 +1,65 @@
 //! The shared tier in Redis: a user's profile hash and per-source answers, one round trip per
-//! read.
+//! read; writes and erasures are Lua scripts, so that the erasure fence is checked atomically
+//! with the writes it guards (see `cache::fence`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CachedProfile, CachedSource, keys::Keys};
+use super::{CachedProfile, CachedSource, fence::FENCE_TTL, keys::Keys};
 use crate::redis_link::{RedisError, RedisLink};
+
+/// The writes after an answer, if the fence holds.
+///
+/// KEYS: fence, lock, index of sources, profile, then one key per source.
+/// ARGV: expected fence token, lock token (`""`: none), profile TTL in ms (`0`: no profile),
+/// body, fresh-until, subject, then per source: connector name, value, TTL in ms.
+const WRITE_BACK: &str = r"
+local function unlock()
+  if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+end
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then
+  unlock()
+  return 0
+end
+local longest = 0
+for i = 5, #KEYS do
+  local at = 7 + (i - 5) * 3
+  local ttl = tonumber(ARGV[at + 2])
+  redis.call('SET', KEYS[i], ARGV[at + 1], 'PX', ttl)
+  redis.call('SADD', KEYS[3], ARGV[at])
+  if ttl > longest then longest = ttl end
+end
+if longest > 0 and redis.call('PTTL', KEYS[3]) < longest then
+  redis.call('PEXPIRE', KEYS[3], longest)
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('HSET', KEYS[4], 'body', ARGV[4], 'fresh_until', ARGV[5], 'subject', ARGV[6])
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+end
+unlock()
+return 1
+";
+
+/// An erasure: every key of the user, then a new fence.
+///
+/// KEYS: fence, index of sources, then every other key to delete (all with the user's hash
+/// tag, so one slot). ARGV: new fence token, its TTL in ms, the prefix of source keys.
+const ERASE: &str = r"
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('DEL', ARGV[3] .. name)
+end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+";
 
 #[derive(Clone)]
 pub struct RedisStore {
     link: RedisLink,
     keys: Keys,
+    write_back: redis::Script,
+    erase: redis::Script,
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -22,7 +70,12 @@ fn millis(duration: Duration) -> u64 {
 
 impl RedisStore {
     pub fn new(link: RedisLink, keys: Keys) -> RedisStore {
-        RedisStore { link, keys }
+        RedisStore {
+            link,
+            keys,
+            write_back: redis::Script::new(WRITE_BACK),
+            erase: redis::Script::new(ERASE),
+        }
     }
 
     /// The profile hash's three fields, in one round trip.
@@ -36,75 +89,85 @@ impl RedisStore {
         let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
             self.link.run(&hmget).await?;
         Ok(match (body, fresh_until) {
-            (Some(body), Some(fresh_until_ms)) => Some(CachedProfile {
-                body: Bytes::from(body),
-                fresh_until_ms,
-                subject: Bytes::from(subject.unwrap_or_default()),
-            }),
+            (Some(body), Some(fresh_until_ms)) if is_profile_json(&body) => {
+                let subject = subject.filter(|s| s.len() <= MAX_SUBJECT_BYTES);
+                Some(CachedProfile {
+                    body: Bytes::from(body),
+                    fresh_until_ms,
+                    subject: Bytes::from(subject.unwrap_or_default()),
+                })
+            }
+            (Some(_), Some(_)) => {
+                tracing::warn!(
+                    "A profile in Redis is not a JSON object of at most 4 MiB; treated as absent."
+                );
+                None
+            }
             _ => None,
         })
     }
 
-    /// The writes that follow an answer, atomically and in one round trip: the per-source
-    /// answers (each with its own expiry), the profile and its expiry when there is one, then
-    /// `also` (the release of the user's lock).
+    /// The writes that follow an answer, atomically and in one round trip, if the user's
+    /// erasure fence still holds `token` (else nothing is written): the per-source answers
+    /// (each with its own expiry, named in the user's index of sources), the profile and its
+    /// expiry when there is one. The user's lock is released either way when `lock_token` is
+    /// given. Returns whether the writes landed.
     pub async fn write_back(
         &self,
         user_id: &str,
+        token: &str,
         sources: &[(String, CachedSource, Duration)],
         profile: Option<(&CachedProfile, Duration)>,
-        also: Option<redis::Cmd>,
-    ) -> Result<(), RedisError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        lock_token: Option<&str>,
+    ) -> Result<bool, RedisError> {
+        let mut invocation = self.write_back.prepare_invoke();
+        invocation
+            .key(self.keys.fence(user_id))
+            .key(self.keys.lock(user_id))
+            .key(self.keys.sources(user_id))
+            .key(self.keys.profile(user_id))
+            .arg(token)
+            .arg(lock_token.unwrap_or_default());
+        match profile {
+            Some((profile, keep_for)) => invocation
+                .arg(millis(keep_for))
+                .arg(profile.body.as_ref())
+                .arg(profile.fresh_until_ms)
+                .arg(profile.subject.as_ref()),
+            None => invocation.arg(0).arg("").arg(0).arg(""),
+        };
         for (connector, source, keep_for) in sources {
             let value = serde_json::to_vec(source).expect("cached sources serialize");
-            pipe.cmd("SET")
-                .arg(self.keys.source(user_id, connector))
+            invocation
+                .key(self.keys.source(user_id, connector))
+                .arg(connector)
                 .arg(value)
-                .arg("PX")
-                .arg(millis(*keep_for))
-                .ignore();
+                .arg(millis(*keep_for));
         }
-        if let Some((profile, keep_for)) = profile {
-            let key = self.keys.profile(user_id);
-            pipe.cmd("HSET")
-                .arg(&key)
-                .arg("body")
-                .arg(profile.body.as_ref())
-                .arg("fresh_until")
-                .arg(profile.fresh_until_ms)
-                .arg("subject")
-                .arg(profile.subject.as_ref())
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&key)
-                .arg(millis(keep_for))
-                .ignore();
-        }
-        if let Some(also) = also {
-            pipe.add_command(also).ignore();
-        }
-        self.link.run::<()>(&pipe).await
+        let landed: i64 = self.link.script(invocation).await?;
+        Ok(landed == 1)
     }
 
-    /// Send `lock` (a `SET NX` answering `OK` or nil) and read the per-source answers of
-    /// `connectors` in the same round trip: whether the lock was taken, and the answers.
+    /// Send `lock` (a `SET NX` answering `OK` or nil), read the user's erasure fence and the
+    /// per-source answers of `connectors`, in one round trip: whether the lock was taken, the
+    /// fence token (`None`: never erased), and the answers.
     pub async fn claim(
         &self,
         lock: redis::Cmd,
         user_id: &str,
         connectors: &[&str],
-    ) -> Result<(bool, Vec<Option<CachedSource>>), RedisError> {
+    ) -> Result<(bool, Option<String>, Vec<Option<CachedSource>>), RedisError> {
         let mut pipe = redis::pipe();
         pipe.add_command(lock);
+        pipe.cmd("GET").arg(self.keys.fence(user_id));
         if connectors.is_empty() {
-            let (taken,): (Option<String>,) = self.link.run(&pipe).await?;
-            return Ok((taken.is_some(), Vec::new()));
+            let (taken, fence): (Option<String>, Option<String>) = self.link.run(&pipe).await?;
+            return Ok((taken.is_some(), fence, Vec::new()));
         }
         pipe.add_command(self.mget_sources(user_id, connectors));
-        let (taken, values): (Option<String>, Vec<Option<Vec<u8>>>) = self.link.run(&pipe).await?;
-        Ok((taken.is_some(), parse_sources(values)))
+        let (taken, fence, values): (Option<String>, Option<String>, Vec<Option<Vec<u8>>>) =
+            self.link.run(&pipe).await?;
+        Ok((taken.is_some(), fence, parse_sources(values)))
     }
 
     /// The per-source answers of `connectors`, in order, in one round trip.
@@ -131,17 +194,27 @@ impl RedisStore {
         mget
     }
 
-    /// Delete every key of a user.
-    pub async fn delete<'a>(
+    /// Erase a user: every key with their hash tag — the profile, the lock, every per-source
+    /// answer the index names (whatever connectors are configured now) and those of
+    /// `connectors` (written before the index existed) — and set a new erasure fence, so that
+    /// no write begun before this lands after it. Atomic.
+    pub async fn erase<'a>(
         &self,
         user_id: &str,
         connectors: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), RedisError> {
-        let mut del = redis::cmd("DEL");
+        let mut invocation = self.erase.prepare_invoke();
+        invocation
+            .key(self.keys.fence(user_id))
+            .key(self.keys.sources(user_id));
         for key in self.keys.all_of(user_id, connectors) {
-            del.arg(key);
+            invocation.key(key);
         }
-        self.link.run::<i64>(&del).await.map(|_| ())
+        invocation
+            .arg(uuid::Uuid::new_v4().simple().to_string())
+            .arg(millis(FENCE_TTL))
+            .arg(self.keys.source_prefix(user_id));
+        self.link.script::<i64>(invocation).await.map(|_| ())
     }
 
     /// Whether Redis answers right now.
@@ -153,10 +226,56 @@ impl RedisStore {
     }
 }
 
-/// Per-source answers as read from Redis; one that does not parse counts as absent.
+/// The largest profile body served from Redis: far above what the list caps allow enrichd
+/// to write, so only a value written by something else is refused.
+const MAX_PROFILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest remembered subject read back (the handle cap keeps real ones under 10 KiB).
+const MAX_SUBJECT_BYTES: usize = 32 * 1024;
+
+/// Whether a profile body read back is what enrichd writes: a JSON object of bounded size.
+fn is_profile_json(body: &[u8]) -> bool {
+    body.len() <= MAX_PROFILE_BYTES
+        && body.first() == Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// Per-source answers as read from Redis; one that is too large or does not parse counts as
+/// absent.
 fn parse_sources(values: Vec<Option<Vec<u8>>>) -> Vec<Option<CachedSource>> {
     values
         .into_iter()
-        .map(|v| v.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+        .map(|v| {
+            v.filter(|bytes| bytes.len() <= MAX_PROFILE_BYTES)
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bounded_json_objects_pass_as_profiles() {
+        assert!(is_profile_json(br#"{"user_id": "u-1"}"#));
+        assert!(!is_profile_json(b"[1, 2]"));
+        assert!(!is_profile_json(br#"{"user_id": "#));
+        assert!(!is_profile_json(b""));
+        let huge = format!(r#"{{"x": "{}"}}"#, "a".repeat(MAX_PROFILE_BYTES));
+        assert!(!is_profile_json(huge.as_bytes()));
+    }
+
+    #[test]
+    fn unreadable_per_source_answers_are_absent() {
+        let good = serde_json::to_vec(&serde_json::json!({
+            "status": "ok", "confidence": 0.5, "fetched_at_ms": 1,
+            "fresh_until_ms": 2, "identifiers": "x"
+        }))
+        .unwrap();
+        let parsed = parse_sources(vec![Some(good), Some(b"garbage".to_vec()), None]);
+        assert!(parsed[0].is_some());
+        assert!(parsed[1].is_none());
+        assert!(parsed[2].is_none());
+    }
 }

@@ -2,15 +2,17 @@
 //!
 //! Substitution is textual: the value is pasted where the placeholder stood, so quote
 //! placeholders whose values may contain YAML syntax (`token: "${TOKEN}"`). `$${` stands for a
-//! literal `${`. Lines that are entirely comments are left alone.
+//! literal `${`. Lines that are entirely comments are left alone. A placeholder that cannot
+//! be replaced is reported and left empty, so that the rest of the file can still be checked.
 
 use super::ConfigIssue;
 
-/// Replace every placeholder in `text` using `lookup`, reporting every problem at once.
+/// Replace every placeholder in `text` using `lookup`: the text (problem placeholders left
+/// empty) and every problem found.
 pub fn substitute(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, Vec<ConfigIssue>> {
+) -> (String, Vec<ConfigIssue>) {
     let mut out = String::with_capacity(text.len());
     let mut issues = Vec::new();
     for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -47,11 +49,7 @@ pub fn substitute(
         }
         out.push_str(rest);
     }
-    if issues.is_empty() {
-        Ok(out)
-    } else {
-        Err(issues)
-    }
+    (out, issues)
 }
 
 /// The value of one placeholder body: `VAR` or `VAR:-default`.
@@ -96,15 +94,15 @@ mod tests {
     fn placeholders_are_replaced() {
         let text = "a: ${TOKEN}\nb: ${MISSING:-fallback}\nc: ${EMPTY:-x}\nd: ${MISSING:-}\n";
         assert_eq!(
-            substitute(text, &env).unwrap(),
-            "a: s3cret\nb: fallback\nc: x\nd: \n"
+            substitute(text, &env),
+            ("a: s3cret\nb: fallback\nc: x\nd: \n".to_owned(), Vec::new())
         );
     }
 
     #[test]
     fn dollars_without_braces_and_escapes_are_kept() {
         assert_eq!(
-            substitute("price: $5 and $${LITERAL}", &env).unwrap(),
+            substitute("price: $5 and $${LITERAL}", &env).0,
             "price: $5 and ${LITERAL}"
         );
     }
@@ -112,14 +110,15 @@ mod tests {
     #[test]
     fn comment_lines_are_left_alone() {
         let text = "# needs ${NOT_SET}\nkey: 1\n";
-        assert_eq!(substitute(text, &env).unwrap(), text);
+        assert_eq!(substitute(text, &env), (text.to_owned(), Vec::new()));
     }
 
     #[test]
     fn every_problem_is_reported_with_its_line() {
-        let issues = substitute("a: ${UNSET}\nb: ${bad name}\nc: ${OPEN\n", &env).unwrap_err();
+        let (text, issues) = substitute("a: ${UNSET}\nb: ${bad name}\nc: ${OPEN\n", &env);
         let lines: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(lines, ["line 1", "line 2", "line 3"]);
         assert!(issues[0].message.contains("UNSET is not set"));
+        assert!(text.starts_with("a: \nb: \n"), "{text}");
     }
 }

@@ -87,6 +87,8 @@ pub struct ServerConfig {
     pub shutdown_timeout_seconds: u64,
     /// How long to keep serving (with readiness 503) after SIGTERM before closing the listener.
     pub drain_delay_seconds: u64,
+    /// How long a request body may take to arrive once the headers are in; slower gets 408.
+    pub body_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +99,7 @@ impl Default for ServerConfig {
             workers: None,
             shutdown_timeout_seconds: 25,
             drain_delay_seconds: 0,
+            body_timeout_ms: 10_000,
         }
     }
 }
@@ -161,6 +164,10 @@ pub struct EnrichmentConfig {
     pub priority: Vec<String>,
     /// Subjects of one batch enriched at once.
     pub batch_concurrency: usize,
+    /// Items kept of each list (and map) of a profile and of each source's answer.
+    pub max_list_items: usize,
+    /// The longest an upstream's `Retry-After` (or a replica's event) may stop calls.
+    pub max_retry_after_seconds: u64,
 }
 
 impl Default for EnrichmentConfig {
@@ -169,6 +176,8 @@ impl Default for EnrichmentConfig {
             deadline_ms: 800,
             priority: Vec::new(),
             batch_concurrency: 16,
+            max_list_items: 200,
+            max_retry_after_seconds: 3600,
         }
     }
 }
@@ -308,10 +317,24 @@ impl Config {
             origin: origin.to_owned(),
             issues,
         };
-        let text = env::substitute(text, env).map_err(fail)?;
-        let root: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|err| fail(vec![ConfigIssue::new("", format!("not valid YAML: {err}"))]))?;
-        validate::config(root, factories).map_err(fail)
+        // Every problem at once: a variable that is not set is reported with whatever else
+        // is wrong in the file (the rest is checked with the variable empty).
+        let (text, mut issues) = env::substitute(text, env);
+        let root: serde_json::Value = match serde_saphyr::from_str(&text) {
+            Ok(root) => root,
+            Err(err) => {
+                issues.push(ConfigIssue::new("", format!("not valid YAML: {err}")));
+                return Err(fail(issues));
+            }
+        };
+        match validate::config(root, factories) {
+            Ok(config) if issues.is_empty() => Ok(config),
+            Ok(_) => Err(fail(issues)),
+            Err(found) => {
+                issues.extend(found);
+                Err(fail(issues))
+            }
+        }
     }
 
     /// The overall enrichment deadline.

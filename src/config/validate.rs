@@ -306,6 +306,12 @@ fn check_server(server: &ServerConfig, issues: &mut Vec<ConfigIssue>) {
             "must be at most 600",
         ));
     }
+    if !(100..=600_000).contains(&server.body_timeout_ms) {
+        issues.push(ConfigIssue::new(
+            "server.body_timeout_ms",
+            format!("{} is outside 100..=600000", server.body_timeout_ms),
+        ));
+    }
 }
 
 fn check_cache(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) {
@@ -371,6 +377,21 @@ fn check_enrichment(
         issues.push(ConfigIssue::new(
             "enrichment.batch_concurrency",
             "must be within 1..=100",
+        ));
+    }
+    if !(1..=10_000).contains(&enrichment.max_list_items) {
+        issues.push(ConfigIssue::new(
+            "enrichment.max_list_items",
+            format!("{} is outside 1..=10000", enrichment.max_list_items),
+        ));
+    }
+    if !(1..=86_400).contains(&enrichment.max_retry_after_seconds) {
+        issues.push(ConfigIssue::new(
+            "enrichment.max_retry_after_seconds",
+            format!(
+                "{} is outside 1..=86400",
+                enrichment.max_retry_after_seconds
+            ),
         ));
     }
     for (index, name) in enrichment.priority.iter().enumerate() {
@@ -473,12 +494,31 @@ surprise: 1
     }
 
     #[test]
-    fn missing_environment_variables_are_reported() {
-        let err = parse("auth: {api_keys: [\"${ENRICHD_TEST_UNSET_VAR}\"]}").unwrap_err();
+    fn missing_environment_variables_are_reported_with_every_other_problem() {
+        let err = parse(
+            "auth: {api_keys: [\"${ENRICHD_TEST_UNSET_VAR}\"]}\nenrichment: {max_list_items: 0, max_retry_after_seconds: 0}\nserver: {body_timeout_ms: 5}\n",
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .contains("ENRICHD_TEST_UNSET_VAR is not set"),
             "{err}"
+        );
+        let paths: Vec<&str> = err.issues.iter().map(|i| i.path.as_str()).collect();
+        for path in [
+            "enrichment.max_list_items",
+            "enrichment.max_retry_after_seconds",
+            "server.body_timeout_ms",
+        ] {
+            assert!(paths.contains(&path), "{path} missing from {paths:?}");
+        }
+        // The variable alone is a problem too, even where an empty value would do.
+        assert_eq!(
+            parse("auth: {api_keys: [\"${ENRICHD_TEST_UNSET_VAR}\"]}")
+                .unwrap_err()
+                .issues
+                .len(),
+            1
         );
     }
 

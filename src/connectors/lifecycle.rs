@@ -26,6 +26,7 @@ use crate::{
     config::{Config, ConfigError, ConfigIssue},
     coordination::{Coordination, Event},
     metrics::Metrics,
+    tasks::Tasks,
 };
 
 /// Why an operator's request could not be carried out.
@@ -281,19 +282,21 @@ impl Lifecycle {
         path: &Path,
         factories: &Factories,
     ) -> Result<(), ConfigError> {
-        let loaded = Config::load(Some(path), factories);
-        let result = if loaded.is_ok() { "ok" } else { "error" };
+        let result = self.apply_config(path, factories).await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
         self.metrics
             .config_reloads
-            .with_label_values(&[result])
+            .with_label_values(&[outcome])
             .inc();
-        let new = match loaded {
-            Ok(config) => config,
-            Err(err) => {
-                tracing::error!(problems = err.issues.len(), error = %err, "Configuration reload refused; the old configuration stays.");
-                return Err(err);
-            }
-        };
+        if let Err(err) = &result {
+            tracing::error!(problems = err.issues.len(), error = %err, "Configuration reload refused; the old configuration stays.");
+        }
+        result
+    }
+
+    /// Read the configuration file and apply its connectors, all or nothing.
+    async fn apply_config(&self, path: &Path, factories: &Factories) -> Result<(), ConfigError> {
+        let new = Config::load(Some(path), factories)?;
         let scan = self.scan(&new);
         let overrides = self.state.load().await.unwrap_or_default();
         let desired = desired_of(&new, &scan.manifests);
@@ -319,16 +322,10 @@ impl Lifecycle {
             }
         }
         if !issues.is_empty() {
-            self.metrics
-                .config_reloads
-                .with_label_values(&["error"])
-                .inc();
-            let err = ConfigError {
+            return Err(ConfigError {
                 origin: path.display().to_string(),
                 issues,
-            };
-            tracing::error!(error = %err, "Configuration reload refused; the old configuration stays.");
-            return Err(err);
+            });
         }
         for entry in built {
             self.registry.put(entry);
@@ -356,7 +353,7 @@ impl Lifecycle {
 
     /// Check every enabled connector every `interval`: its canary subject when configured
     /// (the check must find that person), else its own `health()`.
-    pub fn spawn_health_checker(self: &Arc<Self>, http: reqwest::Client) {
+    pub fn spawn_health_checker(self: &Arc<Self>, http: reqwest::Client, tasks: &Tasks) {
         let this = self.clone();
         let config = self.config();
         if !config.health_check.enabled {
@@ -364,7 +361,7 @@ impl Lifecycle {
         }
         let interval = Duration::from_secs(config.health_check.interval_seconds);
         let timeout = Duration::from_millis(config.health_check.timeout_ms);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             loop {
                 this.check_health(&http, timeout).await;
                 tokio::time::sleep(interval).await;

@@ -125,12 +125,13 @@ fn read(
                 .into(),
         ));
     }
-    let text = substitute(&text, env).map_err(|issues| {
-        issues
+    let (text, issues) = substitute(&text, env);
+    if !issues.is_empty() {
+        return Err(issues
             .into_iter()
             .map(|i| ConfigIssue::new(at(&i.path), i.message))
-            .collect::<Vec<_>>()
-    })?;
+            .collect());
+    }
     let value: Value = serde_saphyr::from_str(&text)
         .map_err(|err| fail("", format!("is not valid YAML or JSON: {err}")))?;
     let Value::Object(mut manifest) = value else {

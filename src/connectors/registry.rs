@@ -12,12 +12,18 @@ use std::{
 };
 
 use enrichd_sdk::{Connector, ConnectorMetadata};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{Factories, manifests::Manifest, stats::ConnectorStats};
 use crate::{
     config::{Config, ConfigError, ConfigIssue, ConnectorConfig},
     resilience::ConnectorGuard,
+    tasks::Tasks,
 };
+
+/// The longest a retired instance waits for the requests still using it before it is shut
+/// down anyway.
+const RETIRE_WITHIN: Duration = Duration::from_secs(60);
 
 /// Where a connector's configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +55,9 @@ pub struct ConnectorEntry {
     pub guard: ConnectorGuard,
     /// Usage and health, kept across instances of the same name.
     pub stats: Arc<ConnectorStats>,
+    /// Cancelled when this entry is dropped, i.e. when the last request using it is done.
+    released: CancellationToken,
+    _release_on_drop: DropGuard,
 }
 
 /// The connectors as they are at one moment.
@@ -89,6 +98,8 @@ pub struct ConnectorRegistry {
     factories: Factories,
     context: Mutex<Context>,
     stats: Mutex<HashMap<String, Arc<ConnectorStats>>>,
+    /// Owns the shutdowns of retired instances.
+    tasks: Tasks,
 }
 
 /// A connector's desired form: its configuration, where it came from, and whether enabled.
@@ -107,6 +118,7 @@ impl ConnectorRegistry {
         shared: bool,
         manifests: &BTreeMap<String, Manifest>,
         overrides: &BTreeMap<String, bool>,
+        tasks: Tasks,
     ) -> Result<ConnectorRegistry, ConfigError> {
         let registry = ConnectorRegistry {
             current: RwLock::new(Arc::new(RegistrySnapshot {
@@ -119,6 +131,7 @@ impl ConnectorRegistry {
                 shared,
             }),
             stats: Mutex::new(HashMap::new()),
+            tasks,
         };
         let desired = desired_of(config, manifests);
         let mut issues = Vec::new();
@@ -203,7 +216,10 @@ impl ConnectorRegistry {
             .clone();
         let mut config = config;
         config.enabled = enabled;
+        let released = CancellationToken::new();
         Ok(ConnectorEntry {
+            _release_on_drop: released.clone().drop_guard(),
+            released,
             name: name.to_owned(),
             confidence: config.confidence.unwrap_or(metadata.default_confidence),
             ttl: Duration::from_secs(config.ttl_seconds.unwrap_or(metadata.default_ttl_seconds)),
@@ -246,8 +262,24 @@ impl ConnectorRegistry {
             .iter()
             .filter(|e| !kept.contains(&Arc::as_ptr(e)))
         {
-            retire(retired.clone());
+            self.retire(retired.clone());
         }
+    }
+
+    /// Shut a replaced instance down once the last request using its entry has let go of it
+    /// (woken by the entry's drop, not by polling), or after [`RETIRE_WITHIN`].
+    fn retire(&self, entry: Arc<ConnectorEntry>) {
+        let Some(instance) = entry.instance.clone() else {
+            return;
+        };
+        let released = entry.released.clone();
+        let name = entry.name.clone();
+        drop(entry);
+        self.tasks.spawn(async move {
+            let _ = tokio::time::timeout(RETIRE_WITHIN, released.cancelled()).await;
+            instance.shutdown().await;
+            tracing::info!(connector = %name, "Retired connector instance shut down.");
+        });
     }
 
     /// Shut every enabled connector down (at process exit).
@@ -258,24 +290,6 @@ impl ConnectorRegistry {
             }
         }
     }
-}
-
-/// Shut a replaced instance down after the last request using it has let go of it.
-fn retire(entry: Arc<ConnectorEntry>) {
-    let Some(instance) = entry.instance.clone() else {
-        return;
-    };
-    tokio::spawn(async move {
-        // Requests hold the entry; we hold one reference ourselves.
-        for _ in 0..3000 {
-            if Arc::strong_count(&entry) <= 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        instance.shutdown().await;
-        tracing::info!(connector = %entry.name, "Retired connector instance shut down.");
-    });
 }
 
 /// Every connector `config` and `manifests` ask for, by name (config wins a name clash).

@@ -21,10 +21,10 @@ pub enum StateError {
 }
 
 impl RuntimeState {
-    pub fn new(redis: Option<RedisLink>, prefix: &str, file: PathBuf) -> RuntimeState {
+    pub fn new(redis: Option<RedisLink>, keys: &crate::cache::Keys, file: PathBuf) -> RuntimeState {
         RuntimeState {
             redis,
-            key: format!("{prefix}connectors:state"),
+            key: keys.runtime_state(),
             file,
         }
     }

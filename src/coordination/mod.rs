@@ -3,20 +3,37 @@
 //! others wait for its result, and rate-limit windows counted atomically.
 //!
 //! Without Redis every operation is a no-op that says so: one process has nobody to tell.
+//!
+//! What arrives on the channel is read as untrusted input: a message larger than
+//! [`MAX_EVENT_BYTES`] or not an event enrichd sends is ignored, and the handler gets only
+//! validated events (a well-formed user id; waits capped by the caller).
 
 use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::redis_link::{RedisError, RedisLink};
+use crate::{
+    cache::Keys,
+    domain::UserId,
+    redis_link::{RedisError, RedisLink},
+    tasks::Tasks,
+};
+
+/// The largest message read from the events channel; enrichd's own are under 1 KiB.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 
 /// Something every replica should know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    /// Drop the in-process copy of this user's profile.
-    Invalidate { user_id: String },
+    /// Drop the in-process copy of this user's profile; when `erased`, the user was erased:
+    /// also stop every write about them begun before (see `cache::fence`).
+    Invalidate {
+        user_id: String,
+        #[serde(default)]
+        erased: bool,
+    },
     /// Do not call this connector before `until_ms` (Unix ms).
     Block { connector: String, until_ms: u64 },
     /// The in-process tier may have missed invalidations (the listener reconnected).
@@ -53,14 +70,9 @@ if n > tonumber(ARGV[1]) then return 0 end
 return 1
 ";
 
-const RELEASE_LOCK: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
-
 pub struct Coordination {
     link: Option<RedisLink>,
-    prefix: String,
+    keys: Keys,
     channel: String,
     /// This replica's id, to ignore its own events.
     instance: String,
@@ -68,11 +80,11 @@ pub struct Coordination {
 }
 
 impl Coordination {
-    pub fn new(link: Option<RedisLink>, prefix: &str) -> Coordination {
+    pub fn new(link: Option<RedisLink>, keys: Keys) -> Coordination {
         Coordination {
             link,
-            prefix: prefix.to_owned(),
-            channel: format!("{prefix}events"),
+            channel: keys.events(),
+            keys,
             instance: uuid::Uuid::new_v4().to_string(),
             take_from_window: redis::Script::new(TAKE_FROM_WINDOW),
         }
@@ -99,14 +111,19 @@ impl Coordination {
         }
     }
 
-    /// Listen for other replicas' events until the process ends, reconnecting as needed.
-    /// After every (re)connection the handler first gets `ResetLocal`.
-    pub fn listen(self: &Arc<Self>, handler: impl Fn(Event) + Send + Sync + 'static) {
+    /// Listen for other replicas' events until shutdown, reconnecting as needed. After every
+    /// reconnection the handler first gets `ResetLocal`. Messages that are not valid events
+    /// are ignored.
+    pub fn listen(
+        self: &Arc<Self>,
+        tasks: &Tasks,
+        handler: impl Fn(Event) + Send + Sync + 'static,
+    ) {
         let Some(link) = self.link.clone() else {
             return;
         };
         let this = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut connected_before = false;
             loop {
                 match link.subscriber().await {
@@ -118,13 +135,8 @@ impl Coordination {
                             connected_before = true;
                             let mut messages = pubsub.on_message();
                             while let Some(message) = messages.next().await {
-                                let Ok(envelope) =
-                                    serde_json::from_slice::<Envelope>(message.get_payload_bytes())
-                                else {
-                                    continue;
-                                };
-                                if envelope.from != this.instance {
-                                    handler(envelope.event);
+                                if let Some(event) = this.read(message.get_payload_bytes()) {
+                                    handler(event);
                                 }
                             }
                         }
@@ -137,6 +149,21 @@ impl Coordination {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
+    }
+
+    /// The event in a message from the channel, when it is another replica's valid event.
+    fn read(&self, payload: &[u8]) -> Option<Event> {
+        if payload.len() > MAX_EVENT_BYTES {
+            return None;
+        }
+        let envelope: Envelope = serde_json::from_slice(payload).ok()?;
+        if envelope.from == self.instance {
+            return None;
+        }
+        match &envelope.event {
+            Event::Invalidate { user_id, .. } if UserId::parse(user_id).is_err() => None,
+            _ => Some(envelope.event),
+        }
     }
 
     /// Count one call of `connector` in the current window of every replica; `false` when the
@@ -152,7 +179,7 @@ impl Coordination {
         };
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         let index = crate::cache::unix_ms(std::time::SystemTime::now()) / window_ms;
-        let key = format!("{}ratelimit:{{{connector}}}:{index}", self.prefix);
+        let key = self.keys.rate_window(connector, index);
         let mut invocation = self.take_from_window.key(key);
         invocation.arg(requests).arg(window_ms);
         let allowed: i64 = link.script(invocation).await?;
@@ -161,7 +188,7 @@ impl Coordination {
 
     /// The command that takes `user_id`'s lock for `ttl` (`SET NX PX`, answering `OK` or nil),
     /// and the token that releases it: for callers that send it in a pipeline with other
-    /// commands of the same user.
+    /// commands of the same user (the cache's writes release it, in their script).
     pub fn lock_command(&self, user_id: &str, ttl: Duration) -> (redis::Cmd, String) {
         let token = uuid::Uuid::new_v4().to_string();
         let mut set = redis::cmd("SET");
@@ -173,20 +200,59 @@ impl Coordination {
         (set, token)
     }
 
-    /// The command that releases a lock taken with [`lock_command`](Self::lock_command) if
-    /// it is still ours (compare and delete, in Lua): for callers that send it in a pipeline
-    /// with other writes of the same user.
-    pub fn unlock_command(&self, user_id: &str, token: &str) -> redis::Cmd {
-        let mut eval = redis::cmd("EVAL");
-        eval.arg(RELEASE_LOCK)
-            .arg(1)
-            .arg(self.lock_key(user_id))
-            .arg(token);
-        eval
+    /// The lock key lives in the user's hash slot, beside the user's other keys.
+    fn lock_key(&self, user_id: &str) -> String {
+        self.keys.lock(user_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordination() -> Coordination {
+        Coordination::new(None, Keys::new("t:"))
     }
 
-    /// The lock key lives in the user's hash slot, beside the user's other keys.
-    pub fn lock_key(&self, user_id: &str) -> String {
-        format!("{}{{{user_id}}}:lock", self.prefix)
+    fn envelope(from: &str, event: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"from": from, "event": event})).unwrap()
+    }
+
+    #[test]
+    fn other_replicas_valid_events_are_read() {
+        let here = coordination();
+        let event = here.read(&envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "invalidate", "user_id": "u-1"}),
+        ));
+        assert_eq!(
+            event,
+            Some(Event::Invalidate {
+                user_id: "u-1".into(),
+                erased: false
+            })
+        );
+        let own = envelope(
+            &here.instance,
+            serde_json::json!({"kind": "invalidate", "user_id": "u-1"}),
+        );
+        assert_eq!(here.read(&own), None, "our own events are skipped");
+    }
+
+    #[test]
+    fn hostile_messages_are_ignored() {
+        let here = coordination();
+        let bad_user = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "invalidate", "user_id": "a b{c}"}),
+        );
+        let unknown = envelope("elsewhere", serde_json::json!({"kind": "explode"}));
+        let huge = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "reload", "connector": "x".repeat(MAX_EVENT_BYTES)}),
+        );
+        for message in [bad_user, unknown, huge, b"not json".to_vec()] {
+            assert_eq!(here.read(&message), None);
+        }
     }
 }

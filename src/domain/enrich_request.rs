@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 use enrichd_sdk::Subject;
 use serde::Deserialize;
 
-use super::{FieldError, UserId, parse_email, parse_handle, parse_phone};
+use super::{FieldError, MAX_HANDLES, UserId, parse_email, parse_handle, parse_phone};
 
 /// The request body exactly as sent; unknown fields are refused.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,7 +52,17 @@ impl EnrichRequest {
         if let Some(phone) = body.phone {
             subject.phone = Some(parse_phone(&phone).map_err(|m| FieldError::new("phone", m))?);
         }
-        for (platform, handle) in body.handles.unwrap_or_default() {
+        let handles = body.handles.unwrap_or_default();
+        if handles.len() > MAX_HANDLES {
+            return Err(FieldError::new(
+                "handles",
+                format!(
+                    "holds {} handles; at most {MAX_HANDLES} are allowed",
+                    handles.len()
+                ),
+            ));
+        }
+        for (platform, handle) in handles {
             let (platform, handle) = parse_handle(&platform, &handle)
                 .map_err(|m| FieldError::new(format!("handles.{platform}"), m))?;
             subject.handles.insert(platform, handle);
@@ -146,6 +156,12 @@ mod tests {
             (
                 serde_json::json!({"user_id": "u", "timeout_ms": 0}),
                 "timeout_ms",
+            ),
+            (
+                serde_json::json!({"user_id": "u", "handles": (0..=MAX_HANDLES)
+                    .map(|i| (format!("p{i}"), serde_json::json!("x")))
+                    .collect::<serde_json::Map<_, _>>()}),
+                "handles",
             ),
         ];
         for (json, field) in cases {

@@ -6,6 +6,31 @@ mod identifiers;
 pub use enrich_request::{EnrichRequest, EnrichRequestBody};
 pub use identifiers::{UserId, parse_email, parse_handle, parse_phone};
 
+use enrichd_sdk::Subject;
+
+/// The most handles a subject may carry, in a request and as remembered for a user (enrichd
+/// knows a handful of platforms; this leaves room for declarative connectors).
+pub const MAX_HANDLES: usize = 32;
+
+/// `subject` when every identifier in it is one a request could have carried (it was read
+/// back from the cache, which may hold anything): else `None`.
+pub fn checked_subject(subject: Subject) -> Option<Subject> {
+    UserId::parse(&subject.user_id).ok()?;
+    if let Some(email) = &subject.email {
+        parse_email(email).ok()?;
+    }
+    if let Some(phone) = &subject.phone {
+        parse_phone(phone).ok()?;
+    }
+    if subject.handles.len() > MAX_HANDLES {
+        return None;
+    }
+    for (platform, handle) in &subject.handles {
+        parse_handle(platform, handle).ok()?;
+    }
+    Some(subject)
+}
+
 /// A request field that failed validation, named as the caller wrote it (`handles.github`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -19,5 +44,32 @@ impl FieldError {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_subjects_a_request_could_carry_pass() {
+        let good = Subject::new("u-1")
+            .with_email("ada@example.com")
+            .with_phone("+442071838750")
+            .with_handle("github", "ada");
+        assert_eq!(checked_subject(good.clone()), Some(good));
+        for bad in [
+            Subject::new("a b"),
+            Subject::new("u-1").with_email("nope"),
+            Subject::new("u-1").with_phone("12"),
+            Subject::new("u-1").with_handle("Bad Platform", "x"),
+        ] {
+            assert_eq!(checked_subject(bad.clone()), None, "{bad:?}");
+        }
+        let mut crowded = Subject::new("u-1");
+        for i in 0..=MAX_HANDLES {
+            crowded = crowded.with_handle(format!("p{i}"), "x");
+        }
+        assert_eq!(checked_subject(crowded), None);
     }
 }

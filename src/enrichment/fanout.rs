@@ -1,6 +1,13 @@
 //! The fan-out: every relevant connector called concurrently, each under its own timeout and
 //! guards (circuit breaker, rate limit, upstream wait), retried with backoff while the
 //! request's deadline allows, and none waited for past that deadline.
+//!
+//! Calls run as owned tasks on the connector runtime (see [`crate::tasks`]), so that taking a
+//! huge answer apart never holds an HTTP worker. What an upstream sends is bounded on the way
+//! in: its lists and maps are capped (`enrichment.max_list_items`), its `Retry-After` too
+//! (`enrichment.max_retry_after_seconds`). A failure the subject caused (a host it named) is
+//! reported for this request only: it does not feed the connector's circuit breaker, nor make
+//! the connector wait for everyone.
 
 use std::{
     sync::Arc,
@@ -14,6 +21,7 @@ use std::panic::AssertUnwindSafe;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
+    bounds,
     merge::SourceAnswer,
     profile::{SourceReport, SourceStatus},
 };
@@ -23,7 +31,21 @@ use crate::{
     coordination::{Coordination, Event},
     metrics::Metrics,
     resilience::Admission,
+    tasks::Tasks,
 };
+
+/// How long past its own deadline a connector call is cut off: time for the connector's own
+/// timeout (which says more, e.g. that the subject's host failed) to be the one reported.
+const CALL_GRACE: Duration = Duration::from_millis(50);
+
+/// What the fan-out lets an upstream put into an enrichment.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Items kept of each list and map of an answer.
+    pub max_list_items: usize,
+    /// The longest wait an upstream may ask for.
+    pub max_retry_after: Duration,
+}
 
 /// What one connector contributed to one enrichment.
 #[derive(Debug, Clone)]
@@ -33,6 +55,8 @@ pub struct SourceOutcome {
     pub answer: Option<SourceAnswer>,
     /// Whether it came from the per-source cache rather than a call now.
     pub from_cache: bool,
+    /// Whether the failure was caused by the subject (a host it named), not by the upstream.
+    pub subject_caused: bool,
 }
 
 impl SourceOutcome {
@@ -48,6 +72,7 @@ impl SourceOutcome {
             },
             answer: None,
             from_cache: false,
+            subject_caused: false,
         }
     }
 
@@ -79,6 +104,8 @@ pub struct FanOut {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     coordination: Arc<Coordination>,
+    tasks: Tasks,
+    limits: Limits,
 }
 
 impl FanOut {
@@ -86,11 +113,15 @@ impl FanOut {
         http: reqwest::Client,
         metrics: Arc<Metrics>,
         coordination: Arc<Coordination>,
+        tasks: Tasks,
+        limits: Limits,
     ) -> FanOut {
         FanOut {
             http,
             metrics,
             coordination,
+            tasks,
+            limits,
         }
     }
 
@@ -141,11 +172,12 @@ impl FanOut {
                 deadline,
                 metrics: self.metrics.clone(),
                 coordination: self.coordination.clone(),
+                limits: self.limits,
             };
             let sender = sender.clone();
             let name = entry.name.clone();
             pending += 1;
-            tokio::spawn(async move {
+            self.tasks.spawn_call(async move {
                 let outcome = AssertUnwindSafe(call.run())
                     .catch_unwind()
                     .await
@@ -225,6 +257,7 @@ struct Call {
     deadline: Instant,
     metrics: Arc<Metrics>,
     coordination: Arc<Coordination>,
+    limits: Limits,
 }
 
 impl Call {
@@ -277,7 +310,7 @@ impl Call {
             .when(|err: &ConnectorError| err.retryable)
             .adjust(move |_, delay| delay.filter(|d| Instant::now() + *d < request_deadline))
             .notify(|_, _| retries.inc());
-        let result = tokio::time::timeout_at(call_deadline, attempts)
+        let result = tokio::time::timeout_at(call_deadline + CALL_GRACE, attempts)
             .await
             .unwrap_or_else(|_| {
                 Err(ConnectorError::timeout(format!(
@@ -297,7 +330,8 @@ impl Call {
     ) -> SourceOutcome {
         let entry = &self.entry;
         match result {
-            Ok(enrichment) => {
+            Ok(mut enrichment) => {
+                bounds::cap_enrichment(&mut enrichment, self.limits.max_list_items);
                 let confidence = enrichment
                     .confidence
                     .filter(|c| (0.0..=1.0).contains(c))
@@ -319,6 +353,7 @@ impl Call {
                         fetched_at: SystemTime::now(),
                     }),
                     from_cache: false,
+                    subject_caused: false,
                 }
             }
             Err(err) => {
@@ -335,19 +370,27 @@ impl Call {
                 outcome.report.latency_ms = millis(latency);
                 outcome.report.error = (status != SourceStatus::NotFound)
                     .then(|| format!("{}: {}", err.code, err.message));
-                outcome.report.retry_after_ms = err.retry_after.map(millis);
+                outcome.report.retry_after_ms = err
+                    .retry_after
+                    .map(|wait| millis(wait.min(self.limits.max_retry_after)));
+                outcome.subject_caused = err.subject_caused;
                 outcome
             }
         }
     }
 
-    /// Feed the breaker, and honour an upstream's request to wait, on every replica.
+    /// Feed the breaker, and honour an upstream's request to wait, on every replica — unless
+    /// the subject caused the failure: then it concerns this subject only.
     async fn after(&self, outcome: &SourceOutcome) {
         let name = self.entry.name.as_str();
         self.entry
             .stats
             .record(outcome.report.status.answered(), outcome.report.latency_ms);
         let guard = &self.entry.guard;
+        if outcome.subject_caused {
+            guard.breaker.on_abandoned_probe();
+            return;
+        }
         if guard.record(outcome.report.status) {
             tracing::warn!(connector = %name, "Circuit opened after repeated failures.");
         }

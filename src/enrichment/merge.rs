@@ -3,7 +3,7 @@
 //! - A scalar takes the value of the most confident source; ties go to the earlier source in
 //!   `enrichment.priority`, then to the fresher answer.
 //! - Lists are unioned without duplicates (strings compared case-insensitively), most
-//!   confident source first.
+//!   confident source first, in time linear in their length (a hashed key per item).
 //! - `social.connections` adds up across distinct platforms (per platform, the most confident
 //!   source counts).
 //! - Maps of scalars (`identity.handles`, `behavior.engagement`) merge key by key as scalars.
@@ -22,7 +22,12 @@
 //! `every_sdk_field_is_merged` checks that every field of a fully populated answer reaches the
 //! merged profile with its provenance.
 
-use std::{cmp::Ordering, collections::BTreeMap, mem, time::SystemTime};
+use std::{
+    cmp::Ordering,
+    collections::{BTreeMap, HashSet},
+    mem,
+    time::SystemTime,
+};
 
 use enrichd_sdk::{Behavior, Demographics, Enrichment, Identity, Social};
 use serde_json::{Map, Value};
@@ -169,7 +174,7 @@ impl Merger {
             purchase_history: self.list(
                 "behavior.purchase_history",
                 |e| &mut e.behavior.purchase_history,
-                same_item,
+                item_key,
             ),
             preferred_channels: self.texts("behavior.preferred_channels", |e| {
                 &mut e.behavior.preferred_channels
@@ -233,27 +238,29 @@ impl Merger {
         path: &'static str,
         pick: fn(&mut Enrichment) -> &mut Vec<String>,
     ) -> Vec<String> {
-        self.list(path, pick, |a, b| same_text(a, b))
+        self.list(path, pick, |text| text.to_lowercase())
     }
 
     /// The union of a list, most confident source first; its contributors are the sources that
-    /// added an item.
+    /// added an item. Two items are the same when their `key`s are equal.
     fn list<T>(
         &mut self,
         path: &'static str,
         pick: fn(&mut Enrichment) -> &mut Vec<T>,
-        same: fn(&T, &T) -> bool,
+        key: fn(&T) -> String,
     ) -> Vec<T> {
-        let room = self
+        let room: usize = self
             .answers
             .iter_mut()
-            .map(|a| pick(&mut a.enrichment).len());
-        let mut merged: Vec<T> = Vec::with_capacity(room.sum());
+            .map(|a| pick(&mut a.enrichment).len())
+            .sum();
+        let mut merged: Vec<T> = Vec::with_capacity(room);
+        let mut seen: HashSet<String> = HashSet::with_capacity(room);
         let mut contributors = Vec::new();
         for (index, answer) in self.answers.iter_mut().enumerate() {
             let before = merged.len();
             for item in mem::take(pick(&mut answer.enrichment)) {
-                if !merged.iter().any(|seen| same(seen, &item)) {
+                if seen.insert(key(&item)) {
                     merged.push(item);
                 }
             }
@@ -377,21 +384,13 @@ fn filled_value(value: &Value) -> bool {
     }
 }
 
-/// List items are the same when equal, strings case-insensitively.
-fn same_item(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::String(a), Value::String(b)) => same_text(a, b),
-        _ => a == b,
-    }
-}
-
-/// Whether two texts are equal once lower-cased (`str::to_lowercase`, without allocating when
-/// both are ASCII).
-fn same_text(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_lowercase() == b.to_lowercase()
+/// What makes list items the same: strings lower-cased, other values as their JSON text (which
+/// is canonical: objects keep their keys sorted). The leading byte keeps a string apart from
+/// any other value's text.
+fn item_key(item: &Value) -> String {
+    match item {
+        Value::String(text) => format!("\u{1}{}", text.to_lowercase()),
+        other => other.to_string(),
     }
 }
 

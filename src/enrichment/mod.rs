@@ -1,6 +1,12 @@
 //! Enrichment: a request's whole journey — validate, cache lookup, coalesce, fan-out, merge,
 //! store, answer — in [`Enricher::enrich`], which calls one well-named step after another.
+//!
+//! Work outlives no owner: a coalesced flight runs as an owned task (see [`crate::tasks`]) that
+//! is driven to its end whether or not its callers are still there, and unregisters itself
+//! however it ends; so is the merge of late answers and a stale profile's refresh. Every write
+//! carries the [`Fence`] of the work it belongs to, so that an erasure stops it.
 
+mod bounds;
 mod fanout;
 mod merge;
 pub mod profile;
@@ -17,21 +23,23 @@ use futures_util::{
     FutureExt,
     future::{BoxFuture, Shared},
 };
-use tokio::time::Instant;
+use tokio::{sync::Notify, time::Instant};
 
-pub use self::fanout::{FanOut, FanOutResult, SourceOutcome, status_of};
+pub use self::fanout::{FanOut, FanOutResult, Limits, SourceOutcome, status_of};
 pub use self::merge::{Merged, SourceAnswer, merge};
 use self::profile::{
     CacheStatus, Profile, SourceReport, SourceStatus, timestamp, with_cache_status,
 };
 use crate::{
-    cache::{CachedProfile, CachedSource, ProfileCache, unix_ms},
+    cache::{CachedProfile, CachedSource, Fence, ProfileCache, unix_ms},
     config::Config,
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
-    domain::EnrichRequest,
+    domain::{EnrichRequest, MAX_HANDLES},
     metrics::Metrics,
+    per_user::PerUser,
     redis_link::RedisError,
+    tasks::Tasks,
 };
 
 /// Why an enrichment produced no profile.
@@ -43,6 +51,9 @@ pub enum EnrichError {
     /// An identical enrichment already in flight did not finish within this request's deadline.
     #[error("the enrichment did not finish within the deadline")]
     DeadlineExceeded,
+    /// The enrichment was stopped before it answered (the service is shutting down).
+    #[error("the enrichment was interrupted")]
+    Interrupted,
 }
 
 /// How long profiles stay fresh, by outcome.
@@ -76,9 +87,14 @@ struct Inner {
     metrics: Arc<Metrics>,
     deadline: Duration,
     freshness: Freshness,
+    /// Items kept of each list of a profile.
+    max_list_items: usize,
     flights: Mutex<HashMap<String, Flight>>,
     /// Per user, the writes that follow answers and are not done yet.
     writing: Mutex<HashMap<String, Written>>,
+    /// Per user, requests waiting for another replica's enrichment to land.
+    arrivals: PerUser<Notify>,
+    tasks: Tasks,
 }
 
 /// A freshly built profile, as it is cached.
@@ -106,15 +122,21 @@ impl Enricher {
         http: reqwest::Client,
         coordination: Arc<Coordination>,
         metrics: Arc<Metrics>,
+        tasks: Tasks,
     ) -> Enricher {
         let secs = Duration::from_secs;
+        let limits = Limits {
+            max_list_items: config.enrichment.max_list_items,
+            max_retry_after: secs(config.enrichment.max_retry_after_seconds),
+        };
         Enricher {
             inner: Arc::new(Inner {
                 registry,
                 cache,
-                fan_out: FanOut::new(http, metrics.clone(), coordination),
+                fan_out: FanOut::new(http, metrics.clone(), coordination, tasks.clone(), limits),
                 metrics,
                 deadline: config.deadline(),
+                max_list_items: limits.max_list_items,
                 freshness: Freshness {
                     complete: secs(config.cache.ttl_seconds),
                     nobody_knows: secs(config.cache.negative_ttl_seconds),
@@ -123,6 +145,8 @@ impl Enricher {
                 },
                 flights: Mutex::new(HashMap::new()),
                 writing: Mutex::new(HashMap::new()),
+                arrivals: PerUser::default(),
+                tasks,
             }),
         }
     }
@@ -194,16 +218,20 @@ impl Enricher {
         Some(self.enrich(request).await)
     }
 
-    /// Erase everything cached about a user, on every tier and replica. Writes of an
-    /// enrichment answered just before are waited for first, so they cannot bring it back.
+    /// Erase everything cached about a user, on every tier and replica. Work about the user
+    /// begun before — writes still queued, late answers, refreshes, on any replica — is
+    /// fenced: none of it lands afterwards.
     pub async fn erase(&self, user_id: &str) -> Result<(), RedisError> {
-        self.inner.writes_of(user_id).await;
         let snapshot = self.inner.registry.snapshot();
         let names: Vec<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
         self.inner.cache.erase(user_id, &names).await
     }
 
     /// Identical enrichments in flight share one fan-out; joiners are counted.
+    ///
+    /// The fan-out runs as a task of its own, which answers every caller through the shared
+    /// flight, then does the writes and unregisters the flight: a caller that goes away
+    /// leaves nothing behind, and a later caller never joins a flight nobody drives.
     async fn coalesced(&self, job: Job) -> Result<Arc<Built>, EnrichError> {
         let key = flight_key(&job);
         let deadline = job.deadline;
@@ -212,31 +240,13 @@ impl Enricher {
             match flights.get(&key) {
                 Some(flight) => (flight.clone(), true),
                 None => {
-                    let inner = self.inner.clone();
-                    let own_key = key.clone();
-                    let user_id = job.subject.user_id.clone();
-                    let flight = async move {
-                        let (result, writes) = inner.produce(job).await;
-                        // Answer now; the writes follow. Until they are done the finished
-                        // flight stays registered, so a request arriving meanwhile gets this
-                        // result instead of fanning out again.
-                        let written = writes.map(|writes| inner.write_behind(&user_id, writes));
-                        let this = inner.clone();
-                        tokio::spawn(async move {
-                            if let Some(written) = written {
-                                written.clone().await;
-                                this.writes_done(&user_id, &written);
-                            }
-                            this.flights
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .remove(&own_key);
-                        });
-                        result
-                    }
-                    .boxed()
-                    .shared();
-                    flights.insert(key, flight.clone());
+                    let (answer, answered) = tokio::sync::oneshot::channel();
+                    let flight = answered
+                        .map(|sent| sent.unwrap_or(Err(EnrichError::Interrupted)))
+                        .boxed()
+                        .shared();
+                    flights.insert(key.clone(), flight.clone());
+                    self.fly(key, job, answer);
                     (flight, false)
                 }
             }
@@ -251,6 +261,33 @@ impl Enricher {
             .unwrap_or(Err(EnrichError::DeadlineExceeded))
     }
 
+    /// Run the flight registered under `key`: produce the answer, send it, then do the writes.
+    /// Until they are done the finished flight stays registered, so a request arriving
+    /// meanwhile gets this result instead of fanning out again; however the task ends, even
+    /// cancelled, the flight is unregistered.
+    fn fly(
+        &self,
+        key: String,
+        job: Job,
+        answer: tokio::sync::oneshot::Sender<Result<Arc<Built>, EnrichError>>,
+    ) {
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn(async move {
+            let _registered = Registered {
+                inner: inner.clone(),
+                key,
+            };
+            let user_id = job.subject.user_id.clone();
+            let (result, writes) = inner.produce(job).await;
+            let _ = answer.send(result);
+            if let Some(writes) = writes {
+                let written = inner.write_behind(&user_id, writes);
+                written.clone().await;
+                inner.writes_done(&user_id, &written);
+            }
+        });
+    }
+
     /// Refresh a stale profile in the background (coalesced with any refresh in flight).
     fn revalidate(&self, subject: Subject) {
         let this = self.clone();
@@ -261,9 +298,16 @@ impl Enricher {
             reuse_sources: true,
             deadline: Instant::now() + self.inner.deadline,
         };
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let _ = this.coalesced(job).await;
         });
+    }
+
+    /// Another replica wrote a profile of `user_id`: wake the requests waiting for it.
+    pub fn profile_arrived(&self, user_id: &str) {
+        if let Some(arrival) = self.inner.arrivals.get(user_id) {
+            arrival.notify_waiters();
+        }
     }
 
     /// Wait for every write that follows an answer already given (before shutting down).
@@ -272,9 +316,34 @@ impl Enricher {
         futures_util::future::join_all(pending).await;
     }
 
+    /// Enrichments registered for coalescing now (for tests: none may outlive its work).
+    pub fn flights_in_progress(&self) -> usize {
+        self.inner
+            .flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     /// Profiles held in this process (for tests and benchmarks).
     pub fn local_profiles(&self) -> u64 {
         self.inner.cache.local_len()
+    }
+}
+
+/// A flight's registration, removed when its task ends, however it ends.
+struct Registered {
+    inner: Arc<Inner>,
+    key: String,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.inner
+            .flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -327,13 +396,14 @@ impl Inner {
     async fn produce(self: &Arc<Self>, job: Job) -> (Result<Arc<Built>, EnrichError>, Writes) {
         let started = Instant::now();
         let targets = targets(&self.registry.snapshot(), job.connectors.as_deref());
+        let mut fence = self.cache.fence(&job.subject.user_id);
         let mut lock = None;
         let mut known = Vec::new();
         if job.shared {
             // Our own writes for this user still hold its lock: let them finish first.
             self.writes_of(&job.subject.user_id).await;
-            // One round trip: the user's lock, and the per-source answers that may stand in
-            // for calls.
+            // One round trip: the user's lock, its erasure fence, and the per-source answers
+            // that may stand in for calls.
             let names: Vec<&str> = if job.reuse_sources {
                 targets.iter().map(|t| t.name.as_str()).collect()
             } else {
@@ -342,7 +412,7 @@ impl Inner {
             let lock_for = self.deadline + Duration::from_secs(2);
             let (outcome, mut found) = self
                 .cache
-                .claim(&job.subject.user_id, lock_for, &names)
+                .claim(&mut fence, &job.subject.user_id, lock_for, &names)
                 .await;
             match outcome {
                 LockOutcome::Acquired(token) => lock = Some(token),
@@ -358,7 +428,7 @@ impl Inner {
                 LockOutcome::Unavailable => {}
             }
             if job.reuse_sources {
-                known = usable_sources(&job.subject, &targets, found);
+                known = self.usable_sources(&job.subject, &targets, found);
             }
         }
         let subject = Arc::new(job.subject);
@@ -380,55 +450,76 @@ impl Inner {
         self.metrics
             .enrichment_duration
             .observe(started.elapsed().as_secs_f64());
-        let to_store = match &built {
-            Ok((cached, _, keep_for)) if job.shared => {
+        let result = built
+            .as_ref()
+            .map(|(cached, _, _)| {
+                Arc::new(Built {
+                    body: cached.body.clone(),
+                })
+            })
+            .map_err(Clone::clone);
+        if !job.shared {
+            // A view of the caller's own choosing: nothing is stored.
+            return (result, None);
+        }
+        let to_store = match built {
+            Ok((cached, _, keep_for)) => {
                 // In process before answering: this replica serves the profile as soon as
                 // the caller has it.
                 self.cache
-                    .store_local(&subject.user_id, cached, *keep_for)
+                    .store_local(&fence, &subject.user_id, &cached, keep_for)
                     .await;
-                Some((cached.clone(), *keep_for))
+                Some((cached, keep_for))
             }
-            _ => None,
+            Err(_) => None,
         };
         let this = self.clone();
-        let shared = job.shared;
         let writes = async move {
-            let sources = if shared {
-                this.fresh_sources(&subject, &targets, &outcomes)
-            } else {
-                Vec::new()
-            };
+            let sources = this.fresh_sources(&subject, &targets, &outcomes);
             let profile = to_store
                 .as_ref()
                 .map(|(cached, keep_for)| (cached, *keep_for));
             this.cache
-                .write_back(&subject.user_id, sources, profile, lock.as_deref())
+                .write_back(&fence, &subject.user_id, sources, profile, lock.as_deref())
                 .await;
-            if shared && let Some(late) = late {
-                this.merge_late_answers(subject.clone(), targets, outcomes, late, pending);
+            if let Some(late) = late {
+                this.merge_late_answers(fence, subject.clone(), targets, outcomes, late, pending);
             }
         }
         .boxed();
-        let result = built.map(|(cached, _, _)| Arc::new(Built { body: cached.body }));
         (result, Some(writes))
     }
 
-    /// Another replica holds the user's lock: wait (at most half our time) for its profile.
+    /// Another replica holds the user's lock: wait (at most half our time) for its profile,
+    /// woken by its announcement (the event its writes publish).
     async fn wait_for_other_replica(&self, job: &Job) -> Option<Arc<Built>> {
         let now = Instant::now();
         let until = now + job.deadline.saturating_duration_since(now) / 2;
-        while Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            if let Some(cached) = self.cache.lookup(&job.subject.user_id).await
-                && cached.is_fresh(SystemTime::now())
-                && covers(cached.subject().as_ref(), &job.subject)
-            {
-                self.metrics.coalesced.inc();
-                return Some(Arc::new(Built { body: cached.body }));
+        let arrival = self.arrivals.hold(&job.subject.user_id);
+        loop {
+            // Registered before looking, so that an announcement in between is not missed.
+            let announced = arrival.notified();
+            tokio::pin!(announced);
+            announced.as_mut().enable();
+            if let Some(built) = self.profile_of_other_replica(job).await {
+                return Some(built);
+            }
+            if tokio::time::timeout_at(until, announced).await.is_err() {
+                // One last look: the announcement may have been lost with a Redis hiccup.
+                return self.profile_of_other_replica(job).await;
             }
         }
-        None
+    }
+
+    /// The profile another replica stored for this job's subject, if it is there and fresh.
+    async fn profile_of_other_replica(&self, job: &Job) -> Option<Arc<Built>> {
+        let cached = self.cache.lookup(&job.subject.user_id).await?;
+        let usable =
+            cached.is_fresh(SystemTime::now()) && covers(cached.subject().as_ref(), &job.subject);
+        usable.then(|| {
+            self.metrics.coalesced.inc();
+            Arc::new(Built { body: cached.body })
+        })
     }
 
     /// The definite answers (`ok`, `not_found`) obtained now, to keep for their connector's
@@ -445,11 +536,13 @@ impl Inner {
             .zip(outcomes)
             .filter(|(_, o)| !o.from_cache && o.report.status.answered())
             .map(|(entry, outcome)| {
+                // `cache.ttl_seconds` bounds the age of any answer reused later.
                 let fresh_for = if outcome.answer.is_some() {
                     entry.ttl
                 } else {
                     self.freshness.nobody_knows
-                };
+                }
+                .min(self.freshness.complete);
                 let source = CachedSource {
                     status: outcome.report.status,
                     enrichment: outcome.answer.as_ref().map(|a| a.enrichment.clone()),
@@ -464,9 +557,11 @@ impl Inner {
     }
 
     /// Calls still running at the deadline keep going (up to their own timeout); when they
-    /// answer, the profile is rebuilt with them and cached, so the next reader gets it whole.
+    /// answer, the profile is rebuilt with them and cached, so the next reader gets it whole —
+    /// unless the user was erased meanwhile (`fence`).
     fn merge_late_answers(
         self: &Arc<Self>,
+        fence: Fence,
         subject: Arc<Subject>,
         targets: Vec<Arc<ConnectorEntry>>,
         mut outcomes: Vec<SourceOutcome>,
@@ -474,7 +569,7 @@ impl Inner {
         mut pending: usize,
     ) {
         let this = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut arrived = Vec::new();
             while pending > 0 {
                 let Some((index, outcome)) = late.recv().await else {
@@ -486,7 +581,7 @@ impl Inner {
                 }
                 outcomes[index] = outcome;
             }
-            if arrived.is_empty() {
+            if arrived.is_empty() || !fence.holds() {
                 return;
             }
             let fresh: Vec<SourceOutcome> = outcomes
@@ -502,18 +597,66 @@ impl Inner {
             let user_id = &subject.user_id;
             match this.build(&subject, &targets, &outcomes) {
                 Ok((cached, _, keep_for)) => {
-                    this.cache.store_local(user_id, &cached, keep_for).await;
                     this.cache
-                        .write_back(user_id, sources, Some((&cached, keep_for)), None)
+                        .store_local(&fence, user_id, &cached, keep_for)
+                        .await;
+                    this.cache
+                        .write_back(&fence, user_id, sources, Some((&cached, keep_for)), None)
                         .await;
                     tracing::debug!(
                         late = arrived.len(),
                         "Merged late answers into the cached profile."
                     );
                 }
-                Err(_) => this.cache.write_back(user_id, sources, None, None).await,
+                Err(_) => {
+                    this.cache
+                        .write_back(&fence, user_id, sources, None, None)
+                        .await
+                }
             }
         });
+    }
+
+    /// Cached per-source answers that can stand in for calls: fresh (by their connector's TTL
+    /// and by `cache.ttl_seconds`), and given for the identifiers the subject carries now;
+    /// bounded like a fresh answer (they may have been read back from Redis).
+    fn usable_sources(
+        &self,
+        subject: &Subject,
+        targets: &[Arc<ConnectorEntry>],
+        found: Vec<Option<CachedSource>>,
+    ) -> Vec<Option<SourceOutcome>> {
+        let now = unix_ms(SystemTime::now());
+        let max_age = u64::try_from(self.freshness.complete.as_millis()).unwrap_or(u64::MAX);
+        let oldest = now.saturating_sub(max_age);
+        targets
+            .iter()
+            .zip(found)
+            .map(|(entry, cached)| {
+                let cached = cached?;
+                let usable = cached.fresh_until_ms > now
+                    && cached.fetched_at_ms > oldest
+                    && entry.instance.is_some()
+                    && cached.identifiers == identifiers_of(entry, subject);
+                usable.then(|| {
+                    let mut outcome = SourceOutcome::without_call(&entry.name, cached.status);
+                    outcome.from_cache = true;
+                    if let Some(mut enrichment) = cached.enrichment {
+                        bounds::cap_enrichment(&mut enrichment, self.max_list_items);
+                        outcome.report.confidence = Some(cached.confidence);
+                        outcome.answer = Some(SourceAnswer {
+                            connector: entry.name.clone(),
+                            enrichment,
+                            confidence: cached.confidence,
+                            priority_rank: entry.priority_rank,
+                            fetched_at: SystemTime::UNIX_EPOCH
+                                + Duration::from_millis(cached.fetched_at_ms),
+                        });
+                    }
+                    outcome
+                })
+            })
+            .collect()
     }
 
     /// Merge the outcomes into the profile to store and serve: the cached form, whether it
@@ -561,7 +704,8 @@ impl Inner {
                     ttl.min(self.freshness.complete)
                 })
         };
-        let merged = merge(outcomes.iter().filter_map(|o| o.answer.clone()).collect());
+        let mut merged = merge(outcomes.iter().filter_map(|o| o.answer.clone()).collect());
+        bounds::cap_body(&mut merged.body, self.max_list_items);
         let now = SystemTime::now();
         let fresh_until = now + fresh_for;
         let profile = Profile {
@@ -594,42 +738,6 @@ fn targets(snapshot: &RegistrySnapshot, named: Option<&[String]>) -> Vec<Arc<Con
             .filter_map(|name| snapshot.get(name).cloned())
             .collect(),
     }
-}
-
-/// Cached per-source answers that can stand in for calls: fresh, and given for the
-/// identifiers the subject carries now.
-fn usable_sources(
-    subject: &Subject,
-    targets: &[Arc<ConnectorEntry>],
-    found: Vec<Option<CachedSource>>,
-) -> Vec<Option<SourceOutcome>> {
-    let now = unix_ms(SystemTime::now());
-    targets
-        .iter()
-        .zip(found)
-        .map(|(entry, cached)| {
-            let cached = cached?;
-            let usable = cached.fresh_until_ms > now
-                && entry.instance.is_some()
-                && cached.identifiers == identifiers_of(entry, subject);
-            usable.then(|| {
-                let mut outcome = SourceOutcome::without_call(&entry.name, cached.status);
-                outcome.from_cache = true;
-                if let Some(enrichment) = cached.enrichment {
-                    outcome.report.confidence = Some(cached.confidence);
-                    outcome.answer = Some(SourceAnswer {
-                        connector: entry.name.clone(),
-                        enrichment,
-                        confidence: cached.confidence,
-                        priority_rank: entry.priority_rank,
-                        fetched_at: SystemTime::UNIX_EPOCH
-                            + Duration::from_millis(cached.fetched_at_ms),
-                    });
-                }
-                outcome
-            })
-        })
-        .collect()
 }
 
 /// Identical enrichments: same user, same identifiers, same connector set, and both reusing
@@ -671,19 +779,21 @@ fn covers(remembered: Option<&Subject>, subject: &Subject) -> bool {
             .all(|(platform, handle)| remembered.handles.get(platform) == Some(handle))
 }
 
-/// The identifiers remembered for a user, updated with those the caller sent now.
+/// The identifiers remembered for a user, updated with those the caller sent now; at most
+/// [`MAX_HANDLES`] handles are remembered, those sent now first.
 fn remembered_with(remembered: Option<Subject>, sent: Subject) -> Subject {
-    let Some(mut subject) = remembered else {
+    let Some(remembered) = remembered else {
         return sent;
     };
-    subject.user_id = sent.user_id;
-    if sent.email.is_some() {
-        subject.email = sent.email;
+    let mut subject = sent;
+    subject.email = subject.email.or(remembered.email);
+    subject.phone = subject.phone.or(remembered.phone);
+    for (platform, handle) in remembered.handles {
+        if subject.handles.len() >= MAX_HANDLES {
+            break;
+        }
+        subject.handles.entry(platform).or_insert(handle);
     }
-    if sent.phone.is_some() {
-        subject.phone = sent.phone;
-    }
-    subject.handles.extend(sent.handles);
     subject
 }
 
@@ -727,5 +837,18 @@ mod tests {
         let subject = remembered_with(Some(remembered), sent);
         assert_eq!(subject.email.as_deref(), Some("new@example.com"));
         assert_eq!(subject.handles.len(), 2);
+    }
+
+    #[test]
+    fn remembered_handles_are_capped_keeping_those_sent_now() {
+        let mut remembered = Subject::new("u-1").with_phone("+442071838750");
+        for i in 0..MAX_HANDLES {
+            remembered = remembered.with_handle(format!("old{i}"), "h");
+        }
+        let sent = Subject::new("u-1").with_handle("github", "ada");
+        let subject = remembered_with(Some(remembered), sent);
+        assert_eq!(subject.handles.len(), MAX_HANDLES);
+        assert_eq!(subject.handles["github"], "ada");
+        assert_eq!(subject.phone.as_deref(), Some("+442071838750"));
     }
 }

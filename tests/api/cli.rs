@@ -95,6 +95,58 @@ fn check_config_reports_every_problem_and_fails() {
 }
 
 #[test]
+fn check_config_reports_a_missing_variable_together_with_every_other_problem() {
+    let config = write_config(
+        "server: {bind: nowhere}\nauth: {api_keys: [\"${ENRICHD_TEST_NEVER_SET}\"]}\ncache: {ttl_seconds: 0}\n",
+    );
+
+    let output = Command::new(BINARY)
+        .args(["check-config", "--config"])
+        .arg(&config.0)
+        .env_remove("ENRICHD_TEST_NEVER_SET")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "ENRICHD_TEST_NEVER_SET is not set",
+        "server.bind",
+        "cache.ttl_seconds",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "`{expected}` missing from:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_config_refuses_credentials_in_a_base_url_without_showing_them() {
+    let config = write_config(
+        "connectors:\n  github: {settings: {base_url: \"http://robot:hunter2@api.github.com\"}}\n  gravatar: {settings: {base_url: \"http://robot:hunter3@gravatar.example:99999\"}}\n",
+    );
+
+    let output = Command::new(BINARY)
+        .args(["check-config", "--config"])
+        .arg(&config.0)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connectors.github.settings.base_url"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("connectors.gravatar.settings.base_url"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter"), "a password is shown:\n{stderr}");
+}
+
+#[test]
 fn serve_refuses_to_start_on_a_bad_configuration() {
     let config = write_config("enrichment: {deadline_ms: 0}\n");
 

@@ -1,8 +1,6 @@
 //! enrichd on a real three-master Redis Cluster: enrichment, reads, erasure, shared rate limits
 //! and pub/sub invalidation between replicas — every user's keys in one slot.
 
-use std::time::{Duration, Instant};
-
 use redis::Commands;
 use serde_json::json;
 use wiremock::{
@@ -10,18 +8,7 @@ use wiremock::{
     matchers::{method, path_regex},
 };
 
-use crate::helpers::{RedisCluster, TestApp, TestAppBuilder, known_subject, source};
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within 3 s");
-}
+use crate::helpers::{RedisCluster, TestApp, TestAppBuilder, eventually, known_subject, source};
 
 fn prefix() -> String {
     format!("c{}:", &uuid::Uuid::new_v4().simple().to_string()[..8])

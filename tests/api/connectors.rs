@@ -1,7 +1,7 @@
 //! `/v1/connectors`: listing, admin auth, enable/disable/reload on every replica, durability
 //! across restarts, discovery of manifests, the health checker, and redaction of secrets.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::{
@@ -9,7 +9,7 @@ use wiremock::{
     matchers::{method, path_regex},
 };
 
-use crate::helpers::{TestApp, TestAppBuilder, known_subject, source};
+use crate::helpers::{TestApp, TestAppBuilder, eventually, known_subject, source};
 
 const ADMIN: &str = "admin-secret-1";
 const KEY: &str = "api-key-1";
@@ -35,17 +35,6 @@ async fn listed(app: &TestApp, name: &str) -> Value {
         .find(|c| c["name"] == name)
         .cloned()
         .unwrap_or(Value::Null)
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(2) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within 2 s");
 }
 
 fn secured() -> TestAppBuilder {

@@ -185,6 +185,11 @@ pub struct TestAppBuilder {
     health_check: String,
     admin_tokens: Vec<String>,
     extra_yaml: String,
+    /// Connector entries written as they are (name, YAML flow without braces).
+    raw_connectors: Vec<(String, String)>,
+    workers: usize,
+    extra_enrichment: String,
+    extra_server: String,
 }
 
 impl TestAppBuilder {
@@ -205,7 +210,42 @@ impl TestAppBuilder {
             health_check: "enabled: false".into(),
             admin_tokens: Vec::new(),
             extra_yaml: String::new(),
+            raw_connectors: Vec::new(),
+            workers: 2,
+            extra_enrichment: String::new(),
+            extra_server: String::new(),
         }
+    }
+
+    /// Extra `server:` keys, in YAML flow syntax without braces.
+    pub fn server(mut self, keys: &str) -> Self {
+        self.extra_server = keys.to_owned();
+        self
+    }
+
+    /// Add connector `name` exactly as `keys` says (YAML flow syntax without braces).
+    pub fn connector_yaml(mut self, name: &str, keys: &str) -> Self {
+        self.upstreams.retain(|(n, _, _)| n != name);
+        self.raw_connectors.push((name.to_owned(), keys.to_owned()));
+        self
+    }
+
+    /// Leave connector `name` out of the configuration.
+    pub fn without_upstream(mut self, name: &str) -> Self {
+        self.upstreams.retain(|(n, _, _)| n != name);
+        self
+    }
+
+    /// HTTP worker threads (2 unless set).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// Extra `enrichment:` keys, in YAML flow syntax without braces.
+    pub fn enrichment(mut self, keys: &str) -> Self {
+        self.extra_enrichment = keys.to_owned();
+        self
     }
 
     /// Run the background health checker with these keys (YAML flow, without braces).
@@ -228,6 +268,14 @@ impl TestAppBuilder {
     /// Run as another replica of `app`: same Redis, same key prefix, own in-process tier.
     pub fn replica_of(mut self, app: &TestApp) -> Self {
         self.replica_of = Some((app.redis().url(), app.prefix.clone()));
+        self.redis = false;
+        self
+    }
+
+    /// Use the Redis at `url` (which this test does not own) with a fresh key prefix.
+    pub fn redis_url(mut self, url: &str) -> Self {
+        let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        self.replica_of = Some((url.to_owned(), prefix));
         self.redis = false;
         self
     }
@@ -326,6 +374,9 @@ impl TestAppBuilder {
                 "  {name}: {{kind: {name}, {timeout}{extra}, settings: {settings}}}\n"
             ));
         }
+        for (name, keys) in &self.raw_connectors {
+            connectors.push_str(&format!("  {name}: {{{keys}}}\n"));
+        }
         let keys: Vec<String> = self.api_keys.iter().map(|k| format!("\"{k}\"")).collect();
         let admin: Vec<String> = self
             .admin_tokens
@@ -345,12 +396,12 @@ impl TestAppBuilder {
             .unwrap_or_default();
         let yaml = format!(
             r#"
-server: {{bind: "127.0.0.1:0", workers: 2, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1}}
+server: {{bind: "127.0.0.1:0", workers: {workers}, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1, {extra_server}}}
 auth: {{api_keys: [{keys}], admin_tokens: [{admin}]}}
 health_check: {{{health_check}}}
 {extra_yaml}
 cache: {{redis_url: "{redis_url}", {cluster_nodes}key_prefix: "{prefix}", {extra_cache}}}
-enrichment: {{deadline_ms: {deadline}, priority: [hubspot, github]}}
+enrichment: {{deadline_ms: {deadline}, priority: [{priority}], {extra_enrichment}}}
 connectors:
 {connectors}"#,
             max_body = self.max_body_bytes,
@@ -360,13 +411,23 @@ connectors:
             extra_yaml = self.extra_yaml,
             extra_cache = self.extra_cache,
             deadline = self.deadline_ms,
+            workers = self.workers,
+            priority = ["hubspot", "github"]
+                .into_iter()
+                .filter(|name| self.upstreams.iter().any(|(n, _, _)| n == name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            extra_enrichment = self.extra_enrichment,
+            extra_server = self.extra_server,
         );
         let config = Config::parse(&yaml, "test config", &|_| None, &factories)
             .unwrap_or_else(|err| panic!("{err}\n{yaml}"));
         let app = Application::build(config).await.expect("the app builds");
         let port = app.port();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
+            state,
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             redis,
@@ -387,6 +448,8 @@ fn default_settings(factory: &dyn ConnectorFactory, url: &str) -> Value {
 
 /// A running application and what it talks to.
 pub struct TestApp {
+    /// The application's shared state, for tests that look inside.
+    pub state: actix_web::web::Data<enrichd::api::AppState>,
     pub address: String,
     pub client: reqwest::Client,
     pub redis: Option<RedisServer>,
@@ -482,6 +545,16 @@ impl TestApp {
             .expect("metrics text")
     }
 
+    /// Every Redis key carrying the user's hash tag.
+    pub fn keys_of(&self, user_id: &str) -> Vec<String> {
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}{{{user_id}}}*", self.prefix))
+            .query(&mut self.redis().connection())
+            .unwrap();
+        keys.sort();
+        keys
+    }
+
     /// The Redis key of a user's profile.
     pub fn profile_key(&self, user_id: &str) -> String {
         format!("{}{{{user_id}}}:profile", self.prefix)
@@ -522,4 +595,51 @@ pub fn source<'a>(profile: &'a Value, connector: &str) -> &'a Value {
         .as_array()
         .and_then(|sources| sources.iter().find(|s| s["connector"] == connector))
         .unwrap_or_else(|| panic!("no source {connector} in {profile}"))
+}
+
+/// GitHub's answer about octocat, from the fixtures.
+pub const OCTOCAT: &str = include_str!("../../connectors/github/fixtures/user-octocat.json");
+
+/// A 200 with octocat.
+pub fn octocat() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_raw(OCTOCAT, "application/json")
+}
+
+/// A GitHub stand-in answering every user lookup with `template`.
+pub async fn github_answering(template: wiremock::ResponseTemplate) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path_regex("^/users/"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The user lookups a GitHub stand-in received.
+pub async fn github_calls(server: &wiremock::MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/users/"))
+        .count()
+}
+
+/// A subject only the GitHub connector can look up.
+pub fn github_only(user_id: &str) -> Value {
+    serde_json::json!({"user_id": user_id, "handles": {"github": "octocat"}})
+}
+
+/// Poll `check` for up to five seconds; panic naming `what` if it never holds.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what} did not happen within 5 s");
 }

@@ -109,3 +109,29 @@ async fn live_responses_carry_the_fields_their_schemas_require() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_operation_has_a_unique_id_and_path_parameters_their_pattern() {
+    let app = TestAppBuilder::new().without_redis().spawn().await;
+    let doc = document(&app).await;
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str();
+            assert!(id.is_some(), "{method} {path} has no operationId");
+            ids.push(id.unwrap().to_owned());
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["name"] == "user_id" {
+                    assert_eq!(
+                        parameter["schema"]["pattern"], "^[A-Za-z0-9._:@-]{1,128}$",
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operationIds repeat");
+}

@@ -10,50 +10,10 @@ use wiremock::{
     matchers::{method, path_regex},
 };
 
-use crate::helpers::{TestAppBuilder, known_subject, source};
-
-const OCTOCAT: &str = include_str!("../../connectors/github/fixtures/user-octocat.json");
-
-fn octocat() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(OCTOCAT, "application/json")
-}
-
-/// A GitHub stand-in answering octocat with `template`.
-async fn github_answering(template: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/users/"))
-        .respond_with(template)
-        .mount(&server)
-        .await;
-    server
-}
-
-async fn calls(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().starts_with("/users/"))
-        .count()
-}
-
-fn github_only(user_id: &str) -> serde_json::Value {
-    json!({"user_id": user_id, "handles": {"github": "octocat"}})
-}
-
-/// Poll `check` for up to two seconds.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within 3 s");
-}
+use crate::helpers::{
+    TestAppBuilder, eventually, github_answering, github_calls as calls, github_only,
+    known_subject, octocat, source,
+};
 
 #[tokio::test]
 async fn a_hundred_identical_requests_cause_one_call_per_connector() {

@@ -1,0 +1,153 @@
+//! Erasure that holds (PRODUCT.md §8): after `DELETE` answers 204 nothing about the user comes
+//! back — not a late connector answer, a write still queued, a refresh in flight, nor a write
+//! of another replica — and every key carrying the user's hash tag is gone, also those of
+//! connectors no longer configured.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::MockServer;
+
+use crate::helpers::{TestApp, TestAppBuilder, github_answering, known_subject, octocat, source};
+
+/// A GitHub stand-in answering octocat after `delay`.
+async fn slow_github(delay: Duration) -> MockServer {
+    github_answering(octocat().set_delay(delay)).await
+}
+
+/// What is left in Redis about `user_id`: every key with its hash tag except the erasure fence
+/// (which holds no data about the user and expires on its own).
+fn left_in_redis(app: &TestApp, user_id: &str) -> Vec<String> {
+    let fence = format!("{}{{{user_id}}}:erased", app.prefix);
+    app.keys_of(user_id)
+        .into_iter()
+        .filter(|key| *key != fence)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_late_connector_answer_does_not_bring_an_erased_user_back() {
+    // GitHub answers after the deadline; its call goes on in the background and its answer
+    // would be merged into the cache when it lands.
+    let github = slow_github(Duration::from_millis(500)).await;
+    let app = TestAppBuilder::new()
+        .deadline_ms(150)
+        .upstream_with_timeout("github", &github.uri(), 3000)
+        .spawn()
+        .await;
+    let first = app.enrich(known_subject("late-1")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(source(&first.body, "github")["status"], "timeout");
+
+    assert_eq!(app.delete_profile("late-1").await.status, 204);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+
+    assert_eq!(github.received_requests().await.unwrap().len(), 1);
+    assert_eq!(app.get_profile("late-1").await.status, 404);
+    assert_eq!(left_in_redis(&app, "late-1"), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_erasure_on_one_replica_fences_the_writes_of_another() {
+    let github = slow_github(Duration::from_millis(500)).await;
+    let app = TestAppBuilder::new()
+        .deadline_ms(150)
+        .upstream_with_timeout("github", &github.uri(), 3000)
+        .spawn()
+        .await;
+    let replica = TestAppBuilder::new()
+        .replica_of(&app)
+        .deadline_ms(150)
+        .upstream_with_timeout("github", &github.uri(), 3000)
+        .spawn()
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await; // let the replicas subscribe
+    assert_eq!(replica.enrich(known_subject("late-2")).await.status, 200);
+
+    assert_eq!(app.delete_profile("late-2").await.status, 204);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+
+    assert_eq!(replica.get_profile("late-2").await.status, 404);
+    assert_eq!(app.get_profile("late-2").await.status, 404);
+    assert_eq!(left_in_redis(&app, "late-2"), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_erasure_without_redis_fences_late_answers_too() {
+    let github = slow_github(Duration::from_millis(400)).await;
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .deadline_ms(150)
+        .upstream_with_timeout("github", &github.uri(), 3000)
+        .spawn()
+        .await;
+    assert_eq!(app.enrich(known_subject("late-3")).await.status, 200);
+
+    assert_eq!(app.delete_profile("late-3").await.status, 204);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    assert_eq!(app.get_profile("late-3").await.status, 404);
+    // Nor do the per-source answers come back: an enrichment now asks GitHub again.
+    let again = app.enrich(known_subject("late-3")).await;
+    assert_eq!(again.status, 200);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(github.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn enrichment_after_an_erasure_is_cached_again() {
+    // The fence stops what started before the erasure, not what starts after it.
+    let app = TestAppBuilder::new().spawn().await;
+    app.enrich(known_subject("after-1")).await;
+    app.wait_for_profile_in_redis("after-1").await;
+    assert_eq!(app.delete_profile("after-1").await.status, 204);
+
+    let again = app.enrich(known_subject("after-1")).await;
+
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["cache"], "miss");
+    app.wait_for_profile_in_redis("after-1").await;
+    let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
+    assert_eq!(replica.get_profile("after-1").await.body["cache"], "hit");
+}
+
+#[tokio::test]
+async fn delete_erases_the_keys_of_connectors_no_longer_configured() {
+    let app = TestAppBuilder::new().spawn().await;
+    app.enrich(known_subject("gone-1")).await;
+    app.wait_for_profile_in_redis("gone-1").await;
+    let github_key = format!("{}{{gone-1}}:source:github", app.prefix);
+    assert!(app.keys_of("gone-1").contains(&github_key));
+    // A replica (or a later version of the configuration) without the GitHub connector.
+    let without_github = TestAppBuilder::new()
+        .replica_of(&app)
+        .without_upstream("github")
+        .spawn()
+        .await;
+
+    assert_eq!(without_github.delete_profile("gone-1").await.status, 204);
+
+    assert_eq!(left_in_redis(&app, "gone-1"), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_stale_refresh_in_flight_does_not_outlive_an_erasure() {
+    let github = slow_github(Duration::from_millis(300)).await;
+    let app = TestAppBuilder::new()
+        .cache("ttl_seconds: 1")
+        .deadline_ms(800)
+        .upstream("github", &github.uri())
+        .spawn()
+        .await;
+    let subject = json!({"user_id": "swr-1", "handles": {"github": "octocat"}});
+    assert_eq!(app.enrich(subject.clone()).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Served stale; a background refresh starts and answers after 300 ms.
+    assert_eq!(app.enrich(subject).await.body["cache"], "stale");
+
+    assert_eq!(app.delete_profile("swr-1").await.status, 204);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    assert_eq!(app.get_profile("swr-1").await.status, 404);
+    assert_eq!(left_in_redis(&app, "swr-1"), Vec::<String>::new());
+}
