@@ -647,20 +647,24 @@ def scenario_miss(h: Harness, run: int) -> dict:
     up = h.start_upstream(f"miss-up{run}", delay_ms=a.upstream_delay_ms)
     redis_proc = None
     builds = [("", None)] + [(f"{label}_", Path(path)) for label, path in (h.extra_binaries if a.miss_extra else [])]
-    variants = [(b, v) for b in builds for v in ["local"] + (["redis"] if a.miss_redis else [])]
+    caches = ["local"] + (["redis"] if a.miss_redis else []) + (["redisdown"] if a.miss_redis_down else [])
+    variants = [(b, v) for b in builds for v in caches]
     results, checks, rss = {}, [], {}
     try:
         for (label, binary), cache in variants:
             variant = f"{label}{cache}"
             redis_url = ""
-            if cache == "redis":
+            if cache == "redisdown":
+                # A Redis that is down for the whole run: nothing listens on this port.
+                redis_url = f"redis://127.0.0.1:{free_port()}/0"
+            elif cache == "redis":
                 if redis_proc is None:
                     redis_proc, redis_url = h.start_redis()
                     h.redis_url = redis_url
                 redis_url = h.redis_url
             enrichd = h.start_enrichd(f"miss{run}{variant}", h.enrichd_config(f"miss{run}{variant}", up, redis_url=redis_url),
                                       binary=binary)
-            own = [enrichd.proc.pid] + ([redis_proc.pid] if redis_url else [])
+            own = [enrichd.proc.pid] + ([redis_proc.pid] if cache == "redis" else [])
             try:
                 # Warm the connection pools (and the allocator) before measuring.
                 h.wrk(enrichd.url, "enrich_unique.lua", [f"w{run}{re.sub(r'[^A-Za-z0-9]', '', variant)}"],
@@ -1100,6 +1104,8 @@ def main() -> int:
                    help="miss/hit/memory upstream: nginx+echo when installed (auto), or the Python server")
     p.add_argument("--miss-redis", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the miss path with a Redis-backed enrichd")
+    p.add_argument("--miss-redis-down", action=argparse.BooleanOptionalAction, default=False,
+                   help="also run the miss path with Redis configured but down (nothing listening)")
     p.add_argument("--miss-extra", action="store_true",
                    help="with --extra-binary: also run the miss path with each extra build (same runs)")
     p.add_argument("--herd-requests", type=int, default=1000)

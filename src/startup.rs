@@ -39,8 +39,7 @@ impl Application {
     /// Build with the given connector factories, and bind the listener.
     pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
         let metrics = Arc::new(Metrics::new());
-        let tasks =
-            Tasks::new(connector_threads()).context("Failed to start the connector runtime")?;
+        let tasks = Tasks::new();
         let link = redis_link(&config).context("Failed to set up the Redis connection")?;
         let keys = Keys::new(&config.cache.key_prefix);
         let coordination = Arc::new(Coordination::new(link.clone(), keys.clone()));
@@ -230,14 +229,6 @@ fn redis_link(config: &Config) -> Result<Option<RedisLink>, crate::redis_link::R
     } else {
         RedisLink::open(url, timeout).map(Some)
     }
-}
-
-/// Threads of the connector runtime: the machine's cores, between 1 and 4.
-fn connector_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 4)
 }
 
 /// What other replicas' events act on here.

@@ -2,61 +2,27 @@
 //! cancels and then waits for (mini-redis' pattern, built on tokio-util's `TaskTracker` and
 //! `CancellationToken`). A detached `tokio::spawn` would be a task nobody can stop or wait for.
 //!
-//! Connector calls run on a runtime of their own, beside the HTTP workers: an upstream answer
-//! that is expensive to take apart (a megabyte of JSON to parse and map) then occupies a
-//! connector thread, never a worker that `/healthz` and cache hits need, and the request's
-//! deadline (a timer on the worker) still fires on time.
+//! Tasks run on the runtime that spawns them: a request's connector calls on the HTTP worker
+//! serving it, which keeps a miss on one thread (a runtime of their own was measured: every
+//! call then crosses threads, and the miss path's latency under load grew by milliseconds).
+//! What could hold a worker — taking a large answer apart — runs on the blocking pool instead
+//! (`enrichd_sdk::http::UpstreamResponse::process`).
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, time::Duration};
 
-use tokio::{
-    runtime::{Handle, Runtime},
-    task::JoinHandle,
-};
+use tokio::task::JoinHandle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// The background tasks of one application. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Tasks {
     tracker: TaskTracker,
     cancel: CancellationToken,
-    connectors: Arc<ConnectorRuntime>,
-}
-
-/// The runtime connector calls run on. Shut down without blocking when the last handle goes,
-/// so that dropping it inside async code (a test's runtime ending) is safe.
-struct ConnectorRuntime(Option<Runtime>);
-
-impl ConnectorRuntime {
-    fn handle(&self) -> &Handle {
-        self.0
-            .as_ref()
-            .expect("the runtime lives until dropped")
-            .handle()
-    }
-}
-
-impl Drop for ConnectorRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 impl Tasks {
-    /// Start the connector runtime (`threads` workers, at least one).
-    pub fn new(threads: usize) -> std::io::Result<Tasks> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .thread_name("enrichd-connectors")
-            .enable_all()
-            .build()?;
-        Ok(Tasks {
-            tracker: TaskTracker::new(),
-            cancel: CancellationToken::new(),
-            connectors: Arc::new(ConnectorRuntime(Some(runtime))),
-        })
+    pub fn new() -> Tasks {
+        Tasks::default()
     }
 
     /// Run `task` on the current runtime until it ends or shutdown cancels it (then it is
@@ -68,18 +34,6 @@ impl Tasks {
     {
         self.tracker
             .spawn(until_cancelled(self.cancel.clone(), task))
-    }
-
-    /// Run a connector call on the connector runtime, owned like [`spawn`](Self::spawn).
-    pub fn spawn_call<F>(&self, task: F) -> JoinHandle<Option<F::Output>>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.tracker.spawn_on(
-            until_cancelled(self.cancel.clone(), task),
-            self.connectors.handle(),
-        )
     }
 
     /// Whether shutdown has begun.
@@ -115,7 +69,10 @@ async fn until_cancelled<F: Future>(cancel: CancellationToken, task: F) -> Optio
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
 
     use super::*;
 
@@ -129,36 +86,33 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_cancels_every_task_and_waits_for_them() {
-        let tasks = Tasks::new(1).unwrap();
+        let tasks = Tasks::new();
         let dropped = Arc::new(AtomicBool::new(false));
         let guard = SetOnDrop(dropped.clone());
         let forever = tasks.spawn(async move {
             let _guard = guard;
             std::future::pending::<()>().await;
         });
-        let call = tasks.spawn_call(async { std::future::pending::<u8>().await });
+        let other = tasks.spawn(async { std::future::pending::<u8>().await });
         let done = tasks.spawn(async { 7 });
         assert_eq!(done.await.unwrap(), Some(7));
         assert_eq!(tasks.running(), 2);
+        assert!(!tasks.is_cancelled());
 
         assert!(tasks.shutdown(Duration::from_secs(5)).await);
 
         assert!(dropped.load(Ordering::SeqCst), "the task was dropped");
         assert_eq!(forever.await.unwrap(), None);
-        assert_eq!(call.await.unwrap(), None);
+        assert_eq!(other.await.unwrap(), None);
         assert_eq!(tasks.running(), 0);
         assert!(tasks.is_cancelled());
     }
 
-    #[tokio::test]
-    async fn connector_calls_run_off_the_calling_thread() {
-        let tasks = Tasks::new(1).unwrap();
-        let here = std::thread::current().id();
-        let there = tasks
-            .spawn_call(async { std::thread::current().id() })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_ne!(here, there);
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_gives_up_waiting_after_the_grace() {
+        let tasks = Tasks::new();
+        let stubborn = tasks.tracker.spawn(std::future::pending::<()>());
+        assert!(!tasks.shutdown(Duration::from_secs(1)).await);
+        stubborn.abort();
     }
 }

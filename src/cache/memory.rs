@@ -51,6 +51,18 @@ impl<V: Send + Sync + 'static> MemoryStore<V> {
             entries: Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(KeepFor)
+                .build(),
+        }
+    }
+
+    /// A store that also supports [`remove_where`](Self::remove_where). Its reads cost a
+    /// little more (each checks the pending removals), so the profile store, on the hit path,
+    /// does without.
+    pub fn removable_by_key(capacity: u64) -> MemoryStore<V> {
+        MemoryStore {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(KeepFor)
                 .support_invalidation_closures()
                 .build(),
         }
@@ -69,7 +81,8 @@ impl<V: Send + Sync + 'static> MemoryStore<V> {
     }
 
     /// Remove every entry whose key matches: at once for readers (an entry already held is
-    /// never returned again), in the background for memory.
+    /// never returned again), in the background for memory. Only for a store built with
+    /// [`removable_by_key`](Self::removable_by_key) (elsewhere it does nothing).
     pub fn remove_where(&self, matches: impl Fn(&str) -> bool + Send + Sync + 'static) {
         // Only fails when the store was built without invalidation closures; it is not.
         let _ = self

@@ -117,7 +117,7 @@ impl ProfileCache {
     ) -> ProfileCache {
         ProfileCache {
             local: MemoryStore::new(local_capacity),
-            local_sources: MemoryStore::new(local_capacity),
+            local_sources: MemoryStore::removable_by_key(local_capacity),
             redis: link.map(|link| RedisStore::new(link, keys)),
             fences: Fences::default(),
             coordination,

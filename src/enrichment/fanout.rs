@@ -2,10 +2,10 @@
 //! guards (circuit breaker, rate limit, upstream wait), retried with backoff while the
 //! request's deadline allows, and none waited for past that deadline.
 //!
-//! Calls run as owned tasks on the connector runtime (see [`crate::tasks`]), so that taking a
-//! huge answer apart never holds an HTTP worker. What an upstream sends is bounded on the way
-//! in: its lists and maps are capped (`enrichment.max_list_items`), its `Retry-After` too
-//! (`enrichment.max_retry_after_seconds`). A failure the subject caused (a host it named) is
+//! Calls run as owned tasks (see [`crate::tasks`]); connectors take large answers apart on the
+//! blocking pool (the SDK's `UpstreamResponse::process`), so that no answer holds an HTTP
+//! worker. What an upstream sends is bounded on the way in: its lists and maps are capped
+//! (`enrichment.max_list_items`), its `Retry-After` too (`enrichment.max_retry_after_seconds`). A failure the subject caused (a host it named) is
 //! reported for this request only: it does not feed the connector's circuit breaker, nor make
 //! the connector wait for everyone.
 
@@ -177,7 +177,7 @@ impl FanOut {
             let sender = sender.clone();
             let name = entry.name.clone();
             pending += 1;
-            self.tasks.spawn_call(async move {
+            self.tasks.spawn(async move {
                 let outcome = AssertUnwindSafe(call.run())
                     .catch_unwind()
                     .await

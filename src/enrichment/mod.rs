@@ -280,6 +280,8 @@ impl Enricher {
             let user_id = job.subject.user_id.clone();
             let (result, writes) = inner.produce(job).await;
             let _ = answer.send(result);
+            // Let the callers answer before the writes take this thread.
+            tokio::task::yield_now().await;
             if let Some(writes) = writes {
                 let written = inner.write_behind(&user_id, writes);
                 written.clone().await;

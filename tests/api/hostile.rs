@@ -442,3 +442,46 @@ async fn a_reload_whose_connectors_fail_to_build_counts_once_as_an_error() {
     );
     let _ = std::fs::remove_file(file);
 }
+
+#[tokio::test]
+async fn what_redis_holds_is_checked_before_it_is_served_or_used() {
+    let app = TestAppBuilder::new().spawn().await;
+    let mut redis = app.redis().connection();
+    let far_future = 4_102_444_800_000u64; // 2100
+    for (user, body, subject) in [
+        ("junk-1", "not json at all".to_owned(), "{}".to_owned()),
+        ("junk-2", "[1, 2, 3]".to_owned(), "{}".to_owned()),
+        (
+            "junk-3",
+            format!(r#"{{"x": "{}"}}"#, "a".repeat(5 * 1024 * 1024)),
+            "{}".to_owned(),
+        ),
+    ] {
+        redis::cmd("HSET")
+            .arg(app.profile_key(user))
+            .arg("body")
+            .arg(body)
+            .arg("fresh_until")
+            .arg(far_future)
+            .arg("subject")
+            .arg(subject)
+            .query::<()>(&mut redis)
+            .unwrap();
+        assert_eq!(app.get_profile(user).await.status, 404, "{user}");
+    }
+    // Remembered identifiers that no request could carry are not used for a refresh.
+    redis::cmd("HSET")
+        .arg(app.profile_key("junk-4"))
+        .arg("body")
+        .arg(r#"{"user_id": "junk-4"}"#)
+        .arg("fresh_until")
+        .arg(far_future)
+        .arg("subject")
+        .arg(r#"{"user_id": "junk-4", "email": "not an email", "handles": {"github": "octocat"}}"#)
+        .query::<()>(&mut redis)
+        .unwrap();
+    let refreshed = app.get("/v1/profiles/junk-4?refresh=true").await;
+    assert!(refreshed.status < 500, "{}", refreshed.body);
+    assert_eq!(source(&refreshed.body, "github")["status"], "skipped");
+    assert_eq!(app.get("/healthz").await.status, 200);
+}

@@ -81,7 +81,7 @@ impl Connector for GitHubConnector {
             .get(self.url(&["users", login]), ctx)
             .await?
             .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
-        let user: User = response.json()?;
+        let user: User = response.json_async().await?;
         Ok(user.into_enrichment())
     }
 

@@ -68,7 +68,7 @@ impl Connector for GravatarConnector {
             .get(self.profile_url(email), ctx)
             .await?
             .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
-        let profile: Profile = response.json()?;
+        let profile: Profile = response.json_async().await?;
         Ok(profile.into_enrichment())
     }
 

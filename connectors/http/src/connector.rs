@@ -31,7 +31,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// one: that client's redirect policy enforces `allowed_hosts` on every hop. Everything else is
 /// immutable, so one instance serves every concurrent request.
 pub struct HttpConnector {
-    manifest: ValidManifest,
+    /// Shared with the processing of large answers, which runs off the worker.
+    manifest: Arc<ValidManifest>,
     metadata: ConnectorMetadata,
     client: reqwest::Client,
     /// How error messages name the upstream: the manifest's `name`, or "the upstream".
@@ -65,7 +66,7 @@ impl HttpConnector {
             .clone()
             .unwrap_or_else(|| "the upstream".to_owned());
         Ok(HttpConnector {
-            manifest,
+            manifest: Arc::new(manifest),
             metadata,
             client,
             upstream,
@@ -143,8 +144,14 @@ impl Connector for HttpConnector {
             .request_for(subject)
             .map_err(|unusable| self.refused(unusable))?;
         let response = http::send(request, ctx).await?;
-        let body = interpret(&self.upstream, &self.manifest.not_found, &response)?;
-        self.manifest.mapping.apply(&body)
+        let manifest = self.manifest.clone();
+        let upstream = self.upstream.clone();
+        response
+            .process(move |response| {
+                let body = interpret(&upstream, &manifest.not_found, &response)?;
+                manifest.mapping.apply(&body)
+            })
+            .await
     }
 
     /// Calls `health.url` with `GET` and the request's fixed headers; healthy when the answer

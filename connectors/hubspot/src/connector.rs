@@ -68,7 +68,7 @@ impl Connector for HubSpotConnector {
     ) -> Result<Enrichment, ConnectorError> {
         let email = subject.require(&Identifier::Email, "HubSpot")?;
         let response = self.get(self.contact_url(email), ctx).await?;
-        let contact: Contact = response.json()?;
+        let contact: Contact = response.json_async().await?;
         Ok(contact.into_enrichment())
     }
 

@@ -129,7 +129,7 @@ impl MastodonConnector {
             .get(url, ctx)
             .await?
             .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
-        let account: Account = response.json()?;
+        let account: Account = response.json_async().await?;
         if account.is_suspended() {
             return Err(ConnectorError {
                 message: "HTTP 200 from Mastodon: the account is suspended".into(),

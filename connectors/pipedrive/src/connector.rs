@@ -95,7 +95,8 @@ impl Connector for PipedriveConnector {
         let search: SearchResponse = self
             .get(self.search_url(email), Call::Search, ctx)
             .await?
-            .json()?;
+            .json_async()
+            .await?;
         let Some(id) = search.first_id()? else {
             return Err(ConnectorError {
                 message: "no Pipedrive person has this email".into(),
@@ -105,7 +106,8 @@ impl Connector for PipedriveConnector {
         let person: PersonResponse = self
             .get(self.url(&["persons", &id.to_string()]), Call::Person, ctx)
             .await?
-            .json()?;
+            .json_async()
+            .await?;
         match person.into_person()? {
             Some(person) => Ok(person.into_enrichment()),
             None => Err(ConnectorError {

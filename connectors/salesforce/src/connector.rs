@@ -68,7 +68,7 @@ impl SalesforceConnector {
         ctx: &EnrichContext,
     ) -> Result<Option<Enrichment>, ConnectorError> {
         let url = self.query_url(&soql::lookup_query(object, fields, email));
-        let result: QueryResult = self.get(url, ctx).await?.json()?;
+        let result: QueryResult = self.get(url, ctx).await?.json_async().await?;
         Ok(result
             .into_first(object)
             .map(|record| record.into_enrichment()))
@@ -109,7 +109,11 @@ impl Connector for SalesforceConnector {
     /// Reads `/limits`: one cheap call that proves the instance URL, the API version and the
     /// token, and reports a used-up daily allowance before lookups run into it.
     async fn health(&self, ctx: &EnrichContext) -> Result<(), ConnectorError> {
-        let limits: Value = self.get(self.data_url(&["limits"]), ctx).await?.json()?;
+        let limits: Value = self
+            .get(self.data_url(&["limits"]), ctx)
+            .await?
+            .json_async()
+            .await?;
         let remaining = limits
             .pointer("/DailyApiRequests/Remaining")
             .and_then(Value::as_i64);

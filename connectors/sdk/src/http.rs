@@ -1,6 +1,7 @@
 //! Helpers that make every connector behave the same towards its upstream: a deadline on each
 //! request, a cap on response size, one mapping from HTTP status to [`ErrorCode`], `Retry-After`
-//! parsing, and error messages that never carry the request URL (it may hold an email).
+//! parsing, error messages that never carry the request URL (it may hold an email), and the
+//! processing of a large answer off enrichd's HTTP workers ([`UpstreamResponse::process`]).
 
 use std::{
     error::Error as _,
@@ -12,6 +13,10 @@ use reqwest::{RequestBuilder, StatusCode, Url, header::HeaderMap};
 use serde::de::DeserializeOwned;
 
 use crate::{ConnectorError, EnrichContext, ErrorCode};
+
+/// Bodies at least this large are taken apart off the HTTP worker by
+/// [`UpstreamResponse::process`] (smaller ones cost less to parse than to hand over).
+pub const OFF_WORKER_BYTES: usize = 64 * 1024;
 
 /// A complete upstream answer whose body fitted under the size cap.
 #[derive(Debug, Clone)]
@@ -43,8 +48,41 @@ impl UpstreamResponse {
     /// Parse the body as JSON into `T`. A body that is not the expected JSON is a
     /// `bad_response` naming where it went wrong; the offending value is never quoted (it may
     /// be personal data).
+    ///
+    /// In `enrich`, prefer [`json_async`](Self::json_async): a large body is then parsed off
+    /// the HTTP worker.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ConnectorError> {
         parse_json(&self.body)
+    }
+
+    /// [`json`](Self::json), off the HTTP worker when the body is large (see
+    /// [`process`](Self::process)).
+    pub async fn json_async<T: DeserializeOwned + Send + 'static>(
+        self,
+    ) -> Result<T, ConnectorError> {
+        self.process(|response| response.json()).await
+    }
+
+    /// Run `work` on this answer: at once when the body is small, on tokio's blocking pool when
+    /// it is at least [`OFF_WORKER_BYTES`]. enrichd's HTTP workers also serve cache hits and
+    /// `/healthz`; parsing and mapping a megabyte of JSON (100,000 tags, say) on one would hold
+    /// it for a long while — on the blocking pool it holds nobody, and the request's deadline
+    /// still fires on time. Put all CPU-heavy handling of an answer in `work`.
+    pub async fn process<T, F>(self, work: F) -> Result<T, ConnectorError>
+    where
+        T: Send + 'static,
+        F: FnOnce(UpstreamResponse) -> Result<T, ConnectorError> + Send + 'static,
+    {
+        if self.body.len() < OFF_WORKER_BYTES {
+            return work(self);
+        }
+        tokio::task::spawn_blocking(move || work(self))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ConnectorError::bad_response(
+                    "taking the response apart failed (the connector panicked)",
+                ))
+            })
     }
 
     /// The response when its status is a success (2xx), else the error `error` makes of it
@@ -458,6 +496,39 @@ mod tests {
             rate_limit_wait(&unreadable.headers, now, || None, fallback),
             fallback
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn large_answers_are_taken_apart_off_the_calling_thread() {
+        let here = std::thread::current().id();
+        let small = response(200, &[], "{}");
+        let thread = small
+            .process(|_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_eq!(thread, here, "a small body is parsed at once");
+
+        let large = response(200, &[], &format!("[{}1]", "1,".repeat(OFF_WORKER_BYTES)));
+        let (thread, items) = large
+            .process(|r| {
+                let items: Vec<u8> = r.json()?;
+                Ok((std::thread::current().id(), items.len()))
+            })
+            .await
+            .unwrap();
+        assert_ne!(thread, here, "a large body is parsed elsewhere");
+        assert_eq!(items, OFF_WORKER_BYTES + 1);
+
+        let failing = response(200, &[], &" ".repeat(OFF_WORKER_BYTES))
+            .json_async::<Vec<u8>>()
+            .await
+            .unwrap_err();
+        assert_eq!(failing.code, ErrorCode::BadResponse);
+        let panicked = response(200, &[], &" ".repeat(OFF_WORKER_BYTES))
+            .process(|_| -> Result<(), ConnectorError> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert_eq!(panicked.code, ErrorCode::BadResponse);
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl Connector for TemplateConnector {
         };
         let response = self.get(&["people"], &[("email", email)], ctx).await?;
         // `json()` turns a body of the wrong shape into `bad_response`, quoting no value.
-        let body: PersonResponse = response.json()?;
+        let body: PersonResponse = response.json_async().await?;
         Ok(body.person.into_enrichment())
     }
 

@@ -87,7 +87,7 @@ impl Connector for XConnector {
             .get(url, ctx)
             .await?
             .success_or_else(|response| errors::from_response(response, SystemTime::now()))?;
-        let body: LookupBody = response.json()?;
+        let body: LookupBody = response.json_async().await?;
         Ok(body.into_user()?.into_enrichment())
     }
 
