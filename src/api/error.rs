@@ -35,8 +35,7 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("The request body did not arrive within {after_ms} ms.")]
     RequestTimeout { after_ms: u64 },
-    #[error("The service is shutting down; retry on another replica.")]
-    ShuttingDown,
+
     #[error("No profile is cached for this user.")]
     ProfileNotFound,
     #[error("Every source failed; see `details.sources`.")]
@@ -64,7 +63,6 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RequestTimeout { .. } => "request_timeout",
-            ApiError::ShuttingDown => "shutting_down",
             ApiError::ProfileNotFound => "profile_not_found",
             ApiError::AllSourcesFailed { .. } => "all_sources_failed",
             ApiError::ConnectorNotFound(_) => "connector_not_found",
@@ -109,7 +107,6 @@ impl ResponseError for ApiError {
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::AllSourcesFailed { .. } => StatusCode::BAD_GATEWAY,
             ApiError::ConnectorNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Lifecycle(err) => match err {
@@ -154,7 +151,6 @@ impl From<EnrichError> for ApiError {
         match error {
             EnrichError::AllSourcesFailed { sources } => ApiError::AllSourcesFailed { sources },
             EnrichError::DeadlineExceeded => ApiError::DeadlineExceeded,
-            EnrichError::Interrupted => ApiError::ShuttingDown,
         }
     }
 }

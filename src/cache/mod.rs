@@ -229,10 +229,16 @@ impl ProfileCache {
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
     ) {
+        if !fence.holds() {
+            // Erased meanwhile: nothing is written; the lock we hold is released.
+            if let Some(token) = lock_token {
+                self.release(user_id, token).await;
+            }
+            self.local.remove(user_id).await;
+            return;
+        }
         let written = match (&self.redis, fence.token()) {
-            // A fenced work still releases the user's lock it holds.
-            (Some(redis), Some(token)) if fence.holds() || lock_token.is_some() => {
-                let token = if fence.holds() { token } else { FENCED };
+            (Some(redis), Some(token)) => {
                 match redis
                     .write_back(user_id, token, &sources, profile, lock_token)
                     .await
@@ -304,6 +310,16 @@ impl ProfileCache {
                     self.local_sources(user_id, connectors).await,
                 )
             }
+        }
+    }
+
+    /// Release the user's lock taken by [`claim`](Self::claim), if it is still ours (work
+    /// dropped before its writes, which would have released it).
+    pub async fn release(&self, user_id: &str, token: &str) {
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.unlock(user_id, token).await
+        {
+            tracing::debug!(error = %err, "Could not release a user's lock; it expires on its own.");
         }
     }
 
@@ -417,7 +433,3 @@ impl ProfileCache {
 fn source_key(user_id: &str, connector: &str) -> String {
     format!("{user_id}\u{0}{connector}")
 }
-
-/// A token no fence ever holds (tokens are UUIDs; `""` is "never erased"): sent in place of
-/// the real one when the work's own tripwire has tripped, so the script only releases the lock.
-const FENCED: &str = "-";

@@ -1,10 +1,10 @@
 //! Enrichment: a request's whole journey — validate, cache lookup, coalesce, fan-out, merge,
 //! store, answer — in [`Enricher::enrich`], which calls one well-named step after another.
 //!
-//! Work outlives no owner: a coalesced flight runs as an owned task (see [`crate::tasks`]) that
-//! is driven to its end whether or not its callers are still there, and unregisters itself
-//! however it ends; so is the merge of late answers and a stale profile's refresh. Every write
-//! carries the [`Fence`] of the work it belongs to, so that an erasure stops it.
+//! Work outlives no owner: a coalesced flight is driven by its callers and unregisters itself
+//! when they are all gone; what follows an answer (writes, the merge of late answers) and a
+//! stale profile's refresh run as owned tasks (see [`crate::tasks`]). Every write carries the
+//! [`Fence`] of the work it belongs to, so that an erasure stops it.
 
 mod bounds;
 mod fanout;
@@ -13,7 +13,7 @@ pub mod profile;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, SystemTime},
 };
 
@@ -21,7 +21,7 @@ use bytes::Bytes;
 use enrichd_sdk::Subject;
 use futures_util::{
     FutureExt,
-    future::{BoxFuture, Shared},
+    future::{BoxFuture, Shared, WeakShared},
 };
 use tokio::{sync::Notify, time::Instant};
 
@@ -51,9 +51,6 @@ pub enum EnrichError {
     /// An identical enrichment already in flight did not finish within this request's deadline.
     #[error("the enrichment did not finish within the deadline")]
     DeadlineExceeded,
-    /// The enrichment was stopped before it answered (the service is shutting down).
-    #[error("the enrichment was interrupted")]
-    Interrupted,
 }
 
 /// How long profiles stay fresh, by outcome.
@@ -74,6 +71,9 @@ type Written = Shared<BoxFuture<'static, ()>>;
 /// One enrichment in flight, shared by every identical request that arrives meanwhile.
 type Flight = Shared<BoxFuture<'static, Result<Arc<Built>, EnrichError>>>;
 
+/// A flight as the registry holds it: it does not keep the flight alive.
+type WeakFlight = WeakShared<BoxFuture<'static, Result<Arc<Built>, EnrichError>>>;
+
 /// Enriches subjects: the hot path of the service. Cheap to clone.
 #[derive(Clone)]
 pub struct Enricher {
@@ -89,7 +89,7 @@ struct Inner {
     freshness: Freshness,
     /// Items kept of each list of a profile.
     max_list_items: usize,
-    flights: Mutex<HashMap<String, Flight>>,
+    flights: Mutex<HashMap<String, WeakFlight>>,
     /// Per user, the writes that follow answers and are not done yet.
     writing: Mutex<HashMap<String, Written>>,
     /// Per user, requests waiting for another replica's enrichment to land.
@@ -229,24 +229,24 @@ impl Enricher {
 
     /// Identical enrichments in flight share one fan-out; joiners are counted.
     ///
-    /// The fan-out runs as a task of its own, which answers every caller through the shared
-    /// flight, then does the writes and unregisters the flight: a caller that goes away
-    /// leaves nothing behind, and a later caller never joins a flight nobody drives.
+    /// The callers drive the shared flight; the registry holds it only weakly. When every
+    /// caller is gone (a client that disconnects drops its request), the flight is dropped
+    /// with them and unregisters itself: nothing is left for a later caller to join, with a
+    /// deadline long past (Apollo Router's deduplication works the same way). A finished
+    /// flight stays registered until its writes are done, so that a request arriving
+    /// meanwhile gets its result instead of fanning out again.
     async fn coalesced(&self, job: Job) -> Result<Arc<Built>, EnrichError> {
         let key = flight_key(&job);
         let deadline = job.deadline;
         let (flight, joined) = {
             let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-            match flights.get(&key) {
-                Some(flight) => (flight.clone(), true),
+            match flights.get(&key).and_then(WeakShared::upgrade) {
+                Some(flight) => (flight, true),
                 None => {
-                    let (answer, answered) = tokio::sync::oneshot::channel();
-                    let flight = answered
-                        .map(|sent| sent.unwrap_or(Err(EnrichError::Interrupted)))
-                        .boxed()
-                        .shared();
-                    flights.insert(key.clone(), flight.clone());
-                    self.fly(key, job, answer);
+                    let flight = self.flight(key.clone(), job);
+                    if let Some(weak) = flight.downgrade() {
+                        flights.insert(key, weak);
+                    }
                     (flight, false)
                 }
             }
@@ -261,33 +261,40 @@ impl Enricher {
             .unwrap_or(Err(EnrichError::DeadlineExceeded))
     }
 
-    /// Run the flight registered under `key`: produce the answer, send it, then do the writes.
-    /// Until they are done the finished flight stays registered, so a request arriving
-    /// meanwhile gets this result instead of fanning out again; however the task ends, even
-    /// cancelled, the flight is unregistered.
-    fn fly(
-        &self,
-        key: String,
-        job: Job,
-        answer: tokio::sync::oneshot::Sender<Result<Arc<Built>, EnrichError>>,
-    ) {
+    /// The flight to register under `key`: produce the answer, then hand the writes to a task
+    /// that keeps the finished flight (and its registration) until they are done. Dropped
+    /// before that, it unregisters itself.
+    fn flight(&self, key: String, job: Job) -> Flight {
         let inner = self.inner.clone();
-        self.inner.tasks.spawn(async move {
-            let _registered = Registered {
+        // The flight's own handle, weak (a strong one inside would keep it alive forever),
+        // for the write task to hold once the flight is done.
+        let itself: Arc<OnceLock<WeakFlight>> = Arc::default();
+        let handle = itself.clone();
+        let flight = async move {
+            let registered = Registered {
                 inner: inner.clone(),
                 key,
             };
             let user_id = job.subject.user_id.clone();
             let (result, writes) = inner.produce(job).await;
-            let _ = answer.send(result);
-            // Let the callers answer before the writes take this thread.
-            tokio::task::yield_now().await;
             if let Some(writes) = writes {
                 let written = inner.write_behind(&user_id, writes);
-                written.clone().await;
-                inner.writes_done(&user_id, &written);
+                let finished = handle.get().and_then(WeakShared::upgrade);
+                let this = inner.clone();
+                inner.tasks.spawn(async move {
+                    let _keep = (finished, registered);
+                    written.clone().await;
+                    this.writes_done(&user_id, &written);
+                });
             }
-        });
+            result
+        }
+        .boxed()
+        .shared();
+        if let Some(weak) = flight.downgrade() {
+            let _ = itself.set(weak);
+        }
+        flight
     }
 
     /// Refresh a stale profile in the background (coalesced with any refresh in flight).
@@ -333,7 +340,40 @@ impl Enricher {
     }
 }
 
-/// A flight's registration, removed when its task ends, however it ends.
+/// The user's Redis lock while this replica fans out for them. The writes that follow the
+/// answer release it; if the work is dropped before (every caller gone), a task of its own
+/// does, so that other replicas need not wait for it to expire.
+struct UserLock {
+    inner: Arc<Inner>,
+    user_id: String,
+    token: Option<String>,
+}
+
+impl UserLock {
+    /// The token, for the writes to release the lock with.
+    fn hand_over(mut self) -> Option<String> {
+        self.token.take()
+    }
+}
+
+impl Drop for UserLock {
+    fn drop(&mut self) {
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return; // The runtime is gone: the lock expires on its own.
+        }
+        let cache = self.inner.cache.clone();
+        let user_id = std::mem::take(&mut self.user_id);
+        self.inner.tasks.spawn(async move {
+            cache.release(&user_id, &token).await;
+        });
+    }
+}
+
+/// A flight's registration, removed when the flight (or its write task) is dropped, however
+/// it ends.
 struct Registered {
     inner: Arc<Inner>,
     key: String,
@@ -399,7 +439,11 @@ impl Inner {
         let started = Instant::now();
         let targets = targets(&self.registry.snapshot(), job.connectors.as_deref());
         let mut fence = self.cache.fence(&job.subject.user_id);
-        let mut lock = None;
+        let mut lock = UserLock {
+            inner: self.clone(),
+            user_id: job.subject.user_id.clone(),
+            token: None,
+        };
         let mut known = Vec::new();
         if job.shared {
             // Our own writes for this user still hold its lock: let them finish first.
@@ -417,7 +461,7 @@ impl Inner {
                 .claim(&mut fence, &job.subject.user_id, lock_for, &names)
                 .await;
             match outcome {
-                LockOutcome::Acquired(token) => lock = Some(token),
+                LockOutcome::Acquired(token) => lock.token = Some(token),
                 LockOutcome::Held => {
                     if let Some(built) = self.wait_for_other_replica(&job).await {
                         return (Ok(built), None);
@@ -476,6 +520,7 @@ impl Inner {
             Err(_) => None,
         };
         let this = self.clone();
+        let lock = lock.hand_over();
         let writes = async move {
             let sources = this.fresh_sources(&subject, &targets, &outcomes);
             let profile = to_store

@@ -151,3 +151,74 @@ async fn a_stale_refresh_in_flight_does_not_outlive_an_erasure() {
     assert_eq!(app.get_profile("swr-1").await.status, 404);
     assert_eq!(left_in_redis(&app, "swr-1"), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
+    // Another replica's erasure whose event never arrived: only the fence key in Redis tells.
+    use enrichd::{
+        cache::{CachedProfile, CachedSource},
+        coordination::LockOutcome,
+        enrichment::profile::SourceStatus,
+    };
+    let app = TestAppBuilder::new().spawn().await;
+    let cache = &app.state.cache;
+    let mut fence = cache.fence("lost-1");
+    let (lock, _) = cache
+        .claim(&mut fence, "lost-1", Duration::from_secs(5), &["github"])
+        .await;
+    let LockOutcome::Acquired(token) = lock else {
+        panic!("the lock was not taken: {lock:?}");
+    };
+    redis::cmd("SET")
+        .arg(format!("{}{{lost-1}}:erased", app.prefix))
+        .arg("another-replicas-erasure")
+        .query::<()>(&mut app.redis().connection())
+        .unwrap();
+    let profile = CachedProfile {
+        body: bytes::Bytes::from_static(br#"{"user_id": "lost-1"}"#),
+        fresh_until_ms: u64::MAX / 2,
+        subject: bytes::Bytes::from_static(br#"{"user_id": "lost-1"}"#),
+    };
+    let source = CachedSource {
+        status: SourceStatus::NotFound,
+        enrichment: None,
+        confidence: 0.5,
+        fetched_at_ms: 1,
+        fresh_until_ms: u64::MAX / 2,
+        identifiers: "octocat".into(),
+    };
+
+    cache
+        .write_back(
+            &fence,
+            "lost-1",
+            vec![("github".into(), source, Duration::from_secs(60))],
+            Some((&profile, Duration::from_secs(60))),
+            Some(&token),
+        )
+        .await;
+
+    assert_eq!(left_in_redis(&app, "lost-1"), Vec::<String>::new());
+    assert_eq!(app.get_profile("lost-1").await.status, 404);
+    // The same writes with the fence as read land, and release the lock.
+    let mut fresh = cache.fence("lost-2");
+    let (lock, _) = cache
+        .claim(&mut fresh, "lost-2", Duration::from_secs(5), &[])
+        .await;
+    let LockOutcome::Acquired(token) = lock else {
+        panic!("the lock was not taken: {lock:?}");
+    };
+    cache
+        .write_back(
+            &fresh,
+            "lost-2",
+            Vec::new(),
+            Some((&profile, Duration::from_secs(60))),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        left_in_redis(&app, "lost-2"),
+        [format!("{}{{lost-2}}:profile", app.prefix)]
+    );
+}
