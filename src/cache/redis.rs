@@ -1,6 +1,7 @@
 //! The shared tier in Redis: a user's profile hash and per-source answers, one round trip per
-//! read; writes and erasures are Lua scripts, so that the erasure fence is checked atomically
-//! with the writes it guards (see `cache::fence`).
+//! read. Writes are one `MULTI` closed by a short script that checks the erasure fence, and an
+//! erasure is one script, so that the fence is checked atomically with the writes it guards
+//! (see `cache::fence`).
 
 use std::time::Duration;
 
