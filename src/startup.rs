@@ -7,7 +7,7 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
 
 use crate::{
-    api::{self, AppState, Authenticator, BodyLimits, Phase},
+    api::{self, AppState, Authenticator, BodyLimits, Listener, Phase},
     cache::{Keys, ProfileCache, unix_ms},
     config::Config,
     connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
@@ -25,6 +25,8 @@ const TASKS_GRACE: Duration = Duration::from_secs(5);
 pub struct Application {
     port: u16,
     server: Server,
+    /// The operator's listener (`server.admin_bind`), when it is apart.
+    admin: Option<(u16, Server)>,
     state: web::Data<AppState>,
     tasks: Tasks,
     drain_delay: Duration,
@@ -130,25 +132,21 @@ impl Application {
             config.enrichment.batch_concurrency,
         ));
 
-        let listener = TcpListener::bind(&config.server.bind)
-            .with_context(|| format!("Failed to bind {}", config.server.bind))?;
-        let port = listener.local_addr()?.port();
-        let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .wrap(from_fn(api::observe))
-                .configure(api::routes)
-        })
-        .shutdown_timeout(config.server.shutdown_timeout_seconds)
-        .disable_signals();
-        if let Some(workers) = config.server.workers {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener)?.run();
+        let (public, admin) = match &config.server.admin_bind {
+            Some(admin_bind) => (
+                Listener::Public,
+                Some((admin_bind.as_str(), Listener::Admin)),
+            ),
+            None => (Listener::All, None),
+        };
+        let (port, server) = serve(&config, &state, &config.server.bind, public)?;
+        let admin = admin
+            .map(|(bind, routes)| serve(&config, &state, bind, routes))
+            .transpose()?;
         state.set_phase(Phase::Ready);
         tracing::info!(
             port,
+            admin_port = admin.as_ref().map(|(port, _)| *port),
             redis =
                 !config.cache.redis_url.is_empty() || !config.cache.redis_cluster_nodes.is_empty(),
             "enrichd is listening."
@@ -156,6 +154,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            admin,
             state,
             tasks,
             drain_delay: Duration::from_secs(config.server.drain_delay_seconds),
@@ -165,6 +164,11 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the admin listener, when `server.admin_bind` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(port, _)| *port)
     }
 
     /// The shared state, for tests that look inside.
@@ -184,18 +188,35 @@ impl Application {
     /// is cancelled and waited for, and connectors shut down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let (admin_server, admin_handle) = match self.admin {
+            Some((_, server)) => {
+                let handle = server.handle();
+                (Some(server), Some(handle))
+            }
+            None => (None, None),
+        };
         let state = self.state.clone();
         let drain_delay = self.drain_delay;
         // Waits for a signal, then asks the server to stop gracefully; the server future
-        // below completes once the drain is over.
+        // below completes once the drain is over. The admin listener (probes, metrics) stops
+        // last, so that the drain stays observable.
         let on_signal = self.tasks.spawn(async move {
             wait_for_stop_signal().await;
             tracing::info!("Stop signal received; draining in-flight requests.");
             state.set_phase(Phase::Draining);
             tokio::time::sleep(drain_delay).await;
             handle.stop(true).await;
+            if let Some(admin) = admin_handle {
+                admin.stop(true).await;
+            }
         });
-        let served = self.server.await;
+        let served = match admin_server {
+            Some(admin) => {
+                let (public, admin) = tokio::join!(self.server, admin);
+                public.and(admin)
+            }
+            None => self.server.await,
+        };
         on_signal.abort();
         self.state.set_phase(Phase::Draining);
         self.state.enricher.settle().await;
@@ -209,6 +230,30 @@ impl Application {
         tracing::info!("enrichd stopped.");
         served
     }
+}
+
+/// Bind `bind` and start an HTTP server on it serving `routes`: its port and its server.
+fn serve(
+    config: &Config,
+    state: &web::Data<AppState>,
+    bind: &str,
+    routes: Listener,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(bind).with_context(|| format!("Failed to bind {bind}"))?;
+    let port = listener.local_addr()?.port();
+    let state = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(api::observe))
+            .configure(routes.routes())
+    })
+    .shutdown_timeout(config.server.shutdown_timeout_seconds)
+    .disable_signals();
+    if let Some(workers) = config.server.workers {
+        server = server.workers(workers);
+    }
+    Ok((port, server.listen(listener)?.run()))
 }
 
 /// The Redis (or Redis Cluster, when `cache.redis_cluster_nodes` is given) of `config`.

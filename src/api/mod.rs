@@ -91,8 +91,42 @@ impl AppState {
     }
 }
 
-/// Register every route.
+/// Which routes a listener serves: everything on one address, or the API and the operator's
+/// routes apart (`server.admin_bind`), so that a NetworkPolicy can keep the latter inside the
+/// cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Every route (no `server.admin_bind`).
+    All,
+    /// The enrichment, profile and connector-listing routes and `/openapi.json`.
+    Public,
+    /// `/metrics`, `/healthz`, `/readyz` and the connector lifecycle (admin) routes.
+    Admin,
+}
+
+impl Listener {
+    /// The routes of this listener.
+    pub fn routes(self) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+        move |config: &mut web::ServiceConfig| {
+            // The admin routes first: `/v1/connectors/discover` before `/v1/connectors/{name}`.
+            if self != Listener::Public {
+                admin_routes(config);
+            }
+            if self != Listener::Admin {
+                public_routes(config);
+            }
+            config.default_service(web::to(route_not_found));
+        }
+    }
+}
+
+/// Register every route on one listener.
 pub fn routes(config: &mut web::ServiceConfig) {
+    Listener::All.routes()(config);
+}
+
+/// What callers use.
+fn public_routes(config: &mut web::ServiceConfig) {
     config
         .service(resource("/v1/enrich", "POST").route(web::post().to(enrich::enrich)))
         .service(resource("/v1/enrich/batch", "POST").route(web::post().to(enrich::enrich_batch)))
@@ -102,10 +136,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(profiles::delete_profile)),
         )
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))
+        .service(resource("/v1/connectors/{name}", "GET").route(web::get().to(connectors::detail)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)));
+}
+
+/// What operators and the platform use: probes, metrics, the connector lifecycle.
+fn admin_routes(config: &mut web::ServiceConfig) {
+    config
         .service(
             resource("/v1/connectors/discover", "POST").route(web::post().to(connectors::discover)),
         )
-        .service(resource("/v1/connectors/{name}", "GET").route(web::get().to(connectors::detail)))
         .service(
             resource("/v1/connectors/{name}/enable", "POST")
                 .route(web::post().to(connectors::enable)),
@@ -120,9 +160,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
-        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
-        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)))
-        .default_service(web::to(route_not_found));
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)));
 }
 
 /// A resource whose unsupported methods answer 405 in the API's error format, with `Allow`

@@ -79,6 +79,9 @@ pub struct CanaryConfig {
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub bind: String,
+    /// A second address for `/metrics`, `/healthz`, `/readyz` and the admin routes, which are
+    /// then no longer served on `bind`.
+    pub admin_bind: Option<String>,
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
     /// HTTP worker threads; defaults to the number of CPUs.
@@ -95,6 +98,7 @@ impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
             bind: "0.0.0.0:8080".into(),
+            admin_bind: None,
             max_body_bytes: 65_536,
             workers: None,
             shutdown_timeout_seconds: 25,

@@ -278,11 +278,16 @@ pub(crate) fn connector_issues(
     issues
 }
 
-fn check_server(server: &ServerConfig, issues: &mut Vec<ConfigIssue>) {
-    let host_port = server.bind.rsplit_once(':').is_some_and(|(host, port)| {
+/// Whether `bind` is an address with a port (`0.0.0.0:8080`, `localhost:8080`).
+fn is_bind_address(bind: &str) -> bool {
+    let host_port = bind.rsplit_once(':').is_some_and(|(host, port)| {
         !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok()
     });
-    if server.bind.parse::<SocketAddr>().is_err() && !host_port {
+    bind.parse::<SocketAddr>().is_ok() || host_port
+}
+
+fn check_server(server: &ServerConfig, issues: &mut Vec<ConfigIssue>) {
+    if !is_bind_address(&server.bind) {
         issues.push(ConfigIssue::new(
             "server.bind",
             format!(
@@ -290,6 +295,19 @@ fn check_server(server: &ServerConfig, issues: &mut Vec<ConfigIssue>) {
                 server.bind
             ),
         ));
+    }
+    if let Some(admin) = &server.admin_bind {
+        if !is_bind_address(admin) {
+            issues.push(ConfigIssue::new(
+                "server.admin_bind",
+                format!("`{admin}` is not an address with a port, e.g. 0.0.0.0:9090"),
+            ));
+        } else if *admin == server.bind && !admin.ends_with(":0") {
+            issues.push(ConfigIssue::new(
+                "server.admin_bind",
+                "must differ from server.bind (it is a second listener)",
+            ));
+        }
     }
     if !(1024..=16 * 1024 * 1024).contains(&server.max_body_bytes) {
         issues.push(ConfigIssue::new(

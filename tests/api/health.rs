@@ -71,3 +71,69 @@ async fn metrics_follow_the_contract_and_carry_no_personal_data() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_admin_listener_takes_probes_metrics_and_admin_routes_off_the_public_one() {
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .admin_token("admin-1")
+        .api_key("key-1")
+        .server("admin_bind: \"127.0.0.1:0\"")
+        .spawn()
+        .await;
+    let admin = app.admin_address.clone().expect("an admin listener");
+    let client = &app.client;
+    let status =
+        async |request: reqwest::RequestBuilder| request.send().await.unwrap().status().as_u16();
+
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        assert_eq!(
+            status(client.get(format!("{admin}{path}"))).await,
+            200,
+            "{path} on admin"
+        );
+        assert_eq!(
+            status(client.get(app.url(path))).await,
+            404,
+            "{path} on public"
+        );
+    }
+    let disable = "/v1/connectors/github/disable";
+    assert_eq!(
+        status(client.post(app.url(disable)).bearer_auth("admin-1")).await / 100,
+        4,
+        "not on the public listener"
+    );
+    assert_eq!(
+        status(
+            client
+                .post(format!("{admin}{disable}"))
+                .bearer_auth("admin-1")
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        status(
+            client
+                .post(format!("{admin}{disable}"))
+                .bearer_auth("key-1")
+        )
+        .await,
+        403,
+        "admin routes still need an admin token"
+    );
+    // The API stays on the public listener, and only there.
+    let enrich = app.enrich(known_subject("adm-1")).await;
+    assert_eq!(enrich.status, 200);
+    assert_eq!(
+        status(
+            client
+                .get(format!("{admin}/v1/profiles/adm-1"))
+                .bearer_auth("key-1")
+        )
+        .await,
+        404
+    );
+    assert_eq!(status(client.get(app.url("/openapi.json"))).await, 200);
+}

@@ -424,10 +424,12 @@ connectors:
             .unwrap_or_else(|err| panic!("{err}\n{yaml}"));
         let app = Application::build(config).await.expect("the app builds");
         let port = app.port();
+        let admin_address = app.admin_port().map(|p| format!("http://127.0.0.1:{p}"));
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             state,
+            admin_address,
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             redis,
@@ -451,6 +453,8 @@ pub struct TestApp {
     /// The application's shared state, for tests that look inside.
     pub state: actix_web::web::Data<enrichd::api::AppState>,
     pub address: String,
+    /// The admin listener's base URL, when `server.admin_bind` is set.
+    pub admin_address: Option<String>,
     pub client: reqwest::Client,
     pub redis: Option<RedisServer>,
     pub prefix: String,
@@ -535,8 +539,9 @@ impl TestApp {
     }
 
     pub async fn metrics(&self) -> String {
+        let base = self.admin_address.as_deref().unwrap_or(&self.address);
         self.client
-            .get(self.url("/metrics"))
+            .get(format!("{base}/metrics"))
             .send()
             .await
             .expect("metrics answer")
