@@ -110,6 +110,32 @@ mod tests {
     }
 
     #[test]
+    fn it_prunes_only_at_the_floor_then_at_twice_what_is_held() {
+        let registry: PerUser<AtomicU32> = PerUser::default();
+        let dead = |name: &str, count: usize| {
+            for i in 0..count {
+                drop(registry.hold(&format!("{name}-{i}")));
+            }
+        };
+        let kept: Vec<Arc<AtomicU32>> =
+            (0..600).map(|i| registry.hold(&format!("k-{i}"))).collect();
+        dead("a", PRUNE_FLOOR - 600);
+        assert_eq!(
+            registry.tracked(),
+            PRUNE_FLOOR,
+            "nothing pruned below the floor"
+        );
+        dead("b", 1);
+        assert_eq!(registry.tracked(), 601, "pruned at the floor");
+        // The next prune waits for twice the 600 held.
+        dead("c", 598);
+        assert_eq!(registry.tracked(), 1199);
+        dead("d", 2);
+        assert_eq!(registry.tracked(), 601);
+        assert_eq!(kept.len(), 600);
+    }
+
+    #[test]
     fn the_registry_stays_bounded_by_what_is_held() {
         let registry: PerUser<AtomicU32> = PerUser::default();
         let kept: Vec<Arc<AtomicU32>> = (0..10).map(|i| registry.hold(&format!("k-{i}"))).collect();

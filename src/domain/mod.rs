@@ -66,10 +66,15 @@ mod tests {
         ] {
             assert_eq!(checked_subject(bad.clone()), None, "{bad:?}");
         }
-        let mut crowded = Subject::new("u-1");
-        for i in 0..=MAX_HANDLES {
-            crowded = crowded.with_handle(format!("p{i}"), "x");
+        let mut full = Subject::new("u-1");
+        for i in 0..MAX_HANDLES {
+            full = full.with_handle(format!("p{i}"), "x");
         }
+        assert!(
+            checked_subject(full.clone()).is_some(),
+            "exactly the cap passes"
+        );
+        let crowded = full.with_handle("one_more", "x");
         assert_eq!(checked_subject(crowded), None);
     }
 }

@@ -17,10 +17,29 @@ pub struct RedisServer {
     port: u16,
 }
 
+/// Install `redis-server` and `redis-sentinel` when they are missing, once per test run,
+/// through the project's one setup path (`tools/ensure-tools.sh`): the README's test command
+/// is the whole set-up. Panics when that fails: the tests need a real Redis and are never
+/// skipped.
+pub fn ensure_redis() {
+    static ENSURED: std::sync::Once = std::sync::Once::new();
+    ENSURED.call_once(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/ensure-tools.sh");
+        let status = Command::new(script)
+            .args(["redis-server", "redis-sentinel"])
+            .status()
+            .expect("tools/ensure-tools.sh runs");
+        assert!(
+            status.success(),
+            "redis-server and redis-sentinel are needed (apt-get install redis-server redis-sentinel)"
+        );
+    });
+}
+
 impl RedisServer {
-    /// Start one. Panics with an install hint when `redis-server` is missing: the tests need a
-    /// real Redis and are never skipped.
+    /// Start one (installing `redis-server` first if it is missing).
     pub fn start() -> RedisServer {
+        ensure_redis();
         let mut server = RedisServer {
             child: None,
             port: free_port(),
@@ -90,6 +109,7 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
+        ensure_redis();
         let dir = std::env::temp_dir().join(format!("enrichd-cluster-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let nodes: Vec<RedisServer> = (0..3)
@@ -394,9 +414,21 @@ impl TestAppBuilder {
                 format!("redis_cluster_nodes: [{}], ", quoted.join(", "))
             })
             .unwrap_or_default();
+        // Runtime connector state lives in a file without Redis: one per app, so that tests
+        // do not see each other's enable/disable.
+        let own_state_file = (!self.extra_yaml.contains("state_file:")).then(|| {
+            std::env::temp_dir().join(format!(
+                "enrichd-test-state-{}.json",
+                uuid::Uuid::new_v4().simple()
+            ))
+        });
+        let state_file = own_state_file
+            .as_ref()
+            .map(|file| format!("state_file: \"{}\"\n", file.display()))
+            .unwrap_or_default();
         let yaml = format!(
             r#"
-server: {{bind: "127.0.0.1:0", workers: {workers}, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1, {extra_server}}}
+{state_file}server: {{bind: "127.0.0.1:0", workers: {workers}, max_body_bytes: {max_body}, shutdown_timeout_seconds: 1, {extra_server}}}
 auth: {{api_keys: [{keys}], admin_tokens: [{admin}]}}
 health_check: {{{health_check}}}
 {extra_yaml}
@@ -430,6 +462,7 @@ connectors:
         TestApp {
             state,
             admin_address,
+            own_state_file,
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             redis,
@@ -455,11 +488,21 @@ pub struct TestApp {
     pub address: String,
     /// The admin listener's base URL, when `server.admin_bind` is set.
     pub admin_address: Option<String>,
+    /// The runtime state file the harness chose for this app (removed when it is dropped).
+    own_state_file: Option<std::path::PathBuf>,
     pub client: reqwest::Client,
     pub redis: Option<RedisServer>,
     pub prefix: String,
     _stand_ins: Vec<StandInServer>,
     api_key: Option<String>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(file) = &self.own_state_file {
+            let _ = std::fs::remove_file(file);
+        }
+    }
 }
 
 /// A response, read whole.
