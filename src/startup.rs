@@ -256,24 +256,13 @@ fn serve(
     Ok((port, server.listen(listener)?.run()))
 }
 
-/// The Redis (or Redis Cluster, when `cache.redis_cluster_nodes` is given) of `config`.
+/// The Redis of `config` (single, Cluster or Sentinel), if any.
 fn redis_link(config: &Config) -> Result<Option<RedisLink>, crate::redis_link::RedisError> {
     let timeout = Duration::from_millis(config.cache.timeout_ms);
-    let nodes: Vec<&str> = config
-        .cache
-        .redis_cluster_nodes
-        .iter()
-        .map(|n| n.expose().trim())
-        .collect();
-    if !nodes.is_empty() {
-        return RedisLink::open_cluster(&nodes, timeout).map(Some);
-    }
-    let url = config.cache.redis_url.expose().trim();
-    if url.is_empty() {
-        Ok(None)
-    } else {
-        RedisLink::open(url, timeout).map(Some)
-    }
+    config
+        .redis_target()
+        .map(|target| RedisLink::open(&target, &config.redis_tls, timeout))
+        .transpose()
 }
 
 /// What other replicas' events act on here.

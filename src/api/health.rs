@@ -25,10 +25,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .iter()
         .filter(|e| e.instance.is_some())
         .count();
-    let checks = json!({
+    let mut checks = json!({
         "cache": cache,
         "connectors": {"configured": snapshot.entries().len(), "enabled": enabled},
     });
+    if cache == "down"
+        && let Some(failure) = state.cache.failure()
+    {
+        checks["cache_error"] = json!(failure);
+    }
     match state.phase() {
         Phase::Starting => {
             HttpResponse::ServiceUnavailable().json(json!({"status": "starting", "checks": checks}))

@@ -418,6 +418,11 @@ impl ProfileCache {
         self.local.len()
     }
 
+    /// Why the shared tier is down, as its last failure said (for `/readyz`).
+    pub fn failure(&self) -> Option<String> {
+        self.redis.as_ref().and_then(RedisStore::failure)
+    }
+
     /// Whether the shared tier answers now.
     pub async fn health(&self) -> CacheHealth {
         match &self.redis {

@@ -258,6 +258,11 @@ impl RedisStore {
         self.link.script::<i64>(invocation).await.map(|_| ())
     }
 
+    /// What the last failure to reach Redis said, while it is failing.
+    pub fn failure(&self) -> Option<String> {
+        self.link.failure()
+    }
+
     /// Whether Redis answers right now.
     pub async fn ping(&self) -> Result<(), RedisError> {
         self.link

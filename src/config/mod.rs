@@ -17,7 +17,10 @@ use std::{
 use enrichd_sdk::Secret;
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::Factories;
+use crate::{
+    connectors::Factories,
+    redis_link::{RedisTarget, TlsFiles},
+};
 
 /// The default configuration, compiled in: used when no `config.yaml` is found.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config.yaml");
@@ -39,6 +42,8 @@ pub struct Config {
     pub health_check: HealthCheckConfig,
     /// Where runtime connector state (enable/disable) is kept when there is no Redis.
     pub state_file: PathBuf,
+    /// The certificates of `cache.tls`, read and checked.
+    pub redis_tls: TlsFiles,
 }
 
 /// `health_check:` — how often connectors' `health()` (or canary) is checked.
@@ -140,6 +145,42 @@ pub struct CacheConfig {
     pub key_prefix: String,
     /// Bound on each Redis command, so that a slow Redis cannot stall requests.
     pub timeout_ms: u64,
+    /// Certificates for `rediss://` connections (else the system's roots).
+    pub tls: RedisTlsConfig,
+    /// Redis Sentinel: the master it names is used, and asked again after a failover.
+    pub redis_sentinel: Option<SentinelConfig>,
+}
+
+/// `cache.tls:` — the certificate files of TLS connections to Redis (PEM).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisTlsConfig {
+    /// The CA that signs the Redis servers' certificates; unset means the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate, for servers that ask for one (`tls-auth-clients yes`).
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `cache.redis_sentinel:` — where Sentinel runs and which master to ask it for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// The name the sentinels monitor the master under (`sentinel monitor <name> ...`).
+    pub master_name: String,
+    /// The sentinels' URLs (`redis://:password@host:26379`); `rediss://` means TLS to the
+    /// sentinels and to the master.
+    pub nodes: Vec<Secret>,
+    /// The ACL user on the master, if any.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The master's password (`requirepass` or the ACL user's).
+    #[serde(default)]
+    pub password: Secret,
+    /// The database number.
+    #[serde(default)]
+    pub db: i64,
 }
 
 impl Default for CacheConfig {
@@ -154,6 +195,8 @@ impl Default for CacheConfig {
             local_capacity: 10_000,
             key_prefix: "enrichd:".into(),
             timeout_ms: 200,
+            tls: RedisTlsConfig::default(),
+            redis_sentinel: None,
         }
     }
 }
@@ -344,6 +387,30 @@ impl Config {
     /// The overall enrichment deadline.
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.enrichment.deadline_ms)
+    }
+
+    /// Where Redis is: cluster seed nodes, else Sentinel, else `redis_url`; `None` keeps the
+    /// cache in process.
+    pub fn redis_target(&self) -> Option<RedisTarget> {
+        let cache = &self.cache;
+        let urls = |list: &[Secret]| -> Vec<String> {
+            list.iter().map(|n| n.expose().trim().to_owned()).collect()
+        };
+        if !cache.redis_cluster_nodes.is_empty() {
+            return Some(RedisTarget::Cluster(urls(&cache.redis_cluster_nodes)));
+        }
+        if let Some(sentinel) = &cache.redis_sentinel {
+            return Some(RedisTarget::Sentinel {
+                master_name: sentinel.master_name.clone(),
+                nodes: urls(&sentinel.nodes),
+                username: sentinel.username.clone().filter(|u| !u.is_empty()),
+                password: (!sentinel.password.is_empty())
+                    .then(|| sentinel.password.expose().to_owned()),
+                db: sentinel.db,
+            });
+        }
+        let url = cache.redis_url.expose().trim();
+        (!url.is_empty()).then(|| RedisTarget::Single(url.to_owned()))
     }
 
     /// Whether any API key or admin token is configured (else authentication is off).

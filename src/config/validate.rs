@@ -9,12 +9,15 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use enrichd_sdk::Secret;
+
 use super::{
     AuthConfig, CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig,
-    HealthCheckConfig, ServerConfig,
+    HealthCheckConfig, SentinelConfig, ServerConfig,
 };
 use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
+use crate::redis_link::TlsFiles;
 
 const TOP_LEVEL_KEYS: &str =
     "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file";
@@ -51,6 +54,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     check_health(&health_check, &mut issues);
     check_server(&server, &mut issues);
     check_cache(&cache, &mut issues);
+    let redis_tls = load_tls(&cache, &mut issues);
     check_enrichment(&enrichment, &connectors, &mut issues);
     auth.api_keys.retain(|key| !key.is_empty());
     auth.admin_tokens.retain(|key| !key.is_empty());
@@ -66,6 +70,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             path: None,
             health_check,
             state_file: state_file.unwrap_or_else(|| PathBuf::from("enrichd-state.json")),
+            redis_tls,
         })
     } else {
         Err(issues)
@@ -348,6 +353,9 @@ fn check_cache(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) {
             ));
         }
     }
+    if let Some(sentinel) = &cache.redis_sentinel {
+        check_sentinel(sentinel, cache, issues);
+    }
     for (key, value) in [
         ("ttl_seconds", cache.ttl_seconds),
         ("negative_ttl_seconds", cache.negative_ttl_seconds),
@@ -378,6 +386,74 @@ fn check_cache(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) {
             "must be 1-64 characters without braces or spaces, e.g. \"enrichd:\"",
         ));
     }
+}
+
+fn check_sentinel(sentinel: &SentinelConfig, cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) {
+    if !cache.redis_url.is_empty() || !cache.redis_cluster_nodes.is_empty() {
+        issues.push(ConfigIssue::new(
+            "cache.redis_sentinel",
+            "cannot be combined with redis_url or redis_cluster_nodes: choose one way to reach Redis",
+        ));
+    }
+    let name_ok = !sentinel.master_name.is_empty()
+        && sentinel.master_name.len() <= 128
+        && sentinel
+            .master_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !name_ok {
+        issues.push(ConfigIssue::new(
+            "cache.redis_sentinel.master_name",
+            "must be the name the sentinels monitor, 1-128 of A-Za-z0-9 . _ -, e.g. mymaster",
+        ));
+    }
+    if sentinel.nodes.is_empty() {
+        issues.push(ConfigIssue::new(
+            "cache.redis_sentinel.nodes",
+            "must list at least one sentinel, e.g. [\"redis://sentinel-0:26379\"]",
+        ));
+    }
+    for (index, node) in sentinel.nodes.iter().enumerate() {
+        if redis::parse_redis_url(node.expose().trim()).is_none() {
+            issues.push(ConfigIssue::new(
+                format!("cache.redis_sentinel.nodes[{index}]"),
+                "is not a Redis URL (not shown: it may hold a password); expected e.g. redis://sentinel-0:26379",
+            ));
+        }
+    }
+}
+
+/// Read the certificate files of `cache.tls`; each problem is an issue at its key.
+fn load_tls(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) -> TlsFiles {
+    let tls = &cache.tls;
+    let loaded = TlsFiles::load(
+        tls.ca_file.as_deref(),
+        tls.cert_file.as_deref(),
+        tls.key_file.as_deref(),
+    );
+    let files = match loaded {
+        Ok(files) => files,
+        Err(problems) => {
+            for (key, message) in problems {
+                issues.push(ConfigIssue::new(format!("cache.tls.{key}"), message));
+            }
+            return TlsFiles::default();
+        }
+    };
+    let secure = |url: &Secret| url.expose().trim_start().starts_with("rediss://");
+    let uses_tls = secure(&cache.redis_url)
+        || cache.redis_cluster_nodes.iter().any(secure)
+        || cache
+            .redis_sentinel
+            .as_ref()
+            .is_some_and(|s| s.nodes.iter().any(secure));
+    if !files.is_empty() && !uses_tls {
+        issues.push(ConfigIssue::new(
+            "cache.tls",
+            "is set, but no rediss:// URL uses it (TLS to Redis is chosen by the URL's scheme)",
+        ));
+    }
+    files
 }
 
 fn check_enrichment(
@@ -537,6 +613,57 @@ surprise: 1
                 .issues
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn sentinel_and_tls_settings_are_checked() {
+        let found = paths(
+            "cache: {redis_url: \"redis://r:6379\", redis_sentinel: {master_name: \"bad name\", nodes: [\"nope\"]}, tls: {ca_file: /nonexistent/ca.pem}}",
+        );
+        for expected in [
+            "cache.redis_sentinel",
+            "cache.redis_sentinel.master_name",
+            "cache.redis_sentinel.nodes[0]",
+            "cache.tls.ca_file",
+        ] {
+            assert!(
+                found.iter().any(|p| p == expected),
+                "{expected} missing from {found:?}"
+            );
+        }
+        assert_eq!(
+            paths("cache: {redis_sentinel: {master_name: m, nodes: []}}"),
+            ["cache.redis_sentinel.nodes"]
+        );
+        let config = parse(
+            "cache: {redis_sentinel: {master_name: mymaster, nodes: [\"redis://:pw@s:26379\"], password: secret}}",
+        )
+        .unwrap();
+        assert!(matches!(
+            config.redis_target(),
+            Some(crate::redis_link::RedisTarget::Sentinel { .. })
+        ));
+        assert!(!format!("{config:?}").contains("secret"));
+        assert!(parse("cache: {redis_url: \"rediss://user:pw@r:6380/0\"}").is_ok());
+    }
+
+    #[test]
+    fn tls_files_without_a_tls_url_are_a_mistake() {
+        let ca = std::env::temp_dir().join(format!("enrichd-ca-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let found = paths(&format!(
+            "cache: {{redis_url: \"redis://r:6379\", tls: {{ca_file: \"{}\"}}}}",
+            ca.display()
+        ));
+        let _ = std::fs::remove_file(&ca);
+        assert!(
+            found.iter().any(|p| p.starts_with("cache.tls")),
+            "{found:?}"
         );
     }
 

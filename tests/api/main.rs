@@ -14,4 +14,5 @@ mod helpers;
 mod hostile;
 mod openapi;
 mod profiles;
+mod redis_transport;
 mod resilience;
