@@ -2,8 +2,10 @@
 #
 #   docker build -t enrichd:$(git describe --always --dirty) .
 #
-# Runs as uid/gid 10001, listens on 8080, reads /etc/enrichd/config.yaml (the repository's
-# config.yaml is baked in as the default; Kubernetes mounts its own over it). See
+# Runs as uid/gid 10001, reads /etc/enrichd/config.yaml (the repository's config.yaml is baked
+# in as the default; Kubernetes mounts its own over it), listens on 8080 (the API) and, when the
+# configuration sets server.admin_bind as deploy/k8s does, on 9090 (/metrics, /healthz, /readyz,
+# admin routes). See
 # deploy/README.md. Pin the base images by digest (FROM image:tag@sha256:...) for byte-for-byte
 # reproducible builds; the Rust build itself is pinned by Cargo.lock (--locked).
 
@@ -50,6 +52,7 @@ RUN apt-get update \
 
 COPY --from=builder /out/enrichd /usr/local/bin/enrichd
 COPY config.yaml /etc/enrichd/config.yaml
+COPY LICENSE /usr/share/doc/enrichd/LICENSE
 
 LABEL org.opencontainers.image.title="enrichd" \
       org.opencontainers.image.description="User-profile enrichment service" \
@@ -60,10 +63,13 @@ LABEL org.opencontainers.image.title="enrichd" \
 # here too (the default connectors_dir: connectors.d).
 WORKDIR /var/lib/enrichd
 USER 10001:10001
-EXPOSE 8080
+# 8080: the API (server.bind). 9090: the admin listener (server.admin_bind).
+EXPOSE 8080 9090
 # For `docker run`; Kubernetes ignores it and uses the probes of deploy/k8s. bash's /dev/tcp
-# keeps curl out of the image. Assumes the default bind port 8080.
+# keeps curl out of the image. /healthz on the admin port 9090; only when nothing listens there
+# (the baked-in config.yaml sets no admin_bind), on 8080. With an admin listener up, 8080 does
+# not serve /healthz (404), so it cannot pass for a dead admin listener.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "for port in 9090 8080; do if exec 3<>/dev/tcp/127.0.0.1/$port; then printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3; head -n 1 <&3 | grep -q ' 200 '; exit; fi; done 2>/dev/null; exit 1"]
 ENTRYPOINT ["/usr/local/bin/enrichd"]
 CMD ["serve", "--config", "/etc/enrichd/config.yaml"]

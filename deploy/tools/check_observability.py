@@ -5,10 +5,16 @@ deploy/check.sh (plain python3 + PyYAML).
 - The dashboard is valid JSON with unique panel ids and non-overlapping panels; every panel has a
   query and uses the `datasource` variable.
 - Every metric name that a dashboard query or an alert expression references is in the
-  contract (PRODUCT.md section 5, plus the standard process_* metrics and Prometheus' own `up`);
-  histogram names only with _bucket/_sum/_count. The dashboard shows every contract metric.
-- Every alert has a severity label, summary, description and a runbook_url whose anchor is a
-  heading of deploy/RUNBOOK.md.
+  contract (PRODUCT.md section 5, plus the standard process_* metrics and Prometheus' own `up`)
+  or one of the few metrics enrichd exports beyond it (EXTRA, each checked to be defined in
+  src/metrics.rs); histogram names only with _bucket/_sum/_count. The dashboard shows every
+  contract metric.
+- A cache hit ratio that adds the hits of both tiers divides by the local lookups only: every
+  lookup is counted once in tier `local` and once more in tier `redis` when the local tier had
+  no fresh copy, so dividing by both tiers counts a local miss answered by Redis as half a hit.
+- Every alert has a severity label, summary, description and a runbook_url that is absolute
+  (http(s)://.../RUNBOOK.md#anchor), shares its base with every other alert's, and whose anchor
+  is a heading of deploy/RUNBOOK.md.
 - Writes the dashboard's queries (Grafana variables replaced) as recording rules to OUT, so that
   `promtool check rules OUT` proves they parse as PromQL.
 
@@ -23,6 +29,7 @@ import sys
 import yaml
 
 DEPLOY = pathlib.Path(__file__).resolve().parent.parent
+METRICS_RS = DEPLOY.parent / "src" / "metrics.rs"
 DASHBOARD = DEPLOY / "grafana" / "enrichd.json"
 RULES = DEPLOY / "prometheus" / "rules.yaml"
 RUNBOOK = DEPLOY / "RUNBOOK.md"
@@ -41,6 +48,11 @@ CONTRACT = {
     "enrichd_cache_lookups_total": "counter",
     "enrichd_coalesced_requests_total": "counter",
     "enrichd_build_info": "gauge",
+}
+# Exported beyond the contract (README.md, "Observability"), usable in alerts and the dashboard;
+# each must be defined in src/metrics.rs.
+EXTRA = {
+    "enrichd_config_reloads_total": "counter",
 }
 # "plus the standard process_* metrics" (what the prometheus crate's process collector exports).
 PROCESS = {
@@ -115,6 +127,25 @@ def check_names(where: str, names: set, contract: dict) -> set:
     return known
 
 
+def selectors(expr: str, metric: str) -> list[str]:
+    """The label matchers of every selector of `metric` in `expr` (empty for a bare name)."""
+    return [m.group(1) or "" for m in re.finditer(rf"\b{metric}\b(?:\{{([^}}]*)\}})?", expr)]
+
+
+def check_cache_hit_ratio(where: str, expr: str) -> None:
+    """A hit ratio over both tiers must divide by local lookups (see the module doc)."""
+    metric = "enrichd_cache_lookups_total"
+    numerator, slash, denominator = expr.partition(" / ")
+    if not slash or metric not in numerator or metric not in denominator:
+        return
+    num, den = selectors(numerator, metric), selectors(denominator, metric)
+    hits = all(re.search(r'result\s*=\s*"hit"', s) for s in num)
+    per_tier = re.search(r"\bby\s*\([^)]*\btier\b", numerator) or any("tier" in s for s in num)
+    if hits and not per_tier and not all(re.search(r'tier\s*=\s*"local"', s) for s in den):
+        error(f"{where}: a hit ratio over both tiers must divide by the local lookups "
+              f'({metric}{{tier="local"}}): a local miss answered by Redis is counted in both tiers')
+
+
 def grafana_to_promql(expr: str) -> str:
     expr = expr.replace("$__rate_interval", "5m").replace("$__interval", "1m").replace("$__range", "1h")
     return re.sub(r"\$\{?(\w+)\}?", ".*", expr)
@@ -145,6 +176,13 @@ def main() -> int:
         print(f"  contract: {len(contract)} metrics from {args.product}")
     else:
         print(f"  contract: {len(contract)} metrics (built-in copy of PRODUCT.md section 5; shared/ not found)")
+    known = {**EXTRA, **contract}
+    if METRICS_RS.exists():
+        defined = METRICS_RS.read_text()
+        for name in EXTRA:
+            if f'"{name}"' not in defined:
+                error(f"EXTRA metric {name} is not defined in {METRICS_RS.relative_to(DEPLOY.parent)}")
+    print(f"  beyond the contract: {', '.join(sorted(EXTRA))}")
 
     # --- dashboard -------------------------------------------------------------------------------
     try:
@@ -186,7 +224,8 @@ def main() -> int:
                 names = metric_names(expr)
                 if not names:
                     error(f"dashboard panel {title!r}: query references no metric: {expr}")
-                used |= check_names(f"dashboard panel {title!r}", names, contract)
+                used |= check_names(f"dashboard panel {title!r}", names, known)
+                check_cache_hit_ratio(f"dashboard panel {title!r}", expr)
                 recording.append({"record": f"dashboard:panel_{panel['id']}:{t.get('refId', 'A')}",
                                   "expr": grafana_to_promql(expr)})
         for var in dash.get("templating", {}).get("list", []):
@@ -194,7 +233,7 @@ def main() -> int:
             q = q.get("query", "") if isinstance(q, dict) else (q or "")
             m = re.fullmatch(r"\s*label_values\((.*),\s*\w+\)\s*", q)
             if m:
-                used |= check_names(f"dashboard variable {var['name']}", metric_names(m.group(1)), contract)
+                used |= check_names(f"dashboard variable {var['name']}", metric_names(m.group(1)), known)
                 recording.append({"record": f"dashboard:variable:{var['name']}", "expr": grafana_to_promql(m.group(1))})
         missing = sorted(set(contract) - used)
         if missing:
@@ -207,9 +246,10 @@ def main() -> int:
     anchors = {github_anchor(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", RUNBOOK.read_text(), re.M)}
     rules = yaml.safe_load(RULES.read_text())
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    bases = set()
     for rule in alerts:
         name = rule["alert"]
-        check_names(f"alert {name}", metric_names(rule["expr"]), contract)
+        check_names(f"alert {name}", metric_names(rule["expr"]), known)
         if rule.get("labels", {}).get("severity") not in ("critical", "warning", "info"):
             error(f"alert {name}: needs a severity label (critical, warning or info)")
         ann = rule.get("annotations", {})
@@ -217,11 +257,17 @@ def main() -> int:
             if not ann.get(key):
                 error(f"alert {name}: needs a {key} annotation")
         url = ann.get("runbook_url", "")
-        if not url.startswith("deploy/RUNBOOK.md#") and "/RUNBOOK.md#" not in url:
-            error(f"alert {name}: runbook_url must point into deploy/RUNBOOK.md")
+        if not re.fullmatch(r"https?://[^\s#?\"']+/RUNBOOK\.md#[\w-]+", url):
+            error(f"alert {name}: runbook_url must be an absolute http(s) link into RUNBOOK.md "
+                  f"(https://HOST/.../deploy/RUNBOOK.md#{name.lower()}), is {url!r}")
         elif url.rpartition("#")[2] not in anchors:
             error(f"alert {name}: runbook anchor #{url.rpartition('#')[2]} is not a heading of RUNBOOK.md")
-    print(f"  rules: {len(alerts)} alerts, metric names, severities, annotations and runbook anchors checked")
+        bases.add(url.partition("#")[0])
+    if len(bases) > 1:
+        error(f"alerts: every runbook_url must share one base URL (gen_prometheusrule.py --runbook-base-url), "
+              f"found {sorted(bases)}")
+    print(f"  rules: {len(alerts)} alerts, metric names, severities, annotations and runbook links "
+          f"(under {', '.join(sorted(bases))}) checked")
 
     args.promql_out.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": recording}]},
                                               sort_keys=False, width=4096))

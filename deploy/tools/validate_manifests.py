@@ -13,8 +13,12 @@ For every rendered overlay (a multi-document YAML from `kubectl kustomize`):
    referenced ConfigMap exists; every referenced Secret key exists in the rendered Secret or in
    the documented example (deploy/k8s/examples/secret.example.yaml).
 3. Production rules of this project: non-root, read-only root filesystem, no capabilities,
-   RuntimeDefault seccomp, probes on /healthz and /readyz, resources, credentials only from
-   Secrets, preStop sleep + server.shutdown_timeout_seconds < terminationGracePeriodSeconds,
+   RuntimeDefault seccomp, resources, credentials only from Secrets; the admin listener
+   (server.admin_bind set, container ports `http` and `admin` equal to the ports of server.bind
+   and server.admin_bind, probes on /healthz and /readyz of port `admin`, the Service exposing
+   both, the ServiceMonitor scraping `admin`, the NetworkPolicy admitting `admin` only from this
+   namespace or selected pods of another, never from a whole namespace or an address block);
+   preStop sleep + server.shutdown_timeout_seconds < terminationGracePeriodSeconds,
    tagged images, the PrometheusRule equal to deploy/prometheus/rules.yaml, and per-overlay
    facts (dev: 1 replica and its Redis; production: >= 3 replicas, JSON logs, topology spread,
    required secrets, no Secret object).
@@ -174,6 +178,12 @@ def selects(selector: dict, labels: dict) -> bool:
     return True
 
 
+def bind_port_of(bind) -> int | None:
+    """The port of a listen address such as 0.0.0.0:9090 or [::]:9090."""
+    port = str(bind).rpartition(":")[2]
+    return int(port) if port.isdigit() else None
+
+
 def find(docs, kind, name=None):
     return [d for d in docs if d.get("kind") == kind and (name is None or d["metadata"]["name"] == name)]
 
@@ -234,21 +244,6 @@ def check_overlay(name: str, docs: list[dict], example_secrets: dict, enrichd: s
         error(where, f"ServiceAccount {sa_name!r} is not in the render")
     elif sas[0].get("automountServiceAccountToken") is not False:
         error(w, f"ServiceAccount {sa_name}: automountServiceAccountToken must be false")
-
-    # Ports and probes.
-    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
-    if ports.get("http") != 8080:
-        error(where, "container port `http` must be 8080")
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", None)):
-        got = c.get(probe)
-        if not got:
-            error(where, f"{probe} is missing")
-            continue
-        get = got.get("httpGet", {})
-        if path and get.get("path") != path:
-            error(where, f"{probe} must GET {path}, gets {get.get('path')!r}")
-        if get and get.get("port") not in ("http", 8080):
-            error(where, f"{probe} must probe port http")
 
     # Resources.
     res = c.get("resources", {})
@@ -315,6 +310,35 @@ def check_overlay(name: str, docs: list[dict], example_secrets: dict, enrichd: s
     else:
         config_text = config_cm["data"]["config.yaml"]
 
+    # Ports and probes. With server.admin_bind, /healthz, /readyz and /metrics are served on the
+    # admin listener only: the probes and the scrape must use it.
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    server = ((yaml.safe_load(config_text) or {}).get("server") or {}) if config_text is not None else {}
+    bind_port = bind_port_of(server.get("bind", "0.0.0.0:8080"))
+    admin_port = bind_port_of(server.get("admin_bind")) if server.get("admin_bind") else None
+    if ports.get("http") != 8080 or bind_port not in (None, 8080):
+        error(where, f"container port `http` and server.bind must be 8080, are {ports.get('http')} and {bind_port}")
+    if config_text is not None and admin_port is None:
+        error(where, "server.admin_bind must be set in the ConfigMap: metrics, probes and admin routes stay "
+                     "off the API port")
+    elif admin_port is not None and ports.get("admin") != admin_port:
+        error(where, f"container port `admin` must be {admin_port} (server.admin_bind), is {ports.get('admin')}")
+    probe_ports = ("admin", ports.get("admin")) if admin_port is not None else ("http", 8080)
+    for probe, paths in (("livenessProbe", ("/healthz",)), ("readinessProbe", ("/readyz",)),
+                         ("startupProbe", ("/healthz", "/readyz"))):
+        got = c.get(probe)
+        if not got:
+            error(where, f"{probe} is missing")
+            continue
+        get = got.get("httpGet")
+        if not get:
+            error(where, f"{probe} must be an httpGet probe")
+            continue
+        if get.get("path") not in paths:
+            error(where, f"{probe} must GET {' or '.join(paths)}, gets {get.get('path')!r}")
+        if get.get("port") not in probe_ports:
+            error(where, f"{probe} must probe port {probe_ports[0]}, probes {get.get('port')!r}")
+
     # With a read-only root filesystem, the working directory (where the runtime connector state
     # file goes when there is no Redis) must be a writable volume.
     workdir = c.get("workingDir")
@@ -341,17 +365,27 @@ def check_overlay(name: str, docs: list[dict], example_secrets: dict, enrichd: s
     services = [s for s in find(docs, "Service") if selects(s["spec"].get("selector", {}), pod_labels)]
     if not services:
         error(w, "no Service selects the enrichd pods")
+    def target(p):  # the container port number a Service port forwards to
+        t = p.get("targetPort", p.get("port"))
+        return ports.get(t) if isinstance(t, str) else t
     for svc in services:
         for p in svc["spec"]["ports"]:
             if isinstance(p.get("targetPort"), str) and p["targetPort"] not in ports:
                 error(f"{w} Service/{svc['metadata']['name']}", f"targetPort {p['targetPort']!r} is not a container port")
+    for name, number in (("http", ports.get("http")), ("admin", ports.get("admin"))):
+        if number is not None and not any(target(p) == number for s in services for p in s["spec"]["ports"]):
+            error(w, f"no Service exposes the container port `{name}` ({number})")
     for sm in find(docs, "ServiceMonitor"):
         matched = [s for s in services if selects(sm["spec"]["selector"], s["metadata"].get("labels", {}))]
         if not matched:
             error(f"{w} ServiceMonitor/{sm['metadata']['name']}", "selects no Service of the enrichd pods")
         for ep in sm["spec"]["endpoints"]:
-            if not any(ep.get("port") == p.get("name") for s in matched for p in s["spec"]["ports"]):
+            scraped = [p for s in matched for p in s["spec"]["ports"] if ep.get("port") == p.get("name")]
+            if not scraped:
                 error(f"{w} ServiceMonitor/{sm['metadata']['name']}", f"endpoint port {ep.get('port')!r} is not a Service port")
+            elif admin_port is not None and any(target(p) != ports.get("admin") for p in scraped):
+                error(f"{w} ServiceMonitor/{sm['metadata']['name']}", f"endpoint port {ep.get('port')!r} must be the "
+                      "Service port of the admin listener (/metrics is served there only)")
             if ep.get("path", "/metrics") != "/metrics":
                 error(f"{w} ServiceMonitor/{sm['metadata']['name']}", "must scrape /metrics")
     for pdb in find(docs, "PodDisruptionBudget"):
@@ -364,9 +398,25 @@ def check_overlay(name: str, docs: list[dict], example_secrets: dict, enrichd: s
         npw = f"{w} NetworkPolicy/{np['metadata']['name']}"
         if set(np["spec"].get("policyTypes", [])) != {"Ingress", "Egress"}:
             error(npw, "must restrict both Ingress and Egress")
-        in_ports = {p.get("port") for r in np["spec"].get("ingress", []) for p in r.get("ports", [])}
-        if in_ports != {8080} or any(not r.get("ports") for r in np["spec"].get("ingress", [])):
-            error(npw, f"ingress must be port 8080 only, is {sorted(map(str, in_ports))}")
+        ingress = np["spec"].get("ingress", [])
+        in_ports = {p.get("port") for r in ingress for p in r.get("ports", [])}
+        expected = {8080} | ({admin_port} if admin_port is not None else set())
+        if in_ports != expected or any(not r.get("ports") for r in ingress):
+            error(npw, f"ingress must be ports {sorted(expected)} only, is {sorted(map(str, in_ports))}")
+        if admin_port is not None:
+            # The admin listener (/metrics without a token, the lifecycle routes) is for this
+            # namespace and selected pods of another (Prometheus): not a whole namespace such as
+            # the ingress controller's, not an address block, not everyone.
+            for r in ingress:
+                if not any(p.get("port") in (admin_port, "admin") for p in r.get("ports", [])):
+                    continue
+                peers = r.get("from")
+                if not peers:
+                    error(npw, f"admits port {admin_port} (admin) from everywhere")
+                for peer in peers or []:
+                    if "ipBlock" in peer or ("namespaceSelector" in peer and not peer.get("podSelector")):
+                        error(npw, f"admits port {admin_port} (admin) from {peer}: only this namespace's pods "
+                                   "or selected pods of another namespace may reach it")
         out_ports = {p.get("port") for r in np["spec"].get("egress", []) for p in r.get("ports", [])}
         if not {53, 6379, 443} <= out_ports or any(not r.get("ports") for r in np["spec"].get("egress", [])):
             error(npw, f"egress must allow exactly DNS, Redis and HTTPS, allows {sorted(map(str, out_ports))}")
