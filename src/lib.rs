@@ -15,3 +15,4 @@ pub mod resilience;
 pub mod startup;
 pub mod tasks;
 pub mod telemetry;
+pub mod traces;

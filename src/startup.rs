@@ -12,10 +12,11 @@ use crate::{
     config::Config,
     connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
     coordination::{Coordination, Event},
-    enrichment::Enricher,
+    enrichment::{Enricher, Services},
     metrics::Metrics,
     redis_link::RedisLink,
     tasks::Tasks,
+    traces::Traces,
 };
 
 /// How long shutdown waits for the background tasks it cancelled to let go.
@@ -89,14 +90,22 @@ impl Application {
         if let Some(path) = config.path.clone() {
             reload_on_sighup(&tasks, lifecycle.clone(), path, factories.clone());
         }
+        let traces = match &config.telemetry.otlp {
+            Some(otlp) => Traces::start(otlp, http.clone())
+                .context("Failed to set up the OTLP trace exporter")?,
+            None => Traces::off(),
+        };
         let enricher = Enricher::new(
             &config,
             registry.clone(),
             cache.clone(),
-            http,
-            coordination.clone(),
-            metrics.clone(),
-            tasks.clone(),
+            Services {
+                http,
+                coordination: coordination.clone(),
+                metrics: metrics.clone(),
+                tasks: tasks.clone(),
+                traces: traces.clone(),
+            },
         );
         let others = Replicas {
             cache: cache.clone(),
@@ -118,19 +127,22 @@ impl Application {
                  ENRICHD_API_KEY and ENRICHD_ADMIN_TOKEN in production."
             );
         }
-        let state = web::Data::new(AppState::new(
-            enricher,
-            registry,
-            lifecycle,
-            cache,
-            metrics,
-            auth,
-            BodyLimits {
-                max_bytes: config.server.max_body_bytes,
-                timeout: Duration::from_millis(config.server.body_timeout_ms),
-            },
-            config.enrichment.batch_concurrency,
-        ));
+        let state = web::Data::new(
+            AppState::new(
+                enricher,
+                registry,
+                lifecycle,
+                cache,
+                metrics,
+                auth,
+                BodyLimits {
+                    max_bytes: config.server.max_body_bytes,
+                    timeout: Duration::from_millis(config.server.body_timeout_ms),
+                },
+                config.enrichment.batch_concurrency,
+            )
+            .with_traces(traces),
+        );
 
         let (public, admin) = match &config.server.admin_bind {
             Some(admin_bind) => (
@@ -227,6 +239,7 @@ impl Application {
             );
         }
         self.state.registry.shutdown_all().await;
+        self.state.traces.shutdown().await;
         tracing::info!("enrichd stopped.");
         served
     }

@@ -5,14 +5,43 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::{AppState, auth::ApiCaller, body, error::ApiError};
-use crate::domain::{EnrichRequestBody, FieldError};
+use super::{
+    AppState,
+    auth::ApiCaller,
+    body,
+    error::ApiError,
+    openapi::{BatchResults, ErrorResponse, UNAUTHORIZED},
+};
+use crate::{
+    domain::{EnrichRequestBody, FieldError},
+    enrichment::profile::Profile,
+};
 
 /// Most subjects one batch may carry.
 pub const MAX_BATCH: usize = 100;
 
 /// Enrich one subject.
+#[utoipa::path(
+    post,
+    path = "/v1/enrich",
+    operation_id = "enrich",
+    tag = "enrichment",
+    summary = "Enrich one subject; served from cache when fresh.",
+    request_body(content = EnrichRequestBody, example = json!(super::openapi::subject_example())),
+    responses(
+        (status = 200, description = "The merged profile.", body = Profile, example = json!(super::openapi::profile_example())),
+        (status = 400, description = "Malformed JSON (`invalid_json`) or a bad field (`invalid_request`, `details.field`).", body = ErrorResponse),
+        (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within server.body_timeout_ms (`request_timeout`).", body = ErrorResponse),
+        (status = 413, description = "The body is larger than server.max_body_bytes.", body = ErrorResponse),
+        (status = 415, description = "The body is not sent as application/json.", body = ErrorResponse),
+        (status = 502, description = "Every source failed (`all_sources_failed`, `details.sources`).", body = ErrorResponse),
+        (status = 504, description = "An identical enrichment in flight did not finish in time.", body = ErrorResponse),
+    ),
+    security(("apiKey" = []), ("adminToken" = [])),
+)]
 pub async fn enrich(
     _caller: ApiCaller,
     request: HttpRequest,
@@ -25,13 +54,34 @@ pub async fn enrich(
     Ok(json(profile))
 }
 
-#[derive(Deserialize)]
+/// The subjects of a batch, each validated on its own: a bad subject fails only its own result.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
+    // `maxItems` is `MAX_BATCH` (a unit test of `openapi` checks they agree).
+    /// At most 100.
+    #[schema(value_type = Vec<EnrichRequestBody>, max_items = 100)]
     subjects: Vec<Value>,
 }
 
 /// Enrich up to [`MAX_BATCH`] subjects; each result is a profile or an error, in order.
+#[utoipa::path(
+    post,
+    path = "/v1/enrich/batch",
+    operation_id = "enrichBatch",
+    tag = "enrichment",
+    summary = "Enrich up to 100 subjects; results in order, each a profile or an error.",
+    request_body(content = inline(BatchBody)),
+    responses(
+        (status = 200, description = "One result per subject.", body = BatchResults),
+        (status = 400, description = "Malformed JSON, or more than 100 subjects (`details.field` = `subjects`).", body = ErrorResponse),
+        (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within server.body_timeout_ms (`request_timeout`).", body = ErrorResponse),
+        (status = 413, description = "The body is larger than server.max_body_bytes.", body = ErrorResponse),
+        (status = 415, description = "The body is not sent as application/json.", body = ErrorResponse),
+    ),
+    security(("apiKey" = []), ("adminToken" = [])),
+)]
 pub async fn enrich_batch(
     _caller: ApiCaller,
     request: HttpRequest,

@@ -1,23 +1,52 @@
 //! `GET /healthz` (liveness), `GET /readyz` (readiness) and `GET /metrics` (Prometheus).
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{AppState, Phase};
 use crate::cache::CacheHealth;
 
 /// 200 while the process serves.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "Liveness: 200 while the process serves.",
+    responses((status = 200, description = "Alive.", body = inline(Liveness))),
+    security(),
+)]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Liveness { status: "ok" })
+}
+
+/// The answer of `GET /healthz`.
+#[derive(Serialize, ToSchema)]
+struct Liveness {
+    /// Always `ok`.
+    status: &'static str,
 }
 
 /// 200 `ready` or `degraded` (Redis down: the service still answers from connectors); 503
 /// while starting or draining.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    summary = "Readiness: ready or degraded (Redis down); 503 while starting or draining.",
+    responses(
+        (status = 200, description = "Ready or degraded.", body = Readiness),
+        (status = 503, description = "Starting or draining.", body = Readiness),
+    ),
+    security(),
+)]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let cache = match state.cache.health().await {
-        CacheHealth::InProcess => "in_process",
-        CacheHealth::Up => "ok",
-        CacheHealth::Down => "down",
+        CacheHealth::InProcess => CacheCheck::InProcess,
+        CacheHealth::Up => CacheCheck::Ok,
+        CacheHealth::Down => CacheCheck::Down,
     };
     let snapshot = state.registry.snapshot();
     let enabled = snapshot
@@ -25,30 +54,93 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .iter()
         .filter(|e| e.instance.is_some())
         .count();
-    let mut checks = json!({
-        "cache": cache,
-        "connectors": {"configured": snapshot.entries().len(), "enabled": enabled},
-    });
-    if cache == "down"
-        && let Some(failure) = state.cache.failure()
-    {
-        checks["cache_error"] = json!(failure);
-    }
-    match state.phase() {
-        Phase::Starting => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "starting", "checks": checks}))
+    let checks = ReadinessChecks {
+        cache_error: if cache == CacheCheck::Down {
+            state.cache.failure()
+        } else {
+            None
+        },
+        cache,
+        connectors: ConnectorCounts {
+            configured: snapshot.entries().len(),
+            enabled,
+        },
+    };
+    let (mut response, status) = match state.phase() {
+        Phase::Starting => (
+            HttpResponse::ServiceUnavailable(),
+            ReadinessStatus::Starting,
+        ),
+        Phase::Draining => (
+            HttpResponse::ServiceUnavailable(),
+            ReadinessStatus::Draining,
+        ),
+        Phase::Ready if checks.cache == CacheCheck::Down => {
+            (HttpResponse::Ok(), ReadinessStatus::Degraded)
         }
-        Phase::Draining => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "draining", "checks": checks}))
-        }
-        Phase::Ready => {
-            let status = if cache == "down" { "degraded" } else { "ready" };
-            HttpResponse::Ok().json(json!({"status": status, "checks": checks}))
-        }
-    }
+        Phase::Ready => (HttpResponse::Ok(), ReadinessStatus::Ready),
+    };
+    response.json(Readiness { status, checks })
+}
+
+/// The answer of `GET /readyz`.
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    #[schema(inline)]
+    status: ReadinessStatus,
+    #[schema(inline)]
+    checks: ReadinessChecks,
+}
+
+/// `degraded`: ready, but the shared cache is down (answers still come from the connectors).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ReadinessStatus {
+    Ready,
+    Degraded,
+    Starting,
+    Draining,
+}
+
+/// What readiness was judged on.
+#[derive(Serialize, ToSchema)]
+struct ReadinessChecks {
+    #[schema(inline)]
+    cache: CacheCheck,
+    /// Why the shared cache is down (only while it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    cache_error: Option<String>,
+    #[schema(inline)]
+    connectors: ConnectorCounts,
+}
+
+/// The shared cache: `ok`, `down`, or `in_process` when no Redis is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum CacheCheck {
+    InProcess,
+    Ok,
+    Down,
+}
+
+/// How many connectors are configured, and how many of them enabled.
+#[derive(Serialize, ToSchema)]
+struct ConnectorCounts {
+    configured: usize,
+    enabled: usize,
 }
 
 /// The Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus text exposition.",
+    responses((status = 200, description = "Metrics.", body = String, content_type = "text/plain")),
+    security(),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -3,6 +3,7 @@
 mod auth;
 mod body;
 mod connectors;
+mod docs;
 mod enrich;
 mod error;
 mod health;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub body: BodyLimits,
     pub batch_concurrency: usize,
+    /// OpenTelemetry traces (off unless `telemetry.otlp` is set).
+    pub traces: crate::traces::Traces,
     phase: AtomicU8,
 }
 
@@ -68,8 +71,15 @@ impl AppState {
             auth,
             body,
             batch_concurrency,
+            traces: crate::traces::Traces::off(),
             phase: AtomicU8::new(Phase::Starting as u8),
         }
+    }
+
+    /// Builder-style: trace requests with `traces`.
+    pub fn with_traces(mut self, traces: crate::traces::Traces) -> AppState {
+        self.traces = traces;
+        self
     }
 
     pub fn phase(&self) -> Phase {
@@ -98,7 +108,7 @@ impl AppState {
 pub enum Listener {
     /// Every route (no `server.admin_bind`).
     All,
-    /// The enrichment, profile and connector-listing routes and `/openapi.json`.
+    /// The enrichment, profile and connector-listing routes, `/openapi.json` and `/docs`.
     Public,
     /// `/metrics`, `/healthz`, `/readyz` and the connector lifecycle (admin) routes.
     Admin,
@@ -137,7 +147,9 @@ fn public_routes(config: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))
         .service(resource("/v1/connectors/{name}", "GET").route(web::get().to(connectors::detail)))
-        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)));
+        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)))
+        .service(resource("/docs", "GET").route(web::get().to(docs::page)))
+        .service(resource("/docs/{asset}", "GET").route(web::get().to(docs::asset)));
 }
 
 /// What operators and the platform use: probes, metrics, the connector lifecycle.

@@ -1,7 +1,10 @@
 //! Per-request middleware: the `x-request-id` header (echoed or generated), the HTTP metrics,
-//! and the request id on every log line written while the request is served.
+//! the request id on every log line written while the request is served, and the request's
+//! trace span when tracing is on.
 
 use std::time::Instant;
+
+use opentelemetry::{KeyValue, context::FutureExt as _};
 
 use super::AppState;
 use crate::telemetry;
@@ -36,7 +39,14 @@ pub async fn observe(
         });
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let method = method_label(request.method());
-    let mut response = telemetry::in_request(request_id.clone(), next.call(request)).await?;
+    let traced = state
+        .as_ref()
+        .and_then(|state| state.traces.request(request.headers(), method));
+    let handled = telemetry::in_request(request_id.clone(), next.call(request));
+    let mut response = match &traced {
+        Some(traced) => handled.with_context(traced.context()).await?,
+        None => handled.await?,
+    };
 
     // The route pattern, never the raw path: paths carry user ids.
     let route = response
@@ -54,6 +64,17 @@ pub async fn observe(
             .http_duration
             .with_label_values(&[method, route.as_str()])
             .observe(started.elapsed().as_secs_f64());
+    }
+    if let Some(traced) = traced {
+        traced.rename(format!("{method} {route}"));
+        traced.record([
+            KeyValue::new("http.route", route.clone()),
+            KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
+        ]);
+        if status.is_server_error() {
+            traced.fail("server error");
+        }
+        traced.end();
     }
     let id = request_id.to_str().unwrap_or_default();
     if status.is_server_error() {
@@ -93,11 +114,33 @@ mod tests {
 
     #[test]
     fn only_the_methods_http_defines_are_labelled_by_name() {
-        assert_eq!(method_label(&Method::GET), "GET");
-        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+            Method::TRACE,
+            Method::CONNECT,
+        ] {
+            assert_eq!(method_label(&method), method.as_str());
+        }
         for odd in ["get", "FUZZ", "X1Y"] {
             let method = Method::from_bytes(odd.as_bytes()).unwrap();
             assert_eq!(method_label(&method), "other", "{odd}");
         }
+    }
+
+    #[test]
+    fn request_ids_are_echoed_only_when_short_and_visible() {
+        assert!(is_acceptable_id(b"abc-123"));
+        assert!(is_acceptable_id(&[b'x'; 128]));
+        assert!(!is_acceptable_id(&[b'x'; 129]));
+        assert!(!is_acceptable_id(b""));
+        assert!(!is_acceptable_id(b"has space"));
+        assert!(!is_acceptable_id(b"tab\there"));
+        assert!(!is_acceptable_id("é".as_bytes()));
     }
 }

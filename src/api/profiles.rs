@@ -2,10 +2,37 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header::ContentType, web};
 
-use super::{AppState, auth::ApiCaller, error::ApiError};
-use crate::domain::{FieldError, UserId};
+use super::{
+    AppState,
+    auth::ApiCaller,
+    error::ApiError,
+    openapi::{ErrorResponse, UNAUTHORIZED},
+};
+use crate::{
+    domain::{FieldError, UserId},
+    enrichment::profile::Profile,
+};
 
 /// The cached profile (fresh or stale); `?refresh=true` re-enriches it first.
+#[utoipa::path(
+    get,
+    path = "/v1/profiles/{user_id}",
+    operation_id = "getProfile",
+    tag = "profiles",
+    summary = "The cached profile (fresh or stale); `?refresh=true` re-enriches it first.",
+    params(
+        ("user_id" = String, Path, description = "1-128 characters of A-Za-z0-9._:@-", pattern = "^[A-Za-z0-9._:@-]{1,128}$"),
+        ("refresh" = Option<bool>, Query, description = "Re-enrich with the identifiers remembered for the user first."),
+    ),
+    responses(
+        (status = 200, description = "The profile.", body = Profile, example = json!(super::openapi::profile_example())),
+        (status = 400, description = "A malformed user id or query parameter.", body = ErrorResponse),
+        (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
+        (status = 404, description = "Nothing cached for this user (`profile_not_found`).", body = ErrorResponse),
+        (status = 502, description = "Refresh only: every source failed.", body = ErrorResponse),
+    ),
+    security(("apiKey" = []), ("adminToken" = [])),
+)]
 pub async fn get_profile(
     _caller: ApiCaller,
     request: HttpRequest,
@@ -26,6 +53,23 @@ pub async fn get_profile(
 }
 
 /// Erase everything held about the user. 204 even when nothing was held.
+#[utoipa::path(
+    delete,
+    path = "/v1/profiles/{user_id}",
+    operation_id = "deleteProfile",
+    tag = "profiles",
+    summary = "Erase everything held about the user, on every tier and replica.",
+    params(
+        ("user_id" = String, Path, description = "1-128 characters of A-Za-z0-9._:@-", pattern = "^[A-Za-z0-9._:@-]{1,128}$"),
+    ),
+    responses(
+        (status = 204, description = "Erased (or nothing was held)."),
+        (status = 400, description = "A malformed user id.", body = ErrorResponse),
+        (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
+        (status = 503, description = "Redis is down; nothing was pretended (`cache_unavailable`).", body = ErrorResponse),
+    ),
+    security(("apiKey" = []), ("adminToken" = [])),
+)]
 pub async fn delete_profile(
     _caller: ApiCaller,
     user_id: web::Path<String>,

@@ -44,6 +44,51 @@ pub struct Config {
     pub state_file: PathBuf,
     /// The certificates of `cache.tls`, read and checked.
     pub redis_tls: TlsFiles,
+    /// `telemetry:` — traces.
+    pub telemetry: TelemetryConfig,
+}
+
+/// `telemetry:` — where traces go (nowhere unless `otlp` is set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// `telemetry.otlp:` — OpenTelemetry traces over OTLP/HTTP (protobuf).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// The collector's base URL; spans are sent to `<endpoint>/v1/traces`.
+    pub endpoint: String,
+    /// The share of traces kept (0..=1); a caller's sampled `traceparent` is followed.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+    /// How often finished spans are sent.
+    #[serde(default = "default_export_interval_ms")]
+    pub export_interval_ms: u64,
+    /// Bound on one export.
+    #[serde(default = "default_export_timeout_ms")]
+    pub timeout_ms: u64,
+    /// `service.name` of the spans.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+}
+
+fn default_sample_ratio() -> f64 {
+    1.0
+}
+
+fn default_export_interval_ms() -> u64 {
+    5_000
+}
+
+fn default_export_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_service_name() -> String {
+    "enrichd".into()
 }
 
 /// `health_check:` — how often connectors' `health()` (or canary) is checked.

@@ -13,14 +13,13 @@ use enrichd_sdk::Secret;
 
 use super::{
     AuthConfig, CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig,
-    HealthCheckConfig, SentinelConfig, ServerConfig,
+    HealthCheckConfig, SentinelConfig, ServerConfig, TelemetryConfig,
 };
 use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
 use crate::redis_link::TlsFiles;
 
-const TOP_LEVEL_KEYS: &str =
-    "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file";
+const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry";
 
 /// Validate the whole configuration.
 pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<ConfigIssue>> {
@@ -43,6 +42,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
         section(map.remove("connectors_dir"), "connectors_dir", &mut issues);
     let health_check = section(map.remove("health_check"), "health_check", &mut issues);
     let state_file: Option<PathBuf> = section(map.remove("state_file"), "state_file", &mut issues);
+    let telemetry: TelemetryConfig = section(map.remove("telemetry"), "telemetry", &mut issues);
     let connectors = connectors(map.remove("connectors"), factories, &mut issues);
     for key in map.keys() {
         issues.push(ConfigIssue::new(
@@ -56,6 +56,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     check_cache(&cache, &mut issues);
     let redis_tls = load_tls(&cache, &mut issues);
     check_enrichment(&enrichment, &connectors, &mut issues);
+    check_telemetry(&telemetry, &mut issues);
     auth.api_keys.retain(|key| !key.is_empty());
     auth.admin_tokens.retain(|key| !key.is_empty());
 
@@ -71,6 +72,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             health_check,
             state_file: state_file.unwrap_or_else(|| PathBuf::from("enrichd-state.json")),
             redis_tls,
+            telemetry,
         })
     } else {
         Err(issues)
@@ -454,6 +456,43 @@ fn load_tls(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) -> TlsFiles {
         ));
     }
     files
+}
+
+fn check_telemetry(telemetry: &TelemetryConfig, issues: &mut Vec<ConfigIssue>) {
+    let Some(otlp) = &telemetry.otlp else { return };
+    let url_ok = reqwest::Url::parse(&otlp.endpoint).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.query().is_none()
+    });
+    if !url_ok {
+        issues.push(ConfigIssue::new(
+            "telemetry.otlp.endpoint",
+            "must be the collector's http(s) base URL, e.g. http://otel-collector:4318 (spans go to <endpoint>/v1/traces)",
+        ));
+    }
+    if !(0.0..=1.0).contains(&otlp.sample_ratio) {
+        issues.push(ConfigIssue::new(
+            "telemetry.otlp.sample_ratio",
+            format!("{} is outside 0.0..=1.0", otlp.sample_ratio),
+        ));
+    }
+    if !(50..=600_000).contains(&otlp.export_interval_ms) {
+        issues.push(ConfigIssue::new(
+            "telemetry.otlp.export_interval_ms",
+            "must be within 50..=600000",
+        ));
+    }
+    if !(100..=60_000).contains(&otlp.timeout_ms) {
+        issues.push(ConfigIssue::new(
+            "telemetry.otlp.timeout_ms",
+            "must be within 100..=60000",
+        ));
+    }
+    if otlp.service_name.trim().is_empty() {
+        issues.push(ConfigIssue::new(
+            "telemetry.otlp.service_name",
+            "must not be empty",
+        ));
+    }
 }
 
 fn check_enrichment(

@@ -43,15 +43,16 @@ pub enum LifecycleError {
 }
 
 /// What a discovery found and did.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DiscoverReport {
     pub added: Vec<String>,
     pub changed: Vec<String>,
     pub removed: Vec<String>,
+    #[schema(inline)]
     pub refused: Vec<Refused>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Refused {
     pub file: String,
     pub reasons: Vec<String>,

@@ -8,21 +8,29 @@ use serde::Deserialize;
 use super::{FieldError, MAX_HANDLES, UserId, parse_email, parse_handle, parse_phone};
 
 /// The request body exactly as sent; unknown fields are refused.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Subject)]
 pub struct EnrichRequestBody {
+    #[schema(pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     pub user_id: String,
     #[serde(default)]
+    #[schema(nullable = false, format = Email)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false, pattern = "^\\+[1-9][0-9]{6,14}$")]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::api::openapi::handles_schema)]
     pub handles: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    #[schema(nullable = false, min_items = 1)]
     pub connectors: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub refresh: Option<bool>,
     #[serde(default)]
+    #[schema(nullable = false, minimum = 1)]
     pub timeout_ms: Option<u64>,
 }
 

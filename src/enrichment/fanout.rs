@@ -32,7 +32,9 @@ use crate::{
     metrics::Metrics,
     resilience::Admission,
     tasks::Tasks,
+    traces::{Traced, Traces},
 };
+use opentelemetry::{KeyValue, trace::SpanKind};
 
 /// How long past its own deadline a connector call is cut off: time for the connector's own
 /// timeout (which says more, e.g. that the subject's host failed) to be the one reported.
@@ -106,6 +108,7 @@ pub struct FanOut {
     coordination: Arc<Coordination>,
     tasks: Tasks,
     limits: Limits,
+    traces: Traces,
 }
 
 impl FanOut {
@@ -115,6 +118,7 @@ impl FanOut {
         coordination: Arc<Coordination>,
         tasks: Tasks,
         limits: Limits,
+        traces: Traces,
     ) -> FanOut {
         FanOut {
             http,
@@ -122,6 +126,7 @@ impl FanOut {
             coordination,
             tasks,
             limits,
+            traces,
         }
     }
 
@@ -164,6 +169,13 @@ impl FanOut {
                 ));
                 continue;
             }
+            // Created here, under the wave's span (the current context), and carried into the
+            // call's task.
+            let traced = self.traces.child(
+                "connector.call",
+                SpanKind::Client,
+                vec![KeyValue::new("connector", entry.name.clone())],
+            );
             let call = Call {
                 entry: entry.clone(),
                 instance,
@@ -173,6 +185,8 @@ impl FanOut {
                 metrics: self.metrics.clone(),
                 coordination: self.coordination.clone(),
                 limits: self.limits,
+                trace_headers: self.traces.headers(traced.as_ref()),
+                traced,
             };
             let sender = sender.clone();
             let name = entry.name.clone();
@@ -258,6 +272,9 @@ struct Call {
     metrics: Arc<Metrics>,
     coordination: Arc<Coordination>,
     limits: Limits,
+    /// The call's span, when tracing is on, and the headers that pass it on upstream.
+    traced: Option<Traced>,
+    trace_headers: reqwest::header::HeaderMap,
 }
 
 impl Call {
@@ -298,18 +315,23 @@ impl Call {
         let request_deadline = self.deadline;
         let attempt = || {
             let ctx = EnrichContext::new(self.http.clone(), call_deadline)
-                .with_max_response_bytes(self.entry.config.max_response_bytes);
+                .with_max_response_bytes(self.entry.config.max_response_bytes)
+                .with_trace_headers(self.trace_headers.clone());
             let instance = self.instance.clone();
             let subject = self.subject.clone();
             async move { instance.enrich(&subject, &ctx).await }
         };
         let retries = self.metrics.connector_retries.with_label_values(&[name]);
+        let retried = std::sync::atomic::AtomicU32::new(0);
         let attempts = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(|err: &ConnectorError| err.retryable)
             .adjust(move |_, delay| delay.filter(|d| Instant::now() + *d < request_deadline))
-            .notify(|_, _| retries.inc());
+            .notify(|_, _| {
+                retries.inc();
+                retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
         let result = tokio::time::timeout_at(call_deadline + CALL_GRACE, attempts)
             .await
             .unwrap_or_else(|_| {
@@ -320,6 +342,20 @@ impl Call {
             });
         let outcome = self.outcome(result, started.elapsed());
         self.after(&outcome).await;
+        if let Some(traced) = &self.traced {
+            traced.record([
+                KeyValue::new("connector.status", outcome.report.status.as_str()),
+                KeyValue::new(
+                    "connector.retries",
+                    i64::from(retried.load(std::sync::atomic::Ordering::Relaxed)),
+                ),
+                KeyValue::new("connector.latency_ms", outcome.report.latency_ms as i64),
+            ]);
+            if !outcome.report.status.answered() {
+                traced.fail("the connector did not answer");
+            }
+            traced.end();
+        }
         outcome
     }
 

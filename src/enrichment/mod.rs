@@ -23,6 +23,7 @@ use futures_util::{
     FutureExt,
     future::{BoxFuture, Shared, WeakShared},
 };
+use opentelemetry::{KeyValue, context::FutureExt as _, trace::SpanKind};
 use tokio::{sync::Notify, time::Instant};
 
 pub use self::fanout::{FanOut, FanOutResult, Limits, SourceOutcome, status_of};
@@ -40,6 +41,7 @@ use crate::{
     per_user::PerUser,
     redis_link::RedisError,
     tasks::Tasks,
+    traces::Traces,
 };
 
 /// Why an enrichment produced no profile.
@@ -95,6 +97,7 @@ struct Inner {
     /// Per user, requests waiting for another replica's enrichment to land.
     arrivals: PerUser<Notify>,
     tasks: Tasks,
+    traces: Traces,
 }
 
 /// A freshly built profile, as it is cached.
@@ -114,16 +117,31 @@ struct Job {
     deadline: Instant,
 }
 
+/// The process-wide services an [`Enricher`] works with.
+pub struct Services {
+    /// The HTTP client every connector call goes through.
+    pub http: reqwest::Client,
+    pub coordination: Arc<Coordination>,
+    pub metrics: Arc<Metrics>,
+    /// The owner of the background work (late answers, refreshes, writes).
+    pub tasks: Tasks,
+    pub traces: Traces,
+}
+
 impl Enricher {
     pub fn new(
         config: &Config,
         registry: Arc<ConnectorRegistry>,
         cache: Arc<ProfileCache>,
-        http: reqwest::Client,
-        coordination: Arc<Coordination>,
-        metrics: Arc<Metrics>,
-        tasks: Tasks,
+        services: Services,
     ) -> Enricher {
+        let Services {
+            http,
+            coordination,
+            metrics,
+            tasks,
+            traces,
+        } = services;
         let secs = Duration::from_secs;
         let limits = Limits {
             max_list_items: config.enrichment.max_list_items,
@@ -133,7 +151,14 @@ impl Enricher {
             inner: Arc::new(Inner {
                 registry,
                 cache,
-                fan_out: FanOut::new(http, metrics.clone(), coordination, tasks.clone(), limits),
+                fan_out: FanOut::new(
+                    http,
+                    metrics.clone(),
+                    coordination,
+                    tasks.clone(),
+                    limits,
+                    traces.clone(),
+                ),
                 metrics,
                 deadline: config.deadline(),
                 max_list_items: limits.max_list_items,
@@ -147,6 +172,7 @@ impl Enricher {
                 writing: Mutex::new(HashMap::new()),
                 arrivals: PerUser::default(),
                 tasks,
+                traces,
             }),
         }
     }
@@ -163,19 +189,37 @@ impl Enricher {
                 .map_or(self.inner.deadline, |t| t.min(self.inner.deadline));
         let shared = request.connectors.is_none();
         let mut subject = request.subject;
-        if shared
-            && !request.refresh
-            && let Some(cached) = self.inner.cache.lookup(&subject.user_id).await
-        {
-            let remembered = cached.subject();
-            if covers(remembered.as_ref(), &subject) {
-                if cached.is_fresh(SystemTime::now()) {
-                    return Ok(with_cache_status(&cached.body, CacheStatus::Hit));
+        if shared && !request.refresh {
+            let traced = self
+                .inner
+                .traces
+                .child("cache.lookup", SpanKind::Internal, Vec::new());
+            let (result, answer) = match self.inner.cache.lookup(&subject.user_id).await {
+                None => ("miss", None),
+                Some(cached) => {
+                    let remembered = cached.subject();
+                    if !covers(remembered.as_ref(), &subject) {
+                        subject = remembered_with(remembered, subject);
+                        ("new_identifiers", None)
+                    } else if cached.is_fresh(SystemTime::now()) {
+                        (
+                            "hit",
+                            Some(with_cache_status(&cached.body, CacheStatus::Hit)),
+                        )
+                    } else {
+                        self.revalidate(remembered.unwrap_or_else(|| subject.clone()));
+                        let stale = with_cache_status(&cached.body, CacheStatus::Stale);
+                        ("stale", Some(stale))
+                    }
                 }
-                self.revalidate(remembered.unwrap_or(subject));
-                return Ok(with_cache_status(&cached.body, CacheStatus::Stale));
+            };
+            if let Some(traced) = traced {
+                traced.record([KeyValue::new("cache.result", result)]);
+                traced.end();
             }
-            subject = remembered_with(remembered, subject);
+            if let Some(answer) = answer {
+                return Ok(answer);
+            }
         }
         let job = Job {
             subject,
@@ -478,14 +522,27 @@ impl Inner {
             }
         }
         let subject = Arc::new(job.subject);
+        let wave = self.traces.child(
+            "enrichment.wave",
+            SpanKind::Internal,
+            vec![
+                KeyValue::new("enrichment.wave", 1),
+                KeyValue::new("enrichment.connectors", targets.len() as i64),
+            ],
+        );
+        let fan_out = self.fan_out.run(&subject, &targets, known, job.deadline);
         let FanOutResult {
             outcomes,
             late,
             pending,
-        } = self
-            .fan_out
-            .run(&subject, &targets, known, job.deadline)
-            .await;
+        } = match &wave {
+            Some(wave) => fan_out.with_context(wave.context()).await,
+            None => fan_out.await,
+        };
+        if let Some(wave) = wave {
+            wave.record([KeyValue::new("enrichment.late", pending as i64)]);
+            wave.end();
+        }
         let built = self.build(&subject, &targets, &outcomes);
         let outcome = match &built {
             Ok((_, partial, _)) if *partial => "partial",

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The answer of `/v1/enrich` and `GET /v1/profiles/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profile {
     pub user_id: String,
     pub profile: ProfileBody,
@@ -17,36 +17,47 @@ pub struct Profile {
     /// What each connector did for this profile.
     pub sources: Vec<SourceReport>,
     /// Overall confidence: the mean confidence of the filled fields (0 when none).
+    #[schema(minimum = 0, maximum = 1)]
     pub confidence: f64,
     /// Whether some attempted connector neither answered nor said "not found".
     pub partial: bool,
     /// How this answer was served; absent in the cached copy, set when answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required, nullable = false)]
     pub cache: Option<CacheStatus>,
+    #[schema(format = DateTime)]
     pub enriched_at: String,
     /// When the profile stops being fresh.
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
 /// The profile sections, merged from every source.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ProfileBody {
+    #[schema(required)]
     pub identity: Identity,
+    #[schema(required)]
     pub demographics: Demographics,
+    #[schema(required)]
     pub interests: Vec<String>,
+    #[schema(required)]
     pub social: Social,
+    #[schema(required)]
     pub behavior: Behavior,
     /// Each connector's own facts, by connector name.
+    #[schema(required, value_type = BTreeMap<String, Object>)]
     pub contextual: BTreeMap<String, Map<String, Value>>,
 }
 
 /// Where one field's value came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Provenance {
     /// The source whose value won (for lists and sums: the most confident contributor).
     pub source: String,
     pub confidence: f64,
+    #[schema(format = DateTime)]
     pub fetched_at: String,
     /// Every contributing source, for fields merged from several (lists, connection counts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -54,24 +65,27 @@ pub struct Provenance {
 }
 
 /// One connector's part in a profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceReport {
     pub connector: String,
     pub status: SourceStatus,
     pub latency_ms: u64,
     /// The confidence its answer was merged with (`ok` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub confidence: Option<f64>,
     /// What went wrong, for failures; never contains personal data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
     /// How long the upstream asked us to wait (`rate_limited`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub retry_after_ms: Option<u64>,
 }
 
 /// What happened to one connector in one enrichment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceStatus {
     Ok,
@@ -110,7 +124,7 @@ impl SourceStatus {
 }
 
 /// How an answer was served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CacheStatus {
     Hit,

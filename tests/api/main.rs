@@ -16,3 +16,4 @@ mod openapi;
 mod profiles;
 mod redis_transport;
 mod resilience;
+mod traces;

@@ -135,3 +135,80 @@ async fn every_operation_has_a_unique_id_and_path_parameters_their_pattern() {
     ids.dedup();
     assert_eq!(ids.len(), count, "operationIds repeat");
 }
+
+/// The values of every `src="..."` and `href="..."` attribute of `html`.
+fn references(html: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            found.push(&rest[..rest.find('"').expect("a closed attribute")]);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_docs_page_loads_only_assets_enrichd_serves_itself() {
+    let app = TestAppBuilder::new().without_redis().spawn().await;
+    let page_url = reqwest::Url::parse(&app.url("/docs")).unwrap();
+
+    let page = app.client.get(page_url.clone()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(header("content-type").starts_with("text/html"));
+    let policy = header("content-security-policy");
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"));
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains("//"),
+        "the page names another host: {html}"
+    );
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=").count(),
+        "an inline script: {html}"
+    );
+
+    let assets: Vec<&str> = references(&html)
+        .into_iter()
+        .filter(|reference| !reference.starts_with("data:"))
+        .collect();
+    assert!(assets.iter().any(|a| a.ends_with(".js")), "{assets:?}");
+    assert!(assets.iter().any(|a| a.ends_with(".css")), "{assets:?}");
+    for asset in assets {
+        let url = page_url.join(asset).unwrap();
+        assert_eq!(url.origin(), page_url.origin(), "{asset}");
+        let response = app.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        let expected = if asset.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+        let body = response.text().await.unwrap();
+        assert!(!body.is_empty(), "{asset}");
+        // The start script names the document Swagger UI shows, beside the page.
+        if asset.ends_with("init.js") {
+            assert!(body.contains("\"openapi.json\""), "{body}");
+            let document = page_url.join("openapi.json").unwrap();
+            assert_eq!(document.path(), "/openapi.json");
+            assert_eq!(app.get(document.path()).await.body["openapi"], "3.1.0");
+        }
+    }
+
+    let missing = app.get("/docs/nothing.js").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["error"]["code"], "not_found");
+}

@@ -97,6 +97,7 @@ pub struct ConnectorMetadata {
 
 /// The category of a connector.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Customer-relationship management systems (HubSpot, Salesforce, Pipedrive).
@@ -109,6 +110,7 @@ pub enum Category {
 
 /// A section of the profile a connector can fill.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     Identity,

@@ -1,7 +1,9 @@
-//! What enrichd hands a connector with each call: the deadline and the shared HTTP client.
+//! What enrichd hands a connector with each call: the deadline, the shared HTTP client, and the
+//! headers that carry the request's trace to the upstream.
 
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 /// Per-call context.
@@ -13,6 +15,8 @@ pub struct EnrichContext {
     http: reqwest::Client,
     deadline: Instant,
     max_response_bytes: usize,
+    /// W3C trace context (`traceparent`, `tracestate`) of the call, when tracing is on.
+    trace_headers: HeaderMap,
 }
 
 impl EnrichContext {
@@ -24,7 +28,20 @@ impl EnrichContext {
             http,
             deadline,
             max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
+            trace_headers: HeaderMap::new(),
         }
+    }
+
+    /// Builder-style: headers that carry the request's trace (enrichd sets them when tracing
+    /// is on; [`crate::http::send`] adds them to every upstream request).
+    pub fn with_trace_headers(mut self, headers: HeaderMap) -> EnrichContext {
+        self.trace_headers = headers;
+        self
+    }
+
+    /// The trace headers every upstream request of this call carries (usually empty).
+    pub fn trace_headers(&self) -> &HeaderMap {
+        &self.trace_headers
     }
 
     /// Builder-style: cap the size of upstream response bodies.

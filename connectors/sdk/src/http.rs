@@ -124,7 +124,8 @@ pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
     url
 }
 
-/// Send `request` within the context's deadline and read the body under its size cap.
+/// Send `request` within the context's deadline, with the context's trace headers (W3C
+/// `traceparent`, when enrichd traces), and read the body under its size cap.
 ///
 /// Any status is returned as a response; it is the connector's job to decide what a status
 /// means for its API (usually with [`status_error`]).
@@ -148,11 +149,11 @@ pub(crate) async fn send_with(
             "the deadline passed before the request was sent",
         ));
     }
-    let response = request
-        .timeout(remaining)
-        .send()
-        .await
-        .map_err(on_transport)?;
+    let mut request = request.timeout(remaining);
+    if !ctx.trace_headers().is_empty() {
+        request = request.headers(ctx.trace_headers().clone());
+    }
+    let response = request.send().await.map_err(on_transport)?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = read_capped_with(response, ctx.max_response_bytes(), on_transport).await?;

@@ -12,76 +12,101 @@ use serde_json::{Map, Value};
 
 /// Who the person is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub emails: Vec<String>,
     /// Handles by platform (`github → octocat`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub handles: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub avatar_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub bio: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub company: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub job_title: Option<String>,
 }
 
 /// Where and who in the population the person is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Demographics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub age: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub gender: Option<String>,
     /// Free-form location as the source gives it ("San Francisco").
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub education: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub occupation: Option<String>,
 }
 
 /// The person's presence on social platforms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Social {
     /// Platforms the person is known on (`github`, `x`, ...).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub platforms: Vec<String>,
     /// Followers (or equivalent) on this source's platform; enrichd adds them up across
     /// distinct platforms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub connections: Option<u64>,
     /// Reach on a 0..=1 scale; each connector documents how it derives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub influence: Option<f64>,
     /// Organisations, groups, instances the person belongs to.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub communities: Vec<String>,
 }
 
 /// How the person behaves towards the business.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Behavior {
     /// Purchases or deals, each an object as the source describes it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub purchase_history: Vec<Value>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub preferred_channels: Vec<String>,
     /// Named engagement figures (`lead_score`, `public_repos`, ...).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub engagement: Map<String, Value>,
 }
 
