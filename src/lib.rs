@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod per_user;
 pub mod redis_link;
 pub mod resilience;
+pub mod sealing;
 pub mod startup;
 pub mod tasks;
 pub mod telemetry;

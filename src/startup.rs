@@ -69,6 +69,7 @@ impl Application {
             config.cache.local_capacity,
             link,
             keys,
+            config.sealer.clone(),
             coordination.clone(),
             metrics.clone(),
         ));

@@ -37,6 +37,7 @@ use crate::{
     enrichment::profile::SourceStatus,
     metrics::Metrics,
     redis_link::{RedisError, RedisLink},
+    sealing::Sealer,
 };
 
 /// A profile as kept in the cache.
@@ -107,18 +108,20 @@ pub struct ProfileCache {
 }
 
 impl ProfileCache {
-    /// The two tiers: in process (`local_capacity` profiles), and Redis when `link` is given.
+    /// The two tiers: in process (`local_capacity` profiles), and Redis when `link` is given,
+    /// its values sealed by `sealer`.
     pub fn new(
         local_capacity: u64,
         link: Option<RedisLink>,
         keys: Keys,
+        sealer: Sealer,
         coordination: Arc<Coordination>,
         metrics: Arc<Metrics>,
     ) -> ProfileCache {
         ProfileCache {
             local: MemoryStore::new(local_capacity),
             local_sources: MemoryStore::removable_by_key(local_capacity),
-            redis: link.map(|link| RedisStore::new(link, keys)),
+            redis: link.map(|link| RedisStore::new(link, keys, sealer)),
             fences: Fences::default(),
             coordination,
             metrics,

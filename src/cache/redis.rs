@@ -8,7 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{CachedProfile, CachedSource, fence::FENCE_TTL, keys::Keys};
-use crate::redis_link::{RedisError, RedisLink};
+use crate::{
+    redis_link::{RedisError, RedisLink},
+    sealing::Sealer,
+};
 
 /// The check that closes the writes after an answer, run last in their `MULTI` (so atomically
 /// with them): when the user's erasure fence no longer holds the token the work read, what the
@@ -59,8 +62,16 @@ return 0
 pub struct RedisStore {
     link: RedisLink,
     keys: Keys,
+    /// Seals every value written about a user (`cache.encryption_keys`; off: as they are).
+    sealer: Sealer,
     erase: redis::Script,
     unlock: redis::Script,
+}
+
+/// The name a field of a hash is sealed under: the key and the field, so that neither a
+/// value moved to another key nor one moved to another field opens.
+fn field_name(key: &str, field: &str) -> String {
+    format!("{key}#{field}")
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -70,10 +81,11 @@ fn millis(duration: Duration) -> u64 {
 }
 
 impl RedisStore {
-    pub fn new(link: RedisLink, keys: Keys) -> RedisStore {
+    pub fn new(link: RedisLink, keys: Keys, sealer: Sealer) -> RedisStore {
         RedisStore {
             link,
             keys,
+            sealer,
             erase: redis::Script::new(ERASE),
             unlock: redis::Script::new(UNLOCK),
         }
@@ -81,14 +93,17 @@ impl RedisStore {
 
     /// The profile hash's three fields, in one round trip.
     pub async fn get(&self, user_id: &str) -> Result<Option<CachedProfile>, RedisError> {
+        let key = self.keys.profile(user_id);
         let mut hmget = redis::cmd("HMGET");
         hmget
-            .arg(self.keys.profile(user_id))
+            .arg(&key)
             .arg("body")
             .arg("fresh_until")
             .arg("subject");
         let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
             self.link.run(&hmget).await?;
+        let body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b));
+        let subject = subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
         Ok(match (body, fresh_until) {
             (Some(body), Some(fresh_until_ms)) if is_profile_json(&body) => {
                 let subject = subject.filter(|s| s.len() <= MAX_SUBJECT_BYTES);
@@ -135,9 +150,10 @@ impl RedisStore {
         for (connector, source, keep_for) in sources {
             let key = self.keys.source(user_id, connector);
             let value = serde_json::to_vec(source).expect("cached sources serialize");
+            let value = self.sealer.seal(&key, &value);
             pipe.cmd("SET")
                 .arg(&key)
-                .arg(value)
+                .arg(value.as_ref())
                 .arg("PX")
                 .arg(millis(*keep_for))
                 .ignore();
@@ -154,14 +170,18 @@ impl RedisStore {
         }
         if let Some((profile, keep_for)) = profile {
             let key = self.keys.profile(user_id);
+            let body = self.sealer.seal(&field_name(&key, "body"), &profile.body);
+            let subject = self
+                .sealer
+                .seal(&field_name(&key, "subject"), &profile.subject);
             pipe.cmd("HSET")
                 .arg(&key)
                 .arg("body")
-                .arg(profile.body.as_ref())
+                .arg(body.as_ref())
                 .arg("fresh_until")
                 .arg(profile.fresh_until_ms)
                 .arg("subject")
-                .arg(profile.subject.as_ref())
+                .arg(subject.as_ref())
                 .ignore()
                 .cmd("PEXPIRE")
                 .arg(&key)
@@ -208,7 +228,11 @@ impl RedisStore {
         pipe.add_command(self.mget_sources(user_id, connectors));
         let (taken, fence, values): (Option<String>, Option<String>, Vec<Option<Vec<u8>>>) =
             self.link.run(&pipe).await?;
-        Ok((taken.is_some(), fence, parse_sources(values)))
+        Ok((
+            taken.is_some(),
+            fence,
+            self.parse_sources(user_id, connectors, values),
+        ))
     }
 
     /// The per-source answers of `connectors`, in order, in one round trip.
@@ -224,7 +248,25 @@ impl RedisStore {
             .link
             .run(&self.mget_sources(user_id, connectors))
             .await?;
-        Ok(parse_sources(values))
+        Ok(self.parse_sources(user_id, connectors, values))
+    }
+
+    /// Per-source answers of `connectors` as read from Redis, opened; one that does not open,
+    /// is too large or does not parse counts as absent.
+    fn parse_sources(
+        &self,
+        user_id: &str,
+        connectors: &[&str],
+        values: Vec<Option<Vec<u8>>>,
+    ) -> Vec<Option<CachedSource>> {
+        values
+            .into_iter()
+            .zip(connectors)
+            .map(|(value, connector)| {
+                let key = self.keys.source(user_id, connector);
+                parse_source(value.and_then(|v| self.sealer.open(&key, v)))
+            })
+            .collect()
     }
 
     fn mget_sources(&self, user_id: &str, connectors: &[&str]) -> redis::Cmd {
@@ -286,16 +328,12 @@ fn is_profile_json(body: &[u8]) -> bool {
         && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
-/// Per-source answers as read from Redis; one that is too large or does not parse counts as
-/// absent.
-fn parse_sources(values: Vec<Option<Vec<u8>>>) -> Vec<Option<CachedSource>> {
-    values
-        .into_iter()
-        .map(|v| {
-            v.filter(|bytes| bytes.len() <= MAX_PROFILE_BYTES)
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        })
-        .collect()
+/// A per-source answer as read from Redis (and opened); one that is too large or does not
+/// parse counts as absent.
+fn parse_source(value: Option<Vec<u8>>) -> Option<CachedSource> {
+    value
+        .filter(|bytes| bytes.len() <= MAX_PROFILE_BYTES)
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
 }
 
 #[cfg(test)]
@@ -319,9 +357,8 @@ mod tests {
             "fresh_until_ms": 2, "identifiers": "x"
         }))
         .unwrap();
-        let parsed = parse_sources(vec![Some(good), Some(b"garbage".to_vec()), None]);
-        assert!(parsed[0].is_some());
-        assert!(parsed[1].is_none());
-        assert!(parsed[2].is_none());
+        assert!(parse_source(Some(good)).is_some());
+        assert!(parse_source(Some(b"garbage".to_vec())).is_none());
+        assert!(parse_source(None).is_none());
     }
 }

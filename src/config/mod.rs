@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     connectors::Factories,
     redis_link::{RedisTarget, TlsFiles},
+    sealing::Sealer,
 };
 
 /// The default configuration, compiled in: used when no `config.yaml` is found.
@@ -44,6 +45,8 @@ pub struct Config {
     pub state_file: PathBuf,
     /// The certificates of `cache.tls`, read and checked.
     pub redis_tls: TlsFiles,
+    /// `cache.encryption_keys`, checked and ready.
+    pub sealer: Sealer,
     /// `telemetry:` — traces.
     pub telemetry: TelemetryConfig,
 }
@@ -194,6 +197,19 @@ pub struct CacheConfig {
     pub tls: RedisTlsConfig,
     /// Redis Sentinel: the master it names is used, and asked again after a failover.
     pub redis_sentinel: Option<SentinelConfig>,
+    /// Keys sealing every value written to Redis (AES-256-GCM), the sealing one first; empty
+    /// stores values as they are.
+    pub encryption_keys: Vec<EncryptionKey>,
+}
+
+/// One of `cache.encryption_keys`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionKey {
+    /// Stored with every value it seals (1-32 of A-Za-z0-9 . _ -).
+    pub id: String,
+    /// 32 bytes in base64, e.g. `"${ENRICHD_KEY_2}"`.
+    pub key: Secret,
 }
 
 /// `cache.tls:` — the certificate files of TLS connections to Redis (PEM).
@@ -242,6 +258,7 @@ impl Default for CacheConfig {
             timeout_ms: 200,
             tls: RedisTlsConfig::default(),
             redis_sentinel: None,
+            encryption_keys: Vec::new(),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
-use crate::redis_link::TlsFiles;
+use crate::{redis_link::TlsFiles, sealing::Sealer};
 
 const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry";
 
@@ -55,6 +55,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     check_server(&server, &mut issues);
     check_cache(&cache, &mut issues);
     let redis_tls = load_tls(&cache, &mut issues);
+    let sealer = load_sealer(&cache, &mut issues);
     check_enrichment(&enrichment, &connectors, &mut issues);
     check_telemetry(&telemetry, &mut issues);
     auth.api_keys.retain(|key| !key.is_empty());
@@ -72,6 +73,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             health_check,
             state_file: state_file.unwrap_or_else(|| PathBuf::from("enrichd-state.json")),
             redis_tls,
+            sealer,
             telemetry,
         })
     } else {
@@ -423,6 +425,24 @@ fn check_sentinel(sentinel: &SentinelConfig, cache: &CacheConfig, issues: &mut V
             ));
         }
     }
+}
+
+/// The keys of `cache.encryption_keys`; each problem is an issue at its entry, never quoting
+/// a key.
+fn load_sealer(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) -> Sealer {
+    let keys = cache
+        .encryption_keys
+        .iter()
+        .map(|k| (k.id.as_str(), k.key.expose()));
+    Sealer::from_keys(keys).unwrap_or_else(|problems| {
+        for (index, message) in problems {
+            issues.push(ConfigIssue::new(
+                format!("cache.encryption_keys[{index}]"),
+                message,
+            ));
+        }
+        Sealer::default()
+    })
 }
 
 /// Read the certificate files of `cache.tls`; each problem is an issue at its key.

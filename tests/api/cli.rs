@@ -37,6 +37,18 @@ mod tempfile_path {
     }
 }
 
+/// Run `check-config` on `text`; it must refuse it (exit code 2). Its standard error.
+fn check_config_refusing(text: &str) -> String {
+    let config = write_config(text);
+    let output = Command::new(BINARY)
+        .args(["check-config", "--config"])
+        .arg(&config.0)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Wait (at most 15 s) until the binary at `base` answers `/healthz`; returns when waiting began.
 async fn wait_until_serving(client: &reqwest::Client, base: &str) -> Instant {
     let started = Instant::now();
@@ -72,18 +84,9 @@ fn check_config_accepts_the_shipped_configuration() {
 
 #[test]
 fn check_config_reports_every_problem_and_fails() {
-    let config = write_config(
+    let stderr = check_config_refusing(
         "server: {bind: nowhere}\ncache: {ttl_seconds: -5}\nconnectors:\n  hubspot: {settings: {base_url: 'x'}}\n",
     );
-
-    let output = Command::new(BINARY)
-        .args(["check-config", "--config"])
-        .arg(&config.0)
-        .output()
-        .unwrap();
-
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
     for path in [
         "server.bind",
         "cache.ttl_seconds",
@@ -123,18 +126,9 @@ fn check_config_reports_a_missing_variable_together_with_every_other_problem() {
 
 #[test]
 fn check_config_refuses_credentials_in_a_base_url_without_showing_them() {
-    let config = write_config(
+    let stderr = check_config_refusing(
         "connectors:\n  github: {settings: {base_url: \"http://robot:hunter2@api.github.com\"}}\n  gravatar: {settings: {base_url: \"http://robot:hunter3@gravatar.example:99999\"}}\n",
     );
-
-    let output = Command::new(BINARY)
-        .args(["check-config", "--config"])
-        .arg(&config.0)
-        .output()
-        .unwrap();
-
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("connectors.github.settings.base_url"),
         "{stderr}"
@@ -473,4 +467,16 @@ async fn sighup_reloads_the_configuration_and_refuses_an_invalid_one_whole() {
         .status()
         .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn check_config_names_each_bad_encryption_key_without_showing_it() {
+    let stderr = check_config_refusing(
+        "cache:\n  encryption_keys:\n    - {id: k1, key: \"c2VjcmV0LXRvby1zaG9ydA==\"}\n    - {id: \"bad id\", key: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}\n",
+    );
+    assert!(stderr.contains("cache.encryption_keys[0]"), "{stderr}");
+    assert!(stderr.contains("32 random bytes"), "{stderr}");
+    assert!(stderr.contains("cache.encryption_keys[1]"), "{stderr}");
+    assert!(!stderr.contains("c2VjcmV0"), "a key is shown:\n{stderr}");
+    assert!(!stderr.contains("AAECAwQF"), "a key is shown:\n{stderr}");
 }

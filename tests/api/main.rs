@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod cluster;
 mod connectors;
+mod encryption;
 mod enrich;
 mod erasure;
 mod fuzz;
