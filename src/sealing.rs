@@ -187,16 +187,23 @@ impl Sealer {
     /// configuration could hold: it was read from Redis).
     fn log_once(&self, id: &str, message: &'static str) {
         let shown = if is_key_id(id) { id } else { "(malformed)" };
-        if let Some(ring) = &self.0 {
-            let mut logged = ring
-                .logged
-                .lock()
-                .expect("the log-once set is never poisoned");
-            if logged.len() >= MAX_LOGGED_IDS || !logged.insert(shown.to_owned()) {
-                return;
-            }
+        if self.first_time(shown) {
+            tracing::warn!(key_id = shown, "{message}");
         }
-        tracing::warn!(key_id = shown, "{message}");
+    }
+
+    /// Whether `id` is met for the first time (always, without keys: nothing to remember it
+    /// in); at most [`MAX_LOGGED_IDS`] ids are remembered, and once that many have been, new
+    /// ones are not logged.
+    fn first_time(&self, id: &str) -> bool {
+        let Some(ring) = &self.0 else {
+            return true;
+        };
+        let mut logged = ring
+            .logged
+            .lock()
+            .expect("the log-once set is never poisoned");
+        logged.len() < MAX_LOGGED_IDS && logged.insert(id.to_owned())
     }
 }
 
@@ -325,6 +332,32 @@ mod tests {
         assert!(problems[0].1.contains("32 random bytes"));
         assert!(problems[1].1.contains("earlier key"));
         assert!(Sealer::from_keys([]).unwrap().0.is_none());
+    }
+
+    #[test]
+    fn each_key_id_is_logged_once_and_only_so_many_are_remembered() {
+        let sealer = sealer(&[("k1", K1)]);
+        assert!(sealer.first_time("k9"));
+        assert!(!sealer.first_time("k9"));
+        for n in 1..MAX_LOGGED_IDS {
+            assert!(sealer.first_time(&format!("x{n}")));
+        }
+        assert!(!sealer.first_time("one-too-many"));
+        assert!(Sealer::default().first_time("k9"));
+    }
+
+    #[test]
+    fn an_empty_value_seals_and_opens() {
+        let sealer = sealer(&[("k1", K1)]);
+        let sealed = sealer.seal("n", b"").into_owned();
+        assert_eq!(sealer.open("n", sealed), Some(Vec::new()));
+    }
+
+    #[test]
+    fn debug_output_names_the_key_ids_never_the_keys() {
+        let on = format!("{:?}", sealer(&[("k2", K2), ("k1", K1)]));
+        assert_eq!(on, r#"Sealer(keys: ["k2", "k1"])"#);
+        assert_eq!(format!("{:?}", Sealer::default()), "Sealer(off)");
     }
 
     #[test]

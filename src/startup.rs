@@ -292,7 +292,8 @@ struct Replicas {
 
 impl Replicas {
     /// Apply another replica's event: drop (or, erased, forget) a user's profile, honour an
-    /// upstream's wait (capped: the channel is untrusted), follow lifecycle changes.
+    /// upstream's wait (capped: the channel is untrusted), follow lifecycle changes. After the
+    /// subscription reconnects (`ResetLocal`), what may have been missed is re-read.
     fn apply(&self, event: Event) {
         match event {
             Event::Invalidate { user_id, erased } => {
@@ -316,7 +317,11 @@ impl Replicas {
                     entry.guard.block_until(until_ms.min(latest));
                 }
             }
-            Event::ResetLocal => self.cache.clear_local(),
+            Event::ResetLocal => {
+                self.cache.clear_local();
+                // Lifecycle events may have been missed too: the runtime state in Redis says.
+                self.apply(Event::ConnectorState);
+            }
             Event::ConnectorState => {
                 let lifecycle = self.lifecycle.clone();
                 self.tasks

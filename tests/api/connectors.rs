@@ -142,7 +142,12 @@ async fn disable_and_enable_apply_on_every_replica_and_survive_restarts() {
     let restarted = secured().replica_of(&app).spawn().await;
     assert_eq!(listed(&restarted, "github").await["enabled"], false);
 
-    admin(&replica, "github/enable").await;
+    // A 503 (the runtime state could not be saved in time, on a loaded machine) is an answer
+    // to retry, as a client would.
+    eventually("the replica accepting the enable", async || {
+        admin(&replica, "github/enable").await.0 == 200
+    })
+    .await;
     eventually("the first replica enabling GitHub again", async || {
         listed(&app, "github").await["enabled"] == true
     })
@@ -151,6 +156,33 @@ async fn disable_and_enable_apply_on_every_replica_and_survive_restarts() {
         source(&app.enrich(subject).await.body, "github")["status"],
         "ok"
     );
+}
+
+#[tokio::test]
+async fn a_replica_whose_subscription_dropped_catches_up_with_the_runtime_state() {
+    let app = secured().spawn().await;
+    assert_eq!(listed(&app, "github").await["enabled"], true);
+    // An operator's decision recorded while this replica's subscription was down: the state
+    // changed in Redis and the event announcing it was never received.
+    let mut redis = app.redis().connection();
+    let () = redis::cmd("HSET")
+        .arg(format!("{}connectors:state", app.prefix))
+        .arg("github")
+        .arg("disabled")
+        .query(&mut redis)
+        .unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut redis)
+        .unwrap();
+
+    eventually(
+        "the replica reading the state after reconnecting",
+        async || listed(&app, "github").await["enabled"] == false,
+    )
+    .await;
 }
 
 #[tokio::test]
