@@ -1,4 +1,5 @@
-//! The `enrichd` binary itself: `check-config`, and `serve` with its logs and its shutdown.
+//! The `enrichd` binary itself: `check-config`, `demo`, and `serve` with its logs and its
+//! shutdown.
 
 use std::{
     io::Read,
@@ -479,4 +480,55 @@ fn check_config_names_each_bad_encryption_key_without_showing_it() {
     assert!(stderr.contains("cache.encryption_keys[1]"), "{stderr}");
     assert!(!stderr.contains("c2VjcmV0"), "a key is shown:\n{stderr}");
     assert!(!stderr.contains("AAECAwQF"), "a key is shown:\n{stderr}");
+}
+
+#[tokio::test]
+async fn the_demo_enriches_the_sample_user_offline_and_keeps_serving() {
+    let port = free_port();
+    let mut demo = Command::new(BINARY)
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env_remove("ENRICHD_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its output up to the last line it prints once ready, read on a thread of its own.
+    let mut stdout = demo.stdout.take().unwrap();
+    let (sender, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok(read) = stdout.read(&mut buffer) {
+            if read == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buffer[..read]));
+            if seen.contains("/docs\n") {
+                break;
+            }
+        }
+        let _ = sender.send(seen);
+    });
+    let output = printed.recv_timeout(Duration::from_secs(60)).unwrap();
+
+    assert!(output.contains("Enriched the sample user"), "{output}");
+    assert!(output.contains("\"cache\": \"miss\""), "{output}");
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(output.contains(&format!("{base}/docs")), "{output}");
+    let client = reqwest::Client::new();
+    let docs = client.get(format!("{base}/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let profile = client
+        .get(format!("{base}/v1/profiles/demo-user-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status(), 200, "the sample user is cached");
+
+    Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = demo.wait().unwrap();
+    assert!(exit.success(), "SIGTERM is a clean exit, got {exit:?}");
 }
