@@ -166,14 +166,18 @@ impl Sealer {
             return None;
         };
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut body = sealed.to_vec();
-        match key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut body) {
+        // Opened where it lies, then moved to the front: no second buffer on the read path.
+        let header = stored.len() - sealed.len();
+        let mut stored = stored;
+        match key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut stored[header..]) {
             Ok(plain) => {
                 let len = plain.len();
-                body.truncate(len);
-                Some(body)
+                stored.copy_within(header..header + len, 0);
+                stored.truncate(len);
+                Some(stored)
             }
             Err(_) => {
+                let id = split(&stored).map_or("", |(id, _, _)| id);
                 self.log_once(
                     id,
                     "A sealed value in Redis does not open (altered, or copied from another key); treated as absent.",
