@@ -204,3 +204,45 @@ async fn traces_follow_the_sample_ratio_and_are_off_by_default() {
         "tracing off adds no header"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_traceparent_starts_a_trace_of_our_own() {
+    let collector = collector().await;
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .yaml(&format!(
+            "telemetry: {{otlp: {{endpoint: \"{}\", sample_ratio: 1.0, export_interval_ms: 100}}}}\n",
+            collector.uri()
+        ))
+        .spawn()
+        .await;
+
+    for garbage in [
+        "garbage",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        &format!("00-{TRACE_ID}-{}-01", "x".repeat(5000)),
+    ] {
+        let answer = app
+            .send(
+                app.client
+                    .get(app.url("/healthz"))
+                    .header("traceparent", garbage),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{garbage:.40}");
+    }
+    let started = Instant::now();
+    let mut received = Vec::new();
+    while received.len() < 3 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        received = spans(&collector).await;
+    }
+    assert_eq!(received.len(), 3, "one request span each");
+    for span in received {
+        assert!(
+            span.parent_span_id.is_empty(),
+            "no parent taken from garbage"
+        );
+        assert_ne!(hex(&span.trace_id), "0".repeat(32));
+    }
+}
