@@ -10,6 +10,7 @@ pub mod domain;
 pub mod enrichment;
 pub mod metrics;
 pub mod per_user;
+pub mod privacy;
 pub mod redis_link;
 pub mod resilience;
 pub mod sealing;

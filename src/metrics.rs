@@ -27,10 +27,18 @@ pub struct Metrics {
     pub coalesced: IntCounter,
     pub build_info: IntGaugeVec,
     pub config_reloads: IntCounterVec,
+    /// Whether `http_requests` has a `tenant` label (`metrics.tenant_label`).
+    tenant_label: bool,
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
+        Metrics::labelled(false)
+    }
+
+    /// The metrics, `enrichd_http_requests_total` labelled with the tenant when
+    /// `tenant_label` (tenants are configured: a bounded label).
+    pub fn labelled(tenant_label: bool) -> Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let metric = IntCounterVec::new(Opts::new(name, help), labels)
@@ -61,7 +69,11 @@ impl Metrics {
             http_requests: counter(
                 "enrichd_http_requests_total",
                 "HTTP requests answered, by method, route pattern and status.",
-                &["method", "route", "status"],
+                if tenant_label {
+                    &["method", "route", "status", "tenant"]
+                } else {
+                    &["method", "route", "status"]
+                },
             ),
             http_duration: histogram(
                 "enrichd_http_request_duration_seconds",
@@ -125,6 +137,7 @@ impl Metrics {
                 &["result"],
             ),
             registry,
+            tenant_label,
         };
         metrics
             .registry
@@ -142,6 +155,11 @@ impl Metrics {
             ))
             .expect("process metrics register once per registry");
         metrics
+    }
+
+    /// Whether HTTP requests are counted per tenant.
+    pub fn tenant_label(&self) -> bool {
+        self.tenant_label
     }
 
     /// The text exposition of every metric.

@@ -7,13 +7,15 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
 
 use crate::{
-    api::{self, AppState, Authenticator, BodyLimits, Listener, Phase},
+    api::{self, AppState, Authenticator, BodyLimits, Listener, Phase, PhaseCell},
     cache::{Keys, ProfileCache, unix_ms},
     config::Config,
     connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
     coordination::{Coordination, Event},
+    domain::Tenant,
     enrichment::{Enricher, Services},
     metrics::Metrics,
+    privacy::{Action, Audit, Suppressions},
     redis_link::RedisLink,
     tasks::Tasks,
     traces::Traces,
@@ -41,7 +43,7 @@ impl Application {
 
     /// Build with the given connector factories, and bind the listener.
     pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::labelled(config.metrics.tenant_label));
         let tasks = Tasks::new();
         let link = redis_link(&config).context("Failed to set up the Redis connection")?;
         let keys = Keys::new(&config.cache.key_prefix);
@@ -65,6 +67,21 @@ impl Application {
             &overrides,
             tasks.clone(),
         )?);
+        let suppressions = Arc::new(Suppressions::new(
+            config.hasher.clone(),
+            link.clone(),
+            &keys,
+            config.privacy.state_file.clone(),
+            config.privacy.max_suppressions,
+            coordination.clone(),
+        ));
+        suppressions.load_or_keep_trying(&tasks).await;
+        let audit = Arc::new(Audit::new(
+            link.clone(),
+            &keys,
+            config.privacy.audit_max_entries,
+            config.hasher.clone(),
+        ));
         let cache = Arc::new(ProfileCache::new(
             config.cache.local_capacity,
             link,
@@ -89,7 +106,13 @@ impl Application {
             .context("Failed to build the HTTP client")?;
         lifecycle.spawn_health_checker(http.clone(), &tasks);
         if let Some(path) = config.path.clone() {
-            reload_on_sighup(&tasks, lifecycle.clone(), path, factories.clone());
+            reload_on_sighup(
+                &tasks,
+                lifecycle.clone(),
+                audit.clone(),
+                path,
+                factories.clone(),
+            );
         }
         let traces = match &config.telemetry.otlp {
             Some(otlp) => Traces::start(otlp, http.clone())
@@ -106,6 +129,7 @@ impl Application {
                 metrics: metrics.clone(),
                 tasks: tasks.clone(),
                 traces: traces.clone(),
+                suppressions: suppressions.clone(),
             },
         );
         let others = Replicas {
@@ -113,6 +137,7 @@ impl Application {
             registry: registry.clone(),
             lifecycle: lifecycle.clone(),
             enricher: enricher.clone(),
+            suppressions: suppressions.clone(),
             tasks: tasks.clone(),
             max_wait_ms: config
                 .enrichment
@@ -120,7 +145,7 @@ impl Application {
                 .saturating_mul(1000),
         };
         coordination.listen(&tasks, move |event| others.apply(event));
-        let auth = Authenticator::new(&config.auth.api_keys, &config.auth.admin_tokens);
+        let auth = Authenticator::new(&config.auth);
         if !auth.enabled() {
             tracing::warn!(
                 "AUTHENTICATION IS OFF: no auth.api_keys or auth.admin_tokens are configured, so \
@@ -128,22 +153,23 @@ impl Application {
                  ENRICHD_API_KEY and ENRICHD_ADMIN_TOKEN in production."
             );
         }
-        let state = web::Data::new(
-            AppState::new(
-                enricher,
-                registry,
-                lifecycle,
-                cache,
-                metrics,
-                auth,
-                BodyLimits {
-                    max_bytes: config.server.max_body_bytes,
-                    timeout: Duration::from_millis(config.server.body_timeout_ms),
-                },
-                config.enrichment.batch_concurrency,
-            )
-            .with_traces(traces),
-        );
+        let state = web::Data::new(AppState {
+            enricher,
+            registry,
+            lifecycle,
+            cache,
+            metrics,
+            auth,
+            body: BodyLimits {
+                max_bytes: config.server.max_body_bytes,
+                timeout: Duration::from_millis(config.server.body_timeout_ms),
+            },
+            batch_concurrency: config.enrichment.batch_concurrency,
+            traces,
+            suppressions,
+            audit,
+            phase: PhaseCell::default(),
+        });
 
         let (public, admin) = match &config.server.admin_bind {
             Some(admin_bind) => (
@@ -285,6 +311,7 @@ struct Replicas {
     registry: Arc<ConnectorRegistry>,
     lifecycle: Arc<Lifecycle>,
     enricher: Enricher,
+    suppressions: Arc<Suppressions>,
     tasks: Tasks,
     /// The longest wait another replica may impose on a connector, in ms.
     max_wait_ms: u64,
@@ -296,15 +323,22 @@ impl Replicas {
     /// subscription reconnects (`ResetLocal`), what may have been missed is re-read.
     fn apply(&self, event: Event) {
         match event {
-            Event::Invalidate { user_id, erased } => {
+            Event::Invalidate {
+                user_id,
+                tenant,
+                erased,
+            } => {
+                let Some(user) = Event::user(&user_id, tenant.as_deref()) else {
+                    return;
+                };
                 let cache = self.cache.clone();
                 let enricher = self.enricher.clone();
                 self.tasks.spawn(async move {
                     if erased {
-                        cache.forget(&user_id).await;
+                        cache.forget(&user).await;
                     } else {
-                        cache.drop_local(&user_id).await;
-                        enricher.profile_arrived(&user_id);
+                        cache.drop_local(&user).await;
+                        enricher.profile_arrived(&user);
                     }
                 });
             }
@@ -317,8 +351,18 @@ impl Replicas {
                     entry.guard.block_until(until_ms.min(latest));
                 }
             }
+            Event::Suppressions { hashes, lifted } => {
+                self.suppressions.apply_event(&hashes, lifted);
+            }
             Event::ResetLocal => {
                 self.cache.clear_local();
+                // So may suppressions.
+                let suppressions = self.suppressions.clone();
+                self.tasks.spawn(async move {
+                    if let Err(err) = suppressions.load().await {
+                        tracing::warn!(error = %err, "Could not re-read the suppression list.");
+                    }
+                });
                 // Lifecycle events may have been missed too: the runtime state in Redis says.
                 self.apply(Event::ConnectorState);
             }
@@ -346,6 +390,7 @@ impl Replicas {
 fn reload_on_sighup(
     tasks: &Tasks,
     lifecycle: Arc<Lifecycle>,
+    audit: Arc<Audit>,
     path: std::path::PathBuf,
     factories: Factories,
 ) {
@@ -357,11 +402,23 @@ fn reload_on_sighup(
         };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP received; reloading the configuration.");
-            let _ = lifecycle.reload_config(&path, &factories).await;
+            let outcome = match lifecycle.reload_config(&path, &factories).await {
+                Ok(_) => "ok".to_owned(),
+                Err(err) => format!("refused: {} problem(s)", err.issues.len()),
+            };
+            audit
+                .record(Action {
+                    actor: "sighup",
+                    tenant: &Tenant::default(),
+                    action: "config.reload",
+                    targets: Vec::new(),
+                    outcome: &outcome,
+                })
+                .await;
         }
     });
     #[cfg(not(unix))]
-    let _ = (tasks, lifecycle, path, factories);
+    let _ = (tasks, lifecycle, audit, path, factories);
 }
 
 async fn wait_for_stop_signal() {

@@ -30,6 +30,14 @@ pub async fn in_request<F: Future>(request_id: HeaderValue, future: F) -> F::Out
     REQUEST_ID.scope(request_id, future).await
 }
 
+/// The id of the request the current task serves, if it serves one.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID
+        .try_with(|id| id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
+}
+
 /// Install the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::{
-    AppState,
+    AppState, Caller,
     auth::{AdminCaller, ApiCaller},
     error::ApiError,
     openapi::{ErrorResponse, FORBIDDEN, UNAUTHORIZED},
 };
 use crate::{
-    connectors::{ConnectorEntry, DiscoverReport, Health, Origin, Usage},
+    connectors::{ConnectorEntry, DiscoverReport, Health, LifecycleError, Origin, Usage},
     resilience::CircuitState,
 };
 
@@ -83,12 +83,12 @@ pub async fn detail(
     security(("adminToken" = [])),
 )]
 pub async fn enable(
-    _caller: AdminCaller,
+    AdminCaller(caller): AdminCaller,
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.lifecycle.set_enabled(&name, true).await?;
-    changed(&state, &name)
+    let done = state.lifecycle.set_enabled(&name, true).await;
+    audited(&state, &caller, "connector.enable", &name, done).await
 }
 
 /// Disable a connector on every replica, durably.
@@ -103,12 +103,12 @@ pub async fn enable(
     security(("adminToken" = [])),
 )]
 pub async fn disable(
-    _caller: AdminCaller,
+    AdminCaller(caller): AdminCaller,
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.lifecycle.set_enabled(&name, false).await?;
-    changed(&state, &name)
+    let done = state.lifecycle.set_enabled(&name, false).await;
+    audited(&state, &caller, "connector.disable", &name, done).await
 }
 
 /// Rebuild a connector's instance from its configuration.
@@ -123,12 +123,12 @@ pub async fn disable(
     security(("adminToken" = [])),
 )]
 pub async fn reload(
-    _caller: AdminCaller,
+    AdminCaller(caller): AdminCaller,
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.lifecycle.reload(&name).await?;
-    changed(&state, &name)
+    let done = state.lifecycle.reload(&name).await;
+    audited(&state, &caller, "connector.reload", &name, done).await
 }
 
 /// Rescan `connectors_dir`: what was added, changed, removed or refused (and why).
@@ -145,8 +145,38 @@ pub async fn reload(
     ),
     security(("adminToken" = [])),
 )]
-pub async fn discover(_caller: AdminCaller, state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.lifecycle.discover().await)
+pub async fn discover(
+    AdminCaller(caller): AdminCaller,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let report = state.lifecycle.discover().await;
+    state
+        .record(&caller, "connectors.discover", Vec::new(), "ok")
+        .await;
+    HttpResponse::Ok().json(report)
+}
+
+/// Record a lifecycle action in the audit trail (the connector named only when it exists:
+/// the path is the caller's), then answer with the connector or the error.
+async fn audited(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    name: &str,
+    done: Result<(), LifecycleError>,
+) -> Result<HttpResponse, ApiError> {
+    let target = if state.registry.snapshot().contains(name) {
+        format!("connector:{name}")
+    } else {
+        "connector:unknown".to_owned()
+    };
+    let outcome = match &done {
+        Ok(()) => "ok".to_owned(),
+        Err(err) => err.to_string(),
+    };
+    state.record(caller, action, vec![target], &outcome).await;
+    done?;
+    changed(state, name)
 }
 
 fn changed(state: &AppState, name: &str) -> Result<HttpResponse, ApiError> {

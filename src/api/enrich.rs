@@ -15,7 +15,7 @@ use super::{
     openapi::{BatchResults, ErrorResponse, UNAUTHORIZED},
 };
 use crate::{
-    domain::{EnrichRequestBody, FieldError},
+    domain::{EnrichRequestBody, FieldError, Tenant},
     enrichment::profile::Profile,
 };
 
@@ -37,19 +37,20 @@ pub const MAX_BATCH: usize = 100;
         (status = 408, description = "The body did not arrive within server.body_timeout_ms (`request_timeout`).", body = ErrorResponse),
         (status = 413, description = "The body is larger than server.max_body_bytes.", body = ErrorResponse),
         (status = 415, description = "The body is not sent as application/json.", body = ErrorResponse),
+        (status = 451, description = "An identifier of the subject (sent, or remembered for the user) is suppressed (`subject_suppressed`); nothing was called or stored.", body = ErrorResponse),
         (status = 502, description = "Every source failed (`all_sources_failed`, `details.sources`).", body = ErrorResponse),
         (status = 504, description = "An identical enrichment in flight did not finish in time.", body = ErrorResponse),
     ),
     security(("apiKey" = []), ("adminToken" = [])),
 )]
 pub async fn enrich(
-    _caller: ApiCaller,
+    ApiCaller(caller): ApiCaller,
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body: EnrichRequestBody = body::json_body(&request, payload, &state.body).await?;
-    let request = state.enrich_request(body)?;
+    let request = state.enrich_request(body, &caller.tenant)?;
     let profile = state.enricher.enrich(request).await?;
     Ok(json(profile))
 }
@@ -83,7 +84,7 @@ struct BatchBody {
     security(("apiKey" = []), ("adminToken" = [])),
 )]
 pub async fn enrich_batch(
-    _caller: ApiCaller,
+    ApiCaller(caller): ApiCaller,
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -100,7 +101,7 @@ pub async fn enrich_batch(
         .into());
     }
     let results: Vec<Bytes> = stream::iter(batch.subjects)
-        .map(|subject| enrich_one(&state, subject))
+        .map(|subject| enrich_one(&state, &caller.tenant, subject))
         .buffered(state.batch_concurrency)
         .collect()
         .await;
@@ -117,11 +118,11 @@ pub async fn enrich_batch(
 }
 
 /// One batch item: its profile JSON, or `{"user_id": ..., "error": {...}}`.
-async fn enrich_one(state: &AppState, subject: Value) -> Bytes {
+async fn enrich_one(state: &AppState, tenant: &Tenant, subject: Value) -> Bytes {
     let user_id = subject.get("user_id").cloned().unwrap_or(Value::Null);
     let result = async {
         let body: EnrichRequestBody = body::from_value(subject)?;
-        let request = state.enrich_request(body)?;
+        let request = state.enrich_request(body, tenant)?;
         Ok::<_, ApiError>(state.enricher.enrich(request).await?)
     }
     .await;

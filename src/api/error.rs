@@ -8,6 +8,7 @@ use crate::{
     connectors::LifecycleError,
     domain::FieldError,
     enrichment::{EnrichError, profile::SourceReport},
+    privacy::SuppressError,
     redis_link::RedisError,
 };
 
@@ -29,6 +30,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("This route needs an admin token; the key given is not one.")]
     Forbidden,
+    #[error(
+        "Only admin tokens choose a tenant with x-enrichd-tenant; this key belongs to another one."
+    )]
+    TenantNotAllowed,
     #[error("There is no route {method} {path}.")]
     RouteNotFound { method: String, path: String },
     #[error("This route does not accept {method}; it accepts {allow}.")]
@@ -46,8 +51,14 @@ pub enum ApiError {
     Lifecycle(#[from] LifecycleError),
     #[error("An identical enrichment in flight did not finish within this request's deadline.")]
     DeadlineExceeded,
-    #[error("The cache is unavailable, so the erasure could not be done; retry later.")]
+    #[error("The cache (Redis) is unavailable, so nothing was done; retry later.")]
     CacheUnavailable(#[source] RedisError),
+    #[error("An identifier of this subject is suppressed: it is not enriched, stored or served.")]
+    SubjectSuppressed,
+    #[error("The suppression list is not loaded yet (Redis was unreachable); retry later.")]
+    SuppressionsUnknown,
+    #[error("{0}")]
+    Suppression(#[from] SuppressError),
 }
 
 impl ApiError {
@@ -59,7 +70,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden => "forbidden",
+            ApiError::Forbidden | ApiError::TenantNotAllowed => "forbidden",
             ApiError::RouteNotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RequestTimeout { .. } => "request_timeout",
@@ -74,6 +85,13 @@ impl ApiError {
             },
             ApiError::DeadlineExceeded => "deadline_exceeded",
             ApiError::CacheUnavailable(_) => "cache_unavailable",
+            ApiError::SubjectSuppressed => "subject_suppressed",
+            ApiError::SuppressionsUnknown => "suppressions_unavailable",
+            ApiError::Suppression(err) => match err {
+                SuppressError::Unconfigured => "suppression_not_configured",
+                SuppressError::Full(_) => "suppression_list_full",
+                SuppressError::Store(_) => "state_unavailable",
+            },
         }
     }
 
@@ -103,7 +121,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::TenantNotAllowed => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -117,7 +135,15 @@ impl ResponseError for ApiError {
                 LifecycleError::State(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::CacheUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CacheUnavailable(_) | ApiError::SuppressionsUnknown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::SubjectSuppressed => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            ApiError::Suppression(err) => match err {
+                SuppressError::Unconfigured => StatusCode::NOT_IMPLEMENTED,
+                SuppressError::Full(_) => StatusCode::INSUFFICIENT_STORAGE,
+                SuppressError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
         }
     }
 
@@ -151,6 +177,8 @@ impl From<EnrichError> for ApiError {
         match error {
             EnrichError::AllSourcesFailed { sources } => ApiError::AllSourcesFailed { sources },
             EnrichError::DeadlineExceeded => ApiError::DeadlineExceeded,
+            EnrichError::SubjectSuppressed => ApiError::SubjectSuppressed,
+            EnrichError::SuppressionsUnknown => ApiError::SuppressionsUnknown,
         }
     }
 }

@@ -29,7 +29,7 @@ struct Liveness {
 }
 
 /// 200 `ready` or `degraded` (Redis down: the service still answers from connectors); 503
-/// while starting or draining.
+/// while starting (also: until the suppression list is loaded) or draining.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -38,7 +38,7 @@ struct Liveness {
     summary = "Readiness: ready or degraded (Redis down); 503 while starting or draining.",
     responses(
         (status = 200, description = "Ready or degraded.", body = Readiness),
-        (status = 503, description = "Starting or draining.", body = Readiness),
+        (status = 503, description = "Starting (or the suppression list not loaded yet) or draining.", body = Readiness),
     ),
     security(),
 )]
@@ -65,6 +65,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             configured: snapshot.entries().len(),
             enabled,
         },
+        suppressions: if state.suppressions.hasher().is_none() {
+            SuppressionsCheck::Off
+        } else if state.suppressions.is_loaded() {
+            SuppressionsCheck::Loaded
+        } else {
+            SuppressionsCheck::Loading
+        },
     };
     let (mut response, status) = match state.phase() {
         Phase::Starting => (
@@ -74,6 +81,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Phase::Draining => (
             HttpResponse::ServiceUnavailable(),
             ReadinessStatus::Draining,
+        ),
+        // Enrichment is refused until the suppression list is known.
+        Phase::Ready if checks.suppressions == SuppressionsCheck::Loading => (
+            HttpResponse::ServiceUnavailable(),
+            ReadinessStatus::Starting,
         ),
         Phase::Ready if checks.cache == CacheCheck::Down => {
             (HttpResponse::Ok(), ReadinessStatus::Degraded)
@@ -113,6 +125,18 @@ struct ReadinessChecks {
     cache_error: Option<String>,
     #[schema(inline)]
     connectors: ConnectorCounts,
+    #[schema(inline)]
+    suppressions: SuppressionsCheck,
+}
+
+/// The suppression list: `loaded`; `loading` (not read yet: Redis or `privacy.state_file`
+/// could not be read, and enrichment is refused meanwhile); `off` without `privacy.hash_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SuppressionsCheck {
+    Off,
+    Loaded,
+    Loading,
 }
 
 /// The shared cache: `ok`, `down`, or `in_process` when no Redis is configured.

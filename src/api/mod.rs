@@ -9,7 +9,9 @@ mod error;
 mod health;
 mod observe;
 pub mod openapi;
+mod privacy;
 mod profiles;
+mod query;
 
 use std::sync::{
     Arc,
@@ -18,13 +20,19 @@ use std::sync::{
 
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
-pub use self::{auth::Authenticator, body::BodyLimits, error::ApiError, observe::observe};
+pub use self::{
+    auth::{Authenticator, Caller},
+    body::BodyLimits,
+    error::ApiError,
+    observe::observe,
+};
 use crate::{
     cache::ProfileCache,
     connectors::{ConnectorRegistry, Lifecycle},
-    domain::{EnrichRequest, EnrichRequestBody, FieldError},
+    domain::{EnrichRequest, EnrichRequestBody, FieldError, Tenant},
     enrichment::Enricher,
     metrics::Metrics,
+    privacy::{Action, Audit, Suppressions},
 };
 
 /// Where the process is in its life, as `/readyz` reports it.
@@ -47,43 +55,25 @@ pub struct AppState {
     pub batch_concurrency: usize,
     /// OpenTelemetry traces (off unless `telemetry.otlp` is set).
     pub traces: crate::traces::Traces,
-    phase: AtomicU8,
+    pub suppressions: Arc<Suppressions>,
+    pub audit: Arc<Audit>,
+    /// Where the process is in its life (starts as [`Phase::Starting`]).
+    pub phase: PhaseCell,
+}
+
+/// A [`Phase`], shared by the listeners and the signal handler.
+#[derive(Debug)]
+pub struct PhaseCell(AtomicU8);
+
+impl Default for PhaseCell {
+    fn default() -> PhaseCell {
+        PhaseCell(AtomicU8::new(Phase::Starting as u8))
+    }
 }
 
 impl AppState {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        enricher: Enricher,
-        registry: Arc<ConnectorRegistry>,
-        lifecycle: Arc<Lifecycle>,
-        cache: Arc<ProfileCache>,
-        metrics: Arc<Metrics>,
-        auth: Authenticator,
-        body: BodyLimits,
-        batch_concurrency: usize,
-    ) -> AppState {
-        AppState {
-            enricher,
-            registry,
-            lifecycle,
-            cache,
-            metrics,
-            auth,
-            body,
-            batch_concurrency,
-            traces: crate::traces::Traces::off(),
-            phase: AtomicU8::new(Phase::Starting as u8),
-        }
-    }
-
-    /// Builder-style: trace requests with `traces`.
-    pub fn with_traces(mut self, traces: crate::traces::Traces) -> AppState {
-        self.traces = traces;
-        self
-    }
-
     pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
+        match self.phase.0.load(Ordering::Acquire) {
             0 => Phase::Starting,
             1 => Phase::Ready,
             _ => Phase::Draining,
@@ -91,13 +81,32 @@ impl AppState {
     }
 
     pub fn set_phase(&self, phase: Phase) {
-        self.phase.store(phase as u8, Ordering::Release);
+        self.phase.0.store(phase as u8, Ordering::Release);
     }
 
-    /// Validate an enrichment request against the connectors configured now.
-    pub fn enrich_request(&self, body: EnrichRequestBody) -> Result<EnrichRequest, FieldError> {
+    /// Validate an enrichment request of `tenant` against the connectors configured now.
+    pub fn enrich_request(
+        &self,
+        body: EnrichRequestBody,
+        tenant: &Tenant,
+    ) -> Result<EnrichRequest, FieldError> {
         let snapshot = self.registry.snapshot();
-        EnrichRequest::parse(body, &|name| snapshot.contains(name))
+        let mut request = EnrichRequest::parse(body, &|name| snapshot.contains(name))?;
+        request.tenant = tenant.clone();
+        Ok(request)
+    }
+
+    /// Record an action in the audit trail, as `caller`'s.
+    pub async fn record(&self, caller: &Caller, action: &str, targets: Vec<String>, outcome: &str) {
+        self.audit
+            .record(Action {
+                actor: &caller.name,
+                tenant: &caller.tenant,
+                action,
+                targets,
+                outcome,
+            })
+            .await;
     }
 }
 
@@ -145,6 +154,8 @@ fn public_routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(profiles::get_profile))
                 .route(web::delete().to(profiles::delete_profile)),
         )
+        .service(resource("/v1/suppressions", "POST").route(web::post().to(privacy::suppress)))
+        .service(resource("/v1/suppressions/lift", "POST").route(web::post().to(privacy::lift)))
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))
         .service(resource("/v1/connectors/{name}", "GET").route(web::get().to(connectors::detail)))
         .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)))
@@ -170,6 +181,7 @@ fn admin_routes(config: &mut web::ServiceConfig) {
             resource("/v1/connectors/{name}/reload", "POST")
                 .route(web::post().to(connectors::reload)),
         )
+        .service(resource("/v1/audit", "GET").route(web::get().to(privacy::read_audit)))
         .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
         .service(resource("/metrics", "GET").route(web::get().to(health::metrics)));

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use opentelemetry::{KeyValue, context::FutureExt as _};
 
-use super::AppState;
+use super::{AppState, auth::TenantLabel};
 use crate::telemetry;
 use actix_web::{
-    Error,
+    Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::{
@@ -56,10 +56,24 @@ pub async fn observe(
     let status = response.status();
     if let Some(state) = state {
         let metrics = &state.metrics;
-        metrics
-            .http_requests
-            .with_label_values(&[method, route.as_str(), status.as_str()])
-            .inc();
+        let counted = if metrics.tenant_label() {
+            let tenant = response
+                .request()
+                .extensions()
+                .get::<TenantLabel>()
+                .map_or_else(|| "none".to_owned(), |t| t.0.clone());
+            metrics.http_requests.with_label_values(&[
+                method,
+                route.as_str(),
+                status.as_str(),
+                tenant.as_str(),
+            ])
+        } else {
+            metrics
+                .http_requests
+                .with_label_values(&[method, route.as_str(), status.as_str()])
+        };
+        counted.inc();
         metrics
             .http_duration
             .with_label_values(&[method, route.as_str()])

@@ -22,7 +22,7 @@ use utoipa::{
     },
 };
 
-use super::{connectors, enrich, health, profiles};
+use super::{connectors, enrich, health, privacy, profiles};
 use crate::{domain::MAX_HANDLES, enrichment::profile::Profile};
 
 /// Every route, as (method, path): the one list the document and the tests are checked against.
@@ -31,6 +31,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/enrich/batch"),
     ("get", "/v1/profiles/{user_id}"),
     ("delete", "/v1/profiles/{user_id}"),
+    ("post", "/v1/suppressions"),
+    ("post", "/v1/suppressions/lift"),
+    ("get", "/v1/audit"),
     ("get", "/v1/connectors"),
     ("post", "/v1/connectors/discover"),
     ("get", "/v1/connectors/{name}"),
@@ -59,6 +62,9 @@ pub(super) const FORBIDDEN: &str = "An API key, not an admin token.";
         enrich::enrich_batch,
         profiles::get_profile,
         profiles::delete_profile,
+        privacy::suppress,
+        privacy::lift,
+        privacy::read_audit,
         connectors::list,
         connectors::discover,
         connectors::detail,
@@ -74,6 +80,7 @@ pub(super) const FORBIDDEN: &str = "An API key, not an admin token.";
     tags(
         (name = "enrichment", description = "Enrich subjects: fan out to the connectors, merge, cache."),
         (name = "profiles", description = "Cached profiles: read, refresh, erase."),
+        (name = "privacy", description = "Suppressions (the right to object) and the audit trail (admin)."),
         (name = "connectors", description = "The connectors and their runtime lifecycle (enable, disable, reload and discover need an admin token)."),
         (name = "operations", description = "Probes, metrics and this document; no authentication."),
     ),
@@ -223,6 +230,9 @@ mod tests {
         "enrichBatch",
         "getProfile",
         "deleteProfile",
+        "suppress",
+        "liftSuppression",
+        "audit",
         "listConnectors",
         "discoverConnectors",
         "getConnector",

@@ -1,15 +1,16 @@
-//! `GET /v1/profiles/{user_id}` and `DELETE /v1/profiles/{user_id}`.
+//! `GET /v1/profiles/{user_id}` and `DELETE /v1/profiles/{user_id}`, in the caller's tenant.
 
 use actix_web::{HttpRequest, HttpResponse, http::header::ContentType, web};
 
 use super::{
-    AppState,
+    AppState, Caller,
     auth::ApiCaller,
     error::ApiError,
     openapi::{ErrorResponse, UNAUTHORIZED},
+    query,
 };
 use crate::{
-    domain::{FieldError, UserId},
+    domain::{FieldError, UserId, UserKey},
     enrichment::profile::Profile,
 };
 
@@ -28,23 +29,24 @@ use crate::{
         (status = 200, description = "The profile.", body = Profile, example = json!(super::openapi::profile_example())),
         (status = 400, description = "A malformed user id or query parameter.", body = ErrorResponse),
         (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
-        (status = 404, description = "Nothing cached for this user (`profile_not_found`).", body = ErrorResponse),
+        (status = 404, description = "Nothing cached for this user in the caller's tenant (`profile_not_found`).", body = ErrorResponse),
+        (status = 451, description = "The user or an identifier remembered for them is suppressed (`subject_suppressed`).", body = ErrorResponse),
         (status = 502, description = "Refresh only: every source failed.", body = ErrorResponse),
     ),
     security(("apiKey" = []), ("adminToken" = [])),
 )]
 pub async fn get_profile(
-    _caller: ApiCaller,
+    ApiCaller(caller): ApiCaller,
     request: HttpRequest,
     user_id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = parse_user_id(&user_id)?;
-    let refresh = refresh_flag(&request)?;
+    let user = user_key(&caller, &user_id)?;
+    let refresh = query::flag(&request, "refresh", &["refresh"])?;
     let profile = if refresh {
-        state.enricher.refresh(user_id.as_str()).await.transpose()?
+        state.enricher.refresh(&user).await.transpose()?
     } else {
-        state.enricher.cached(user_id.as_str()).await
+        state.enricher.cached(&user).await?
     };
     let profile = profile.ok_or(ApiError::ProfileNotFound)?;
     Ok(HttpResponse::Ok()
@@ -52,62 +54,65 @@ pub async fn get_profile(
         .body(profile))
 }
 
-/// Erase everything held about the user. 204 even when nothing was held.
+/// Erase everything held about the user (`?suppress=true`: and suppress the user id and every
+/// identifier remembered for them). 204 even when nothing was held.
 #[utoipa::path(
     delete,
     path = "/v1/profiles/{user_id}",
     operation_id = "deleteProfile",
     tag = "profiles",
-    summary = "Erase everything held about the user, on every tier and replica.",
+    summary = "Erase everything held about the user, on every tier and replica; `?suppress=true` also suppresses their identifiers.",
     params(
         ("user_id" = String, Path, description = "1-128 characters of A-Za-z0-9._:@-", pattern = "^[A-Za-z0-9._:@-]{1,128}$"),
+        ("suppress" = Option<bool>, Query, description = "Also suppress the user id and every identifier remembered for the user (451 from then on)."),
     ),
     responses(
         (status = 204, description = "Erased (or nothing was held)."),
-        (status = 400, description = "A malformed user id.", body = ErrorResponse),
+        (status = 400, description = "A malformed user id or query parameter.", body = ErrorResponse),
         (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
-        (status = 503, description = "Redis is down; nothing was pretended (`cache_unavailable`).", body = ErrorResponse),
+        (status = 501, description = "`suppress=true` without privacy.hash_key (`suppression_not_configured`); nothing was erased.", body = ErrorResponse),
+        (status = 503, description = "Redis is down; nothing was pretended (`cache_unavailable`, `state_unavailable`).", body = ErrorResponse),
     ),
     security(("apiKey" = []), ("adminToken" = [])),
 )]
 pub async fn delete_profile(
-    _caller: ApiCaller,
+    ApiCaller(caller): ApiCaller,
+    request: HttpRequest,
     user_id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = parse_user_id(&user_id)?;
-    state
-        .enricher
-        .erase(user_id.as_str())
-        .await
-        .map_err(ApiError::CacheUnavailable)?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
-    UserId::parse(raw).map_err(|message| FieldError::new("user_id", message).into())
-}
-
-/// `?refresh=true|false`; anything else is a 400 naming the parameter.
-fn refresh_flag(request: &HttpRequest) -> Result<bool, ApiError> {
-    let query = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
-        .map_err(|err| FieldError::new("query", format!("cannot be parsed: {err}")))?;
-    let mut refresh = false;
-    for (name, value) in query.into_inner() {
-        match (name.as_str(), value.as_str()) {
-            ("refresh", "true") => refresh = true,
-            ("refresh", "false") => refresh = false,
-            ("refresh", _) => {
-                return Err(FieldError::new("refresh", "must be `true` or `false`").into());
-            }
-            (other, _) => {
-                return Err(FieldError::new(
-                    other,
-                    "is not a query parameter of this route; only `refresh` is",
-                )
-                .into());
+    let user = user_key(&caller, &user_id)?;
+    let suppress = query::flag(&request, "suppress", &["suppress"])?;
+    if suppress {
+        // Suppressed first: no enrichment that starts while the erasure runs stores anything.
+        let remembered = state.enricher.remembered(&user).await;
+        let suppressed = state
+            .suppressions
+            .suppress(&caller.tenant, &remembered)
+            .await;
+        match suppressed {
+            Ok(targets) => state.record(&caller, "suppress", targets, "ok").await,
+            Err(err) => {
+                let outcome = err.to_string();
+                let targets = vec![state.audit.user_target(&user)];
+                state.record(&caller, "suppress", targets, &outcome).await;
+                return Err(err.into());
             }
         }
     }
-    Ok(refresh)
+    let erased = state.enricher.erase(&user).await;
+    let outcome = match &erased {
+        Ok(()) => "ok".to_owned(),
+        Err(err) => format!("failed: {err}"),
+    };
+    let targets = vec![state.audit.user_target(&user)];
+    state.record(&caller, "erase", targets, &outcome).await;
+    erased.map_err(ApiError::CacheUnavailable)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The user the path names, in the caller's tenant.
+fn user_key(caller: &Caller, raw: &str) -> Result<UserKey, ApiError> {
+    let user_id = UserId::parse(raw).map_err(|message| FieldError::new("user_id", message))?;
+    Ok(UserKey::new(&caller.tenant, user_id.as_str()))
 }

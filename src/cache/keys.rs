@@ -1,6 +1,10 @@
-//! Redis key layout. Every key of a user starts with the configured prefix and holds the user
-//! id verbatim in a hash tag, `enrichd:{u-42}:profile`, so operators can find and erase a
-//! user's keys and Redis Cluster keeps them in one slot (multi-key commands stay legal).
+//! Redis key layout: the only place that knows it. Every key of a user starts with the
+//! configured prefix, then the tenant (none for `default`), then the user id verbatim in a hash
+//! tag — `enrichd:{u-42}:profile`, `enrichd:t:marketing:{u-42}:profile` — so operators can find
+//! and erase a user's keys and Redis Cluster keeps them in one slot (multi-key commands stay
+//! legal). See [`UserKey`].
+
+use crate::domain::UserKey;
 
 /// Builds the keys of one deployment.
 #[derive(Debug, Clone)]
@@ -16,36 +20,36 @@ impl Keys {
     }
 
     /// The merged profile of a user (a hash: `body`, `fresh_until`, `subject`).
-    pub fn profile(&self, user_id: &str) -> String {
-        format!("{}{{{user_id}}}:profile", self.prefix)
+    pub fn profile(&self, user: &UserKey) -> String {
+        format!("{}{user}:profile", self.prefix)
     }
 
     /// One connector's last answer about a user (JSON).
-    pub fn source(&self, user_id: &str, connector: &str) -> String {
-        format!("{}{{{user_id}}}:source:{connector}", self.prefix)
+    pub fn source(&self, user: &UserKey, connector: &str) -> String {
+        format!("{}{user}:source:{connector}", self.prefix)
     }
 
     /// What [`source`](Self::source) puts before the connector's name (for scripts that
     /// build source keys from the names in the [`sources`](Self::sources) index).
-    pub fn source_prefix(&self, user_id: &str) -> String {
-        format!("{}{{{user_id}}}:source:", self.prefix)
+    pub fn source_prefix(&self, user: &UserKey) -> String {
+        format!("{}{user}:source:", self.prefix)
     }
 
     /// The set of connectors that have an answer about a user stored (so that an erasure
     /// finds them all, also those of connectors no longer configured).
-    pub fn sources(&self, user_id: &str) -> String {
-        format!("{}{{{user_id}}}:sources", self.prefix)
+    pub fn sources(&self, user: &UserKey) -> String {
+        format!("{}{user}:sources", self.prefix)
     }
 
     /// The lock of the replica fanning out for a user.
-    pub fn lock(&self, user_id: &str) -> String {
-        format!("{}{{{user_id}}}:lock", self.prefix)
+    pub fn lock(&self, user: &UserKey) -> String {
+        format!("{}{user}:lock", self.prefix)
     }
 
     /// The erasure fence of a user: a random token that each erasure replaces, checked by
     /// every write (see `cache::fence`). It holds nothing about the user.
-    pub fn fence(&self, user_id: &str) -> String {
-        format!("{}{{{user_id}}}:erased", self.prefix)
+    pub fn fence(&self, user: &UserKey) -> String {
+        format!("{}{user}:erased", self.prefix)
     }
 
     /// The pub/sub channel replicas tell each other things on.
@@ -58,6 +62,16 @@ impl Keys {
         format!("{}ratelimit:{{{connector}}}:{window}", self.prefix)
     }
 
+    /// The suppressed identifiers of every tenant, as keyed hashes (a set; see `privacy`).
+    pub fn suppressions(&self) -> String {
+        format!("{}suppressions", self.prefix)
+    }
+
+    /// The audit trail (a capped stream; see `privacy::audit`).
+    pub fn audit(&self) -> String {
+        format!("{}audit", self.prefix)
+    }
+
     /// The runtime state of the connectors (enabled or disabled by an operator).
     pub fn runtime_state(&self) -> String {
         format!("{}connectors:state", self.prefix)
@@ -67,15 +81,11 @@ impl Keys {
     /// answered about them (besides those the [`sources`](Self::sources) index names).
     pub fn all_of<'a>(
         &self,
-        user_id: &str,
+        user: &UserKey,
         connectors: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
-        let mut keys = vec![
-            self.profile(user_id),
-            self.lock(user_id),
-            self.sources(user_id),
-        ];
-        keys.extend(connectors.into_iter().map(|c| self.source(user_id, c)));
+        let mut keys = vec![self.profile(user), self.lock(user), self.sources(user)];
+        keys.extend(connectors.into_iter().map(|c| self.source(user, c)));
         keys
     }
 }
@@ -87,19 +97,33 @@ mod tests {
     #[test]
     fn keys_hold_the_user_id_in_a_hash_tag() {
         let keys = Keys::new("enrichd:");
-        assert_eq!(keys.profile("u-42"), "enrichd:{u-42}:profile");
+        let user = UserKey::of_default("u-42");
+        assert_eq!(keys.profile(&user), "enrichd:{u-42}:profile");
+        assert_eq!(keys.lock(&user), "enrichd:{u-42}:lock");
+        assert_eq!(keys.source(&user, "github"), "enrichd:{u-42}:source:github");
+        assert_eq!(keys.fence(&user), "enrichd:{u-42}:erased");
+        assert_eq!(keys.sources(&user), "enrichd:{u-42}:sources");
         assert_eq!(
-            keys.source("u-42", "github"),
-            "enrichd:{u-42}:source:github"
+            format!("{}github", keys.source_prefix(&user)),
+            keys.source(&user, "github")
         );
-        assert_eq!(keys.fence("u-42"), "enrichd:{u-42}:erased");
-        assert_eq!(keys.sources("u-42"), "enrichd:{u-42}:sources");
-        assert_eq!(
-            format!("{}github", keys.source_prefix("u-42")),
-            keys.source("u-42", "github")
-        );
-        let all = keys.all_of("u-42", ["github"]);
+        let all = keys.all_of(&user, ["github"]);
         assert_eq!(all.len(), 4);
-        assert!(all.iter().all(|k| k.contains("{u-42}")));
+        assert!(all.iter().all(|k| k.starts_with("enrichd:{u-42}:")));
+    }
+
+    #[test]
+    fn other_tenants_keys_carry_the_tenant_before_the_hash_tag() {
+        let keys = Keys::new("enrichd:");
+        let tenant = crate::domain::Tenant::parse("marketing").unwrap();
+        let user = UserKey::new(&tenant, "u-42");
+        assert_eq!(keys.profile(&user), "enrichd:t:marketing:{u-42}:profile");
+        let all = keys.all_of(&user, ["github"]);
+        assert!(
+            all.iter()
+                .all(|k| k.starts_with("enrichd:t:marketing:{u-42}:"))
+        );
+        assert_eq!(keys.suppressions(), "enrichd:suppressions");
+        assert_eq!(keys.audit(), "enrichd:audit");
     }
 }

@@ -1,4 +1,4 @@
-//! The profile cache: merged profiles and per-source answers by user id, in two tiers — a
+//! The profile cache: merged profiles and per-source answers by user (of a tenant), in two tiers — a
 //! bounded in-process tier in front of Redis (when configured).
 //!
 //! A cached profile is stored as the exact JSON served to callers (without the `cache` field),
@@ -34,6 +34,7 @@ pub use self::{
 use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
 use crate::{
     coordination::{Coordination, Event, LockOutcome},
+    domain::UserKey,
     enrichment::profile::SourceStatus,
     metrics::Metrics,
     redis_link::{RedisError, RedisLink},
@@ -137,9 +138,9 @@ impl ProfileCache {
 
     /// The cached profile of a user, fresh or stale. A fresh in-process copy is served as is;
     /// otherwise Redis is asked, and a stale in-process copy is the fallback.
-    pub async fn lookup(&self, user_id: &str) -> Option<CachedProfile> {
+    pub async fn lookup(&self, user: &UserKey) -> Option<CachedProfile> {
         let now = SystemTime::now();
-        let local = self.local.get(user_id).await;
+        let local = self.local.get(user.as_str()).await;
         match &local {
             Some(profile) if profile.is_fresh(now) => {
                 self.count("local", "hit");
@@ -151,7 +152,7 @@ impl ProfileCache {
         let Some(redis) = &self.redis else {
             return local.and_then(|p| p.unpack());
         };
-        match redis.get(user_id).await {
+        match redis.get(user).await {
             Ok(Some(profile)) => {
                 self.count(
                     "redis",
@@ -166,7 +167,7 @@ impl ProfileCache {
                         .max(Duration::from_secs(1));
                 self.local
                     .put(
-                        user_id.to_owned(),
+                        user.as_str().to_owned(),
                         Arc::new(Packed::pack(&profile)),
                         keep_for,
                     )
@@ -185,10 +186,10 @@ impl ProfileCache {
         }
     }
 
-    /// The fence of new work about `user_id`: its writes land only if the user is not erased
+    /// The fence of new work about `user`: its writes land only if the user is not erased
     /// meanwhile. [`claim`](Self::claim) completes it with the Redis side.
-    pub fn fence(&self, user_id: &str) -> Fence {
-        self.fences.arm(user_id)
+    pub fn fence(&self, user: &UserKey) -> Fence {
+        self.fences.arm(user.as_str())
     }
 
     /// Keep `profile` in the in-process tier for `keep_for` (its freshness plus the stale
@@ -197,7 +198,7 @@ impl ProfileCache {
     pub async fn store_local(
         &self,
         fence: &Fence,
-        user_id: &str,
+        user: &UserKey,
         profile: &CachedProfile,
         keep_for: Duration,
     ) {
@@ -206,7 +207,7 @@ impl ProfileCache {
         }
         self.local
             .put(
-                user_id.to_owned(),
+                user.as_str().to_owned(),
                 Arc::new(Packed::pack(profile)),
                 keep_for,
             )
@@ -214,7 +215,7 @@ impl ProfileCache {
         // An erasure trips the fence before it clears this tier: if it tripped while we
         // stored, what we stored must go.
         if !fence.holds() {
-            self.local.remove(user_id).await;
+            self.local.remove(user.as_str()).await;
         }
     }
 
@@ -227,7 +228,7 @@ impl ProfileCache {
     pub async fn write_back(
         &self,
         fence: &Fence,
-        user_id: &str,
+        user: &UserKey,
         sources: Vec<(String, CachedSource, Duration)>,
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
@@ -235,21 +236,21 @@ impl ProfileCache {
         if !fence.holds() {
             // Erased meanwhile: nothing is written; the lock we hold is released.
             if let Some(token) = lock_token {
-                self.release(user_id, token).await;
+                self.release(user, token).await;
             }
-            self.local.remove(user_id).await;
+            self.local.remove(user.as_str()).await;
             return;
         }
         let written = match (&self.redis, fence.token()) {
             (Some(redis), Some(token)) => {
                 match redis
-                    .write_back(user_id, token, &sources, profile, lock_token)
+                    .write_back(user, token, &sources, profile, lock_token)
                     .await
                 {
                     Ok(true) => true,
                     Ok(false) => {
                         tracing::debug!("Writes of work begun before an erasure were dropped.");
-                        self.local.remove(user_id).await;
+                        self.local.remove(user.as_str()).await;
                         return;
                     }
                     Err(err) => {
@@ -263,18 +264,15 @@ impl ProfileCache {
             _ => false,
         };
         if !fence.holds() {
-            self.local.remove(user_id).await;
+            self.local.remove(user.as_str()).await;
             return;
         }
         if !written {
-            self.store_local_sources(fence, user_id, sources).await;
+            self.store_local_sources(fence, user, sources).await;
         }
         if profile.is_some() {
             self.coordination
-                .publish(Event::Invalidate {
-                    user_id: user_id.to_owned(),
-                    erased: false,
-                })
+                .publish(Event::invalidate(user, false))
                 .await;
         }
     }
@@ -285,18 +283,18 @@ impl ProfileCache {
     pub async fn claim(
         &self,
         fence: &mut Fence,
-        user_id: &str,
+        user: &UserKey,
         lock_for: Duration,
         connectors: &[&str],
     ) -> (LockOutcome, Vec<Option<CachedSource>>) {
         let Some(redis) = &self.redis else {
             return (
                 LockOutcome::Unavailable,
-                self.local_sources(user_id, connectors).await,
+                self.local_sources(user, connectors).await,
             );
         };
-        let (lock, token) = self.coordination.lock_command(user_id, lock_for);
-        match redis.claim(lock, user_id, connectors).await {
+        let (lock, token) = self.coordination.lock_command(user, lock_for);
+        match redis.claim(lock, user, connectors).await {
             Ok((taken, erased, found)) => {
                 fence.set_token(erased);
                 let outcome = if taken {
@@ -310,7 +308,7 @@ impl ProfileCache {
                 tracing::warn!(error = %err, "Could not lock the user or read per-source answers in Redis.");
                 (
                     LockOutcome::Unavailable,
-                    self.local_sources(user_id, connectors).await,
+                    self.local_sources(user, connectors).await,
                 )
             }
         }
@@ -318,35 +316,36 @@ impl ProfileCache {
 
     /// Release the user's lock taken by [`claim`](Self::claim), if it is still ours (work
     /// dropped before its writes, which would have released it).
-    pub async fn release(&self, user_id: &str, token: &str) {
+    pub async fn release(&self, user: &UserKey, token: &str) {
         if let Some(redis) = &self.redis
-            && let Err(err) = redis.unlock(user_id, token).await
+            && let Err(err) = redis.unlock(user, token).await
         {
             tracing::debug!(error = %err, "Could not release a user's lock; it expires on its own.");
         }
     }
 
     /// The cached answers of `connectors` about a user, in order.
-    pub async fn sources(&self, user_id: &str, connectors: &[&str]) -> Vec<Option<CachedSource>> {
+    pub async fn sources(&self, user: &UserKey, connectors: &[&str]) -> Vec<Option<CachedSource>> {
         if let Some(redis) = &self.redis {
-            match redis.sources(user_id, connectors).await {
+            match redis.sources(user, connectors).await {
                 Ok(found) => return found,
                 Err(err) => {
                     tracing::warn!(error = %err, "Could not read per-source answers from Redis.")
                 }
             }
         }
-        self.local_sources(user_id, connectors).await
+        self.local_sources(user, connectors).await
     }
 
     /// The answers of `connectors` kept in process (without Redis, or while it is down).
-    async fn local_sources(&self, user_id: &str, connectors: &[&str]) -> Vec<Option<CachedSource>> {
+    async fn local_sources(
+        &self,
+        user: &UserKey,
+        connectors: &[&str],
+    ) -> Vec<Option<CachedSource>> {
         let mut found = Vec::with_capacity(connectors.len());
         for connector in connectors {
-            let cached = self
-                .local_sources
-                .get(&source_key(user_id, connector))
-                .await;
+            let cached = self.local_sources.get(&source_key(user, connector)).await;
             let json = cached.and_then(|packed| packed::decompress(&packed));
             found.push(json.and_then(|json| serde_json::from_slice(&json).ok()));
         }
@@ -358,7 +357,7 @@ impl ProfileCache {
     async fn store_local_sources(
         &self,
         fence: &Fence,
-        user_id: &str,
+        user: &UserKey,
         sources: Vec<(String, CachedSource, Duration)>,
     ) {
         for (connector, source, keep_for) in sources {
@@ -367,7 +366,7 @@ impl ProfileCache {
             }
             let json = serde_json::to_vec(&source).expect("cached sources serialize");
             let packed = packed::compress(&json);
-            let key = source_key(user_id, &connector);
+            let key = source_key(user, &connector);
             self.local_sources
                 .put(key.clone(), Arc::new(packed), keep_for)
                 .await;
@@ -381,31 +380,28 @@ impl ProfileCache {
     /// every write of work begun before now. `connectors` are the configured ones (Redis also
     /// finds the others in the user's index). Unlike lookups, this reports failure: an
     /// erasure that did not happen must not be answered as done.
-    pub async fn erase(&self, user_id: &str, connectors: &[&str]) -> Result<(), RedisError> {
-        self.forget(user_id).await;
+    pub async fn erase(&self, user: &UserKey, connectors: &[&str]) -> Result<(), RedisError> {
+        self.forget(user).await;
         if let Some(redis) = &self.redis {
-            redis.erase(user_id, connectors.iter().copied()).await?;
+            redis.erase(user, connectors.iter().copied()).await?;
         }
         self.coordination
-            .publish(Event::Invalidate {
-                user_id: user_id.to_owned(),
-                erased: true,
-            })
+            .publish(Event::invalidate(user, true))
             .await;
         Ok(())
     }
 
     /// Another replica wrote a newer profile of the user: drop this replica's copy.
-    pub async fn drop_local(&self, user_id: &str) {
-        self.local.remove(user_id).await;
+    pub async fn drop_local(&self, user: &UserKey) {
+        self.local.remove(user.as_str()).await;
     }
 
     /// The user was erased (here or on another replica): stop the work under way about them
     /// and drop everything this replica holds about them.
-    pub async fn forget(&self, user_id: &str) {
-        self.fences.trip(user_id);
-        self.local.remove(user_id).await;
-        let prefix = source_key(user_id, "");
+    pub async fn forget(&self, user: &UserKey) {
+        self.fences.trip(user.as_str());
+        self.local.remove(user.as_str()).await;
+        let prefix = source_key(user, "");
         self.local_sources
             .remove_where(move |key| key.starts_with(&prefix));
     }
@@ -438,6 +434,6 @@ impl ProfileCache {
     }
 }
 
-fn source_key(user_id: &str, connector: &str) -> String {
-    format!("{user_id}\u{0}{connector}")
+fn source_key(user: &UserKey, connector: &str) -> String {
+    format!("{user}\u{0}{connector}")
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::{CachedProfile, CachedSource, fence::FENCE_TTL, keys::Keys};
 use crate::{
+    domain::UserKey,
     redis_link::{RedisError, RedisLink},
     sealing::Sealer,
 };
@@ -92,8 +93,8 @@ impl RedisStore {
     }
 
     /// The profile hash's three fields, in one round trip.
-    pub async fn get(&self, user_id: &str) -> Result<Option<CachedProfile>, RedisError> {
-        let key = self.keys.profile(user_id);
+    pub async fn get(&self, user: &UserKey) -> Result<Option<CachedProfile>, RedisError> {
+        let key = self.keys.profile(user);
         let mut hmget = redis::cmd("HMGET");
         hmget
             .arg(&key)
@@ -130,7 +131,7 @@ impl RedisStore {
     /// given. Returns whether the writes landed.
     pub async fn write_back(
         &self,
-        user_id: &str,
+        user: &UserKey,
         token: &str,
         sources: &[(String, CachedSource, Duration)],
         profile: Option<(&CachedProfile, Duration)>,
@@ -141,14 +142,14 @@ impl RedisStore {
         let mut check = redis::cmd("EVAL");
         check.arg(FENCE_CHECK);
         let mut keys = vec![
-            self.keys.fence(user_id),
-            self.keys.lock(user_id),
-            self.keys.sources(user_id),
-            self.keys.profile(user_id),
+            self.keys.fence(user),
+            self.keys.lock(user),
+            self.keys.sources(user),
+            self.keys.profile(user),
         ];
         let mut longest = 0;
         for (connector, source, keep_for) in sources {
-            let key = self.keys.source(user_id, connector);
+            let key = self.keys.source(user, connector);
             let value = serde_json::to_vec(source).expect("cached sources serialize");
             let value = self.sealer.seal(&key, &value);
             pipe.cmd("SET")
@@ -162,14 +163,14 @@ impl RedisStore {
         }
         if !sources.is_empty() {
             let mut add = redis::cmd("SADD");
-            add.arg(self.keys.sources(user_id));
+            add.arg(self.keys.sources(user));
             for (connector, _, _) in sources {
                 add.arg(connector);
             }
             pipe.add_command(add).ignore();
         }
         if let Some((profile, keep_for)) = profile {
-            let key = self.keys.profile(user_id);
+            let key = self.keys.profile(user);
             let body = self.sealer.seal(&field_name(&key, "body"), &profile.body);
             let subject = self
                 .sealer
@@ -203,9 +204,9 @@ impl RedisStore {
     }
 
     /// Release the user's lock if `token` still holds it.
-    pub async fn unlock(&self, user_id: &str, token: &str) -> Result<(), RedisError> {
+    pub async fn unlock(&self, user: &UserKey, token: &str) -> Result<(), RedisError> {
         let mut invocation = self.unlock.prepare_invoke();
-        invocation.key(self.keys.lock(user_id)).arg(token);
+        invocation.key(self.keys.lock(user)).arg(token);
         self.link.script::<i64>(invocation).await.map(|_| ())
     }
 
@@ -215,47 +216,45 @@ impl RedisStore {
     pub async fn claim(
         &self,
         lock: redis::Cmd,
-        user_id: &str,
+        user: &UserKey,
         connectors: &[&str],
     ) -> Result<(bool, Option<String>, Vec<Option<CachedSource>>), RedisError> {
         let mut pipe = redis::pipe();
         pipe.add_command(lock);
-        pipe.cmd("GET").arg(self.keys.fence(user_id));
+        pipe.cmd("GET").arg(self.keys.fence(user));
         if connectors.is_empty() {
             let (taken, fence): (Option<String>, Option<String>) = self.link.run(&pipe).await?;
             return Ok((taken.is_some(), fence, Vec::new()));
         }
-        pipe.add_command(self.mget_sources(user_id, connectors));
+        pipe.add_command(self.mget_sources(user, connectors));
         let (taken, fence, values): (Option<String>, Option<String>, Vec<Option<Vec<u8>>>) =
             self.link.run(&pipe).await?;
         Ok((
             taken.is_some(),
             fence,
-            self.parse_sources(user_id, connectors, values),
+            self.parse_sources(user, connectors, values),
         ))
     }
 
     /// The per-source answers of `connectors`, in order, in one round trip.
     pub async fn sources(
         &self,
-        user_id: &str,
+        user: &UserKey,
         connectors: &[&str],
     ) -> Result<Vec<Option<CachedSource>>, RedisError> {
         if connectors.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<Vec<u8>>> = self
-            .link
-            .run(&self.mget_sources(user_id, connectors))
-            .await?;
-        Ok(self.parse_sources(user_id, connectors, values))
+        let values: Vec<Option<Vec<u8>>> =
+            self.link.run(&self.mget_sources(user, connectors)).await?;
+        Ok(self.parse_sources(user, connectors, values))
     }
 
     /// Per-source answers of `connectors` as read from Redis, opened; one that does not open,
     /// is too large or does not parse counts as absent.
     fn parse_sources(
         &self,
-        user_id: &str,
+        user: &UserKey,
         connectors: &[&str],
         values: Vec<Option<Vec<u8>>>,
     ) -> Vec<Option<CachedSource>> {
@@ -263,16 +262,16 @@ impl RedisStore {
             .into_iter()
             .zip(connectors)
             .map(|(value, connector)| {
-                let key = self.keys.source(user_id, connector);
+                let key = self.keys.source(user, connector);
                 parse_source(value.and_then(|v| self.sealer.open(&key, v)))
             })
             .collect()
     }
 
-    fn mget_sources(&self, user_id: &str, connectors: &[&str]) -> redis::Cmd {
+    fn mget_sources(&self, user: &UserKey, connectors: &[&str]) -> redis::Cmd {
         let mut mget = redis::cmd("MGET");
         for connector in connectors {
-            mget.arg(self.keys.source(user_id, connector));
+            mget.arg(self.keys.source(user, connector));
         }
         mget
     }
@@ -283,20 +282,20 @@ impl RedisStore {
     /// no write begun before this lands after it. Atomic.
     pub async fn erase<'a>(
         &self,
-        user_id: &str,
+        user: &UserKey,
         connectors: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), RedisError> {
         let mut invocation = self.erase.prepare_invoke();
         invocation
-            .key(self.keys.fence(user_id))
-            .key(self.keys.sources(user_id));
-        for key in self.keys.all_of(user_id, connectors) {
+            .key(self.keys.fence(user))
+            .key(self.keys.sources(user));
+        for key in self.keys.all_of(user, connectors) {
             invocation.key(key);
         }
         invocation
             .arg(uuid::Uuid::new_v4().simple().to_string())
             .arg(millis(FENCE_TTL))
-            .arg(self.keys.source_prefix(user_id));
+            .arg(self.keys.source_prefix(user));
         self.link.script::<i64>(invocation).await.map(|_| ())
     }
 

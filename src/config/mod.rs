@@ -1,8 +1,11 @@
 //! `config.yaml`: typed settings, `${VAR}` substitution, and validation that reports every
 //! problem at once with its key path (for `enrichd check-config` and at start-up).
 
+mod auth;
 mod env;
 mod validate;
+
+pub use auth::{AuthConfig, KeyConfig};
 
 pub(crate) use env::substitute;
 pub(crate) use validate::connector_issues;
@@ -19,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     connectors::Factories,
+    privacy::KeyedHasher,
     redis_link::{RedisTarget, TlsFiles},
     sealing::Sealer,
 };
@@ -49,6 +53,49 @@ pub struct Config {
     pub sealer: Sealer,
     /// `telemetry:` — traces.
     pub telemetry: TelemetryConfig,
+    /// `privacy:` — suppressions and the audit trail.
+    pub privacy: PrivacyConfig,
+    /// `privacy.hash_key`, checked and ready (none: suppression is off).
+    pub hasher: Option<KeyedHasher>,
+    /// `metrics:` — what metrics are labelled with.
+    pub metrics: MetricsConfig,
+}
+
+/// `privacy:` — suppressions and the audit trail (PRODUCT.md §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// 32 bytes of base64: the key of the HMAC-SHA-256 hashes suppressions and the audit
+    /// trail hold instead of identifiers. Empty: suppression is off, and the audit trail
+    /// names users only as `user`.
+    pub hash_key: Secret,
+    /// Where suppressions are kept when there is no Redis.
+    pub state_file: PathBuf,
+    /// Entries the audit stream keeps (trimmed approximately, `MAXLEN ~`).
+    pub audit_max_entries: u64,
+    /// The most suppressed identifiers, over every tenant (each replica holds them all in
+    /// process: 1,000,000 take about 70 MB).
+    pub max_suppressions: usize,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> PrivacyConfig {
+        PrivacyConfig {
+            hash_key: Secret::default(),
+            state_file: PathBuf::from("enrichd-privacy.json"),
+            audit_max_entries: 100_000,
+            max_suppressions: 1_000_000,
+        }
+    }
+}
+
+/// `metrics:` — optional labels.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Label `enrichd_http_requests_total` with the caller's tenant (the configured tenants
+    /// and `default`; others as `other`).
+    pub tenant_label: bool,
 }
 
 /// `telemetry:` — where traces go (nowhere unless `otlp` is set).
@@ -159,16 +206,6 @@ impl Default for ServerConfig {
             body_timeout_ms: 10_000,
         }
     }
-}
-
-/// `auth:` — who may call the API. Empty lists switch authentication off.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Bearer keys accepted on `/v1` routes. Empty strings are ignored.
-    pub api_keys: Vec<Secret>,
-    /// Bearer tokens accepted on admin routes (and on `/v1` routes).
-    pub admin_tokens: Vec<Secret>,
 }
 
 /// `cache:` — where merged profiles are kept and for how long.

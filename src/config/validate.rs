@@ -12,14 +12,14 @@ use serde_json::{Map, Value};
 use enrichd_sdk::Secret;
 
 use super::{
-    AuthConfig, CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig,
-    HealthCheckConfig, SentinelConfig, ServerConfig, TelemetryConfig,
+    CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig, HealthCheckConfig,
+    MetricsConfig, PrivacyConfig, SentinelConfig, ServerConfig, TelemetryConfig,
 };
 use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
-use crate::{redis_link::TlsFiles, sealing::Sealer};
+use crate::{privacy::KeyedHasher, redis_link::TlsFiles, sealing::Sealer};
 
-const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry";
+const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry, privacy, metrics";
 
 /// Validate the whole configuration.
 pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<ConfigIssue>> {
@@ -35,7 +35,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
         }
     };
     let server: ServerConfig = section(map.remove("server"), "server", &mut issues);
-    let mut auth: AuthConfig = section(map.remove("auth"), "auth", &mut issues);
+    let auth = super::auth::section(map.remove("auth"), &mut issues);
     let cache: CacheConfig = section(map.remove("cache"), "cache", &mut issues);
     let enrichment: EnrichmentConfig = section(map.remove("enrichment"), "enrichment", &mut issues);
     let connectors_dir: Option<PathBuf> =
@@ -43,6 +43,8 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     let health_check = section(map.remove("health_check"), "health_check", &mut issues);
     let state_file: Option<PathBuf> = section(map.remove("state_file"), "state_file", &mut issues);
     let telemetry: TelemetryConfig = section(map.remove("telemetry"), "telemetry", &mut issues);
+    let privacy: PrivacyConfig = section(map.remove("privacy"), "privacy", &mut issues);
+    let metrics: MetricsConfig = section(map.remove("metrics"), "metrics", &mut issues);
     let connectors = connectors(map.remove("connectors"), factories, &mut issues);
     for key in map.keys() {
         issues.push(ConfigIssue::new(
@@ -58,8 +60,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     let sealer = load_sealer(&cache, &mut issues);
     check_enrichment(&enrichment, &connectors, &mut issues);
     check_telemetry(&telemetry, &mut issues);
-    auth.api_keys.retain(|key| !key.is_empty());
-    auth.admin_tokens.retain(|key| !key.is_empty());
+    let hasher = load_hasher(&privacy, &mut issues);
 
     if issues.is_empty() {
         Ok(Config {
@@ -75,6 +76,9 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             redis_tls,
             sealer,
             telemetry,
+            privacy,
+            hasher,
+            metrics,
         })
     } else {
         Err(issues)
@@ -93,7 +97,7 @@ fn section<T: DeserializeOwned + Default>(
     }
 }
 
-fn typed<T: DeserializeOwned>(
+pub(super) fn typed<T: DeserializeOwned>(
     value: Value,
     path: &str,
     issues: &mut Vec<ConfigIssue>,
@@ -445,6 +449,31 @@ fn load_sealer(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) -> Sealer {
     })
 }
 
+/// `privacy:`: the hash key (never quoted) and the bounds.
+fn load_hasher(privacy: &PrivacyConfig, issues: &mut Vec<ConfigIssue>) -> Option<KeyedHasher> {
+    if privacy.audit_max_entries == 0 {
+        issues.push(ConfigIssue::new(
+            "privacy.audit_max_entries",
+            "must be at least 1",
+        ));
+    }
+    if privacy.max_suppressions == 0 {
+        issues.push(ConfigIssue::new(
+            "privacy.max_suppressions",
+            "must be at least 1",
+        ));
+    }
+    if privacy.state_file.as_os_str().is_empty() {
+        issues.push(ConfigIssue::new("privacy.state_file", "must not be empty"));
+    }
+    if privacy.hash_key.is_empty() {
+        return None;
+    }
+    KeyedHasher::from_base64(privacy.hash_key.expose())
+        .map_err(|message| issues.push(ConfigIssue::new("privacy.hash_key", message)))
+        .ok()
+}
+
 /// Read the certificate files of `cache.tls`; each problem is an issue at its key.
 fn load_tls(cache: &CacheConfig, issues: &mut Vec<ConfigIssue>) -> TlsFiles {
     let tls = &cache.tls;
@@ -738,6 +767,33 @@ surprise: 1
         let config = parse("auth: {api_keys: [k1, \"\"], admin_tokens: [a1]}").unwrap();
         assert_eq!(config.auth.api_keys.len(), 1);
         assert!(config.auth_enabled());
+    }
+
+    #[test]
+    fn privacy_settings_are_checked_without_quoting_the_key() {
+        let found = parse(
+            "privacy: {hash_key: \"c2hvcnQ=\", audit_max_entries: 0, max_suppressions: 0, state_file: \"\"}",
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = found.issues.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "privacy.audit_max_entries",
+                "privacy.max_suppressions",
+                "privacy.state_file",
+                "privacy.hash_key"
+            ]
+        );
+        assert!(!found.to_string().contains("c2hvcnQ="), "{found}");
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let config = parse(&format!(
+            "privacy: {{hash_key: \"{key}\"}}\nmetrics: {{tenant_label: true}}"
+        ))
+        .unwrap();
+        assert!(config.hasher.is_some());
+        assert!(config.metrics.tenant_label);
+        assert!(parse("").unwrap().hasher.is_none());
     }
 
     #[test]

@@ -15,13 +15,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     cache::Keys,
-    domain::UserId,
+    domain::{Tenant, UserId, UserKey},
     redis_link::{RedisError, RedisLink},
     tasks::Tasks,
 };
 
-/// The largest message read from the events channel; enrichd's own are under 1 KiB.
+/// The largest message read from the events channel; enrichd's own are under 4 KiB.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+
+/// The most hashes one `Suppressions` event carries (a user id, an email, a phone and
+/// `MAX_HANDLES` handles).
+const MAX_EVENT_HASHES: usize = 3 + crate::domain::MAX_HANDLES;
+
+/// A keyed hash as events carry it: 64 lowercase hex digits.
+fn is_hash_hex(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 /// Something every replica should know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +41,19 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 pub enum Event {
     /// Drop the in-process copy of this user's profile; when `erased`, the user was erased:
     /// also stop every write about them begun before (see `cache::fence`).
+    /// `tenant` is absent for the default tenant (as replicas from before tenants send it).
     Invalidate {
         user_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant: Option<String>,
         #[serde(default)]
         erased: bool,
+    },
+    /// Identifiers were suppressed (or, `lifted`, no longer are): keyed hashes, in hex.
+    Suppressions {
+        hashes: Vec<String>,
+        #[serde(default)]
+        lifted: bool,
     },
     /// Do not call this connector before `until_ms` (Unix ms).
     Block { connector: String, until_ms: u64 },
@@ -44,6 +65,27 @@ pub enum Event {
     Reload { connector: String },
     /// An operator rescanned `connectors_dir`: rescan it here too.
     Discover,
+}
+
+impl Event {
+    /// Drop (or, `erased`, forget) `user`'s in-process state.
+    pub fn invalidate(user: &UserKey, erased: bool) -> Event {
+        Event::Invalidate {
+            user_id: user.user_id().to_owned(),
+            tenant: user.tenant_name().map(str::to_owned),
+            erased,
+        }
+    }
+
+    /// The user an `Invalidate` event is about (checked when the event was read).
+    pub fn user(user_id: &str, tenant: Option<&str>) -> Option<UserKey> {
+        UserId::parse(user_id).ok()?;
+        let tenant = match tenant {
+            None => Tenant::default_tenant(),
+            Some(name) => Tenant::parse(name).ok().filter(|t| !t.is_default())?,
+        };
+        Some(UserKey::new(&tenant, user_id))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,10 +202,16 @@ impl Coordination {
         if envelope.from == self.instance {
             return None;
         }
-        match &envelope.event {
-            Event::Invalidate { user_id, .. } if UserId::parse(user_id).is_err() => None,
-            _ => Some(envelope.event),
-        }
+        let valid = match &envelope.event {
+            Event::Invalidate {
+                user_id, tenant, ..
+            } => Event::user(user_id, tenant.as_deref()).is_some(),
+            Event::Suppressions { hashes, .. } => {
+                hashes.len() <= MAX_EVENT_HASHES && hashes.iter().all(|h| is_hash_hex(h))
+            }
+            _ => true,
+        };
+        valid.then_some(envelope.event)
     }
 
     /// Count one call of `connector` in the current window of every replica; `false` when the
@@ -186,23 +234,18 @@ impl Coordination {
         Ok(allowed == 1)
     }
 
-    /// The command that takes `user_id`'s lock for `ttl` (`SET NX PX`, answering `OK` or nil),
+    /// The command that takes `user`'s lock (in the user's hash slot, beside their other keys) for `ttl` (`SET NX PX`, answering `OK` or nil),
     /// and the token that releases it: for callers that send it in a pipeline with other
     /// commands of the same user (the cache's writes release it, in their script).
-    pub fn lock_command(&self, user_id: &str, ttl: Duration) -> (redis::Cmd, String) {
+    pub fn lock_command(&self, user: &UserKey, ttl: Duration) -> (redis::Cmd, String) {
         let token = uuid::Uuid::new_v4().to_string();
         let mut set = redis::cmd("SET");
-        set.arg(self.lock_key(user_id))
+        set.arg(self.keys.lock(user))
             .arg(&token)
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
         (set, token)
-    }
-
-    /// The lock key lives in the user's hash slot, beside the user's other keys.
-    fn lock_key(&self, user_id: &str) -> String {
-        self.keys.lock(user_id)
     }
 }
 
@@ -229,7 +272,30 @@ mod tests {
             event,
             Some(Event::Invalidate {
                 user_id: "u-1".into(),
+                tenant: None,
                 erased: false
+            })
+        );
+        let tenant = here.read(&envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "invalidate", "user_id": "u-1", "tenant": "marketing", "erased": true}),
+        ));
+        assert_eq!(
+            tenant,
+            Some(Event::invalidate(
+                &UserKey::new(&Tenant::parse("marketing").unwrap(), "u-1"),
+                true
+            ))
+        );
+        let hash = "ab".repeat(32);
+        assert_eq!(
+            here.read(&envelope(
+                "elsewhere",
+                serde_json::json!({"kind": "suppressions", "hashes": [hash]}),
+            )),
+            Some(Event::Suppressions {
+                hashes: vec![hash],
+                lifted: false
             })
         );
         let own = envelope(
@@ -246,12 +312,42 @@ mod tests {
             "elsewhere",
             serde_json::json!({"kind": "invalidate", "user_id": "a b{c}"}),
         );
+        let bad_tenant = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "invalidate", "user_id": "u-1", "tenant": "Bad Tenant"}),
+        );
+        let default_spelled_out = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "invalidate", "user_id": "u-1", "tenant": "default"}),
+        );
+        let bad_hash = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "suppressions", "hashes": ["AB".repeat(32)]}),
+        );
+        let short_hash = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "suppressions", "hashes": ["ab"]}),
+        );
+        let many_hashes = envelope(
+            "elsewhere",
+            serde_json::json!({"kind": "suppressions", "hashes": vec!["ab".repeat(32); MAX_EVENT_HASHES + 1]}),
+        );
         let unknown = envelope("elsewhere", serde_json::json!({"kind": "explode"}));
         let huge = envelope(
             "elsewhere",
             serde_json::json!({"kind": "reload", "connector": "x".repeat(MAX_EVENT_BYTES)}),
         );
-        for message in [bad_user, unknown, huge, b"not json".to_vec()] {
+        for message in [
+            bad_user,
+            bad_tenant,
+            default_spelled_out,
+            bad_hash,
+            short_hash,
+            many_hashes,
+            unknown,
+            huge,
+            b"not json".to_vec(),
+        ] {
             assert_eq!(here.read(&message), None);
         }
     }

@@ -12,6 +12,7 @@ pub use self::stand_in_server::StandInServer;
 use crate::{
     config::{Config, ConnectorConfig, EMBEDDED_DEFAULT},
     connectors::Factories,
+    privacy::KeyedHasher,
     startup::Application,
 };
 
@@ -29,6 +30,12 @@ pub async fn run(bind: &str) -> anyhow::Result<()> {
     config.cache.redis_url = Default::default();
     config.auth = Default::default();
     config.connectors = BTreeMap::new();
+    // Suppressions work in the demo, under a key of its own and in a file of its own: both
+    // forgotten when it stops.
+    config.hasher = Some(KeyedHasher::generate());
+    config.privacy.state_file =
+        std::env::temp_dir().join(format!("enrichd-demo-privacy-{}.json", std::process::id()));
+    let privacy_file = config.privacy.state_file.clone();
 
     let mut sample = Subject::new("demo-user-1");
     let mut stand_ins = Vec::new();
@@ -65,8 +72,10 @@ pub async fn run(bind: &str) -> anyhow::Result<()> {
     let profile = enrich_sample(&base, &sample).await?;
     println!("\nEnriched the sample user through POST {base}/v1/enrich:\n{profile}\n");
     print_examples(&base, &sample);
-    serving.await??;
+    let served = serving.await;
     drop(stand_ins);
+    let _ = std::fs::remove_file(&privacy_file);
+    served??;
     Ok(())
 }
 
@@ -103,6 +112,11 @@ fn print_examples(base: &str, sample: &Subject) {
         "  curl -s -X DELETE {base}/v1/profiles/{} -o /dev/null -w '%{{http_code}}\\n'",
         sample.user_id
     );
+    println!(
+        "  curl -s -X POST {base}/v1/suppressions -H 'content-type: application/json' -d '{{\"email\": \"{}\"}}' -w '%{{http_code}}\\n'",
+        sample.email.as_deref().unwrap_or("someone@example.com")
+    );
+    println!("  curl -s {base}/v1/audit");
     println!("  curl -s {base}/readyz");
     println!("  curl -s {base}/metrics | grep ^enrichd_");
     println!("The API's documentation, to read and try in a browser: {base}/docs");

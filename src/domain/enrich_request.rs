@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 use enrichd_sdk::Subject;
 use serde::Deserialize;
 
-use super::{FieldError, MAX_HANDLES, UserId, parse_email, parse_handle, parse_phone};
+use super::{FieldError, MAX_HANDLES, Tenant, UserId, parse_email, parse_handle, parse_phone};
 
 /// The request body exactly as sent; unknown fields are refused.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -37,6 +37,8 @@ pub struct EnrichRequestBody {
 /// A validated enrichment request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnrichRequest {
+    /// The caller's tenant: the profile read and written is this tenant's.
+    pub tenant: Tenant,
     pub subject: Subject,
     /// The connectors to ask, when the caller limited them (deduplicated, in request order).
     pub connectors: Option<Vec<String>>,
@@ -46,35 +48,48 @@ pub struct EnrichRequest {
     pub timeout: Option<Duration>,
 }
 
+/// Add the identifiers a caller sent to `subject`, each validated and named in the error as
+/// the caller wrote it (`handles.github`).
+pub fn add_identifiers(
+    subject: &mut Subject,
+    email: Option<String>,
+    phone: Option<String>,
+    handles: Option<BTreeMap<String, String>>,
+) -> Result<(), FieldError> {
+    if let Some(email) = email {
+        subject.email = Some(parse_email(&email).map_err(|m| FieldError::new("email", m))?);
+    }
+    if let Some(phone) = phone {
+        subject.phone = Some(parse_phone(&phone).map_err(|m| FieldError::new("phone", m))?);
+    }
+    let handles = handles.unwrap_or_default();
+    if handles.len() > MAX_HANDLES {
+        return Err(FieldError::new(
+            "handles",
+            format!(
+                "holds {} handles; at most {MAX_HANDLES} are allowed",
+                handles.len()
+            ),
+        ));
+    }
+    for (platform, handle) in handles {
+        let (platform, handle) = parse_handle(&platform, &handle)
+            .map_err(|m| FieldError::new(format!("handles.{platform}"), m))?;
+        subject.handles.insert(platform, handle);
+    }
+    Ok(())
+}
+
 impl EnrichRequest {
-    /// Validate `body`; `is_connector` tells which connector names exist.
+    /// Validate `body` (for the default tenant: the caller's is set by the API layer);
+    /// `is_connector` tells which connector names exist.
     pub fn parse(
         body: EnrichRequestBody,
         is_connector: &dyn Fn(&str) -> bool,
     ) -> Result<EnrichRequest, FieldError> {
         let user_id = UserId::parse(&body.user_id).map_err(|m| FieldError::new("user_id", m))?;
         let mut subject = Subject::new(user_id.into_string());
-        if let Some(email) = body.email {
-            subject.email = Some(parse_email(&email).map_err(|m| FieldError::new("email", m))?);
-        }
-        if let Some(phone) = body.phone {
-            subject.phone = Some(parse_phone(&phone).map_err(|m| FieldError::new("phone", m))?);
-        }
-        let handles = body.handles.unwrap_or_default();
-        if handles.len() > MAX_HANDLES {
-            return Err(FieldError::new(
-                "handles",
-                format!(
-                    "holds {} handles; at most {MAX_HANDLES} are allowed",
-                    handles.len()
-                ),
-            ));
-        }
-        for (platform, handle) in handles {
-            let (platform, handle) = parse_handle(&platform, &handle)
-                .map_err(|m| FieldError::new(format!("handles.{platform}"), m))?;
-            subject.handles.insert(platform, handle);
-        }
+        add_identifiers(&mut subject, body.email, body.phone, body.handles)?;
         let connectors = match body.connectors {
             None => None,
             Some(names) if names.is_empty() => {
@@ -105,6 +120,7 @@ impl EnrichRequest {
             None => None,
         };
         Ok(EnrichRequest {
+            tenant: Tenant::default(),
             subject,
             connectors,
             refresh: body.refresh.unwrap_or(false),

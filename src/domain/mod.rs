@@ -2,9 +2,11 @@
 
 mod enrich_request;
 mod identifiers;
+mod tenant;
 
-pub use enrich_request::{EnrichRequest, EnrichRequestBody};
+pub use enrich_request::{EnrichRequest, EnrichRequestBody, add_identifiers};
 pub use identifiers::{UserId, parse_email, parse_handle, parse_phone};
+pub use tenant::{Tenant, UserKey};
 
 use enrichd_sdk::Subject;
 

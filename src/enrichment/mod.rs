@@ -36,9 +36,10 @@ use crate::{
     config::Config,
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
-    domain::{EnrichRequest, MAX_HANDLES},
+    domain::{EnrichRequest, MAX_HANDLES, Tenant, UserKey},
     metrics::Metrics,
     per_user::PerUser,
+    privacy::{Suppressions, Verdict},
     redis_link::RedisError,
     tasks::Tasks,
     traces::Traces,
@@ -53,6 +54,12 @@ pub enum EnrichError {
     /// An identical enrichment already in flight did not finish within this request's deadline.
     #[error("the enrichment did not finish within the deadline")]
     DeadlineExceeded,
+    /// An identifier of the subject (sent, or remembered for the user) is suppressed.
+    #[error("an identifier of the subject is suppressed")]
+    SubjectSuppressed,
+    /// The suppression list is not loaded yet, so nobody can tell whether the subject is.
+    #[error("the suppression list is not loaded")]
+    SuppressionsUnknown,
 }
 
 /// How long profiles stay fresh, by outcome.
@@ -98,6 +105,7 @@ struct Inner {
     arrivals: PerUser<Notify>,
     tasks: Tasks,
     traces: Traces,
+    suppressions: Arc<Suppressions>,
 }
 
 /// A freshly built profile, as it is cached.
@@ -108,6 +116,8 @@ struct Built {
 
 /// What to enrich, once the cache has had its say.
 struct Job {
+    /// The user (of the caller's tenant) everything is read and written under.
+    user: UserKey,
     subject: Subject,
     connectors: Option<Vec<String>>,
     /// Whether the result is the user's shared profile (stored, and per-source answers reused).
@@ -115,6 +125,15 @@ struct Job {
     /// Whether cached per-source answers may stand in for calls.
     reuse_sources: bool,
     deadline: Instant,
+}
+
+/// What the merge of answers that arrive after the deadline works on.
+struct LateAnswers {
+    fence: Fence,
+    user: UserKey,
+    subject: Arc<Subject>,
+    targets: Vec<Arc<ConnectorEntry>>,
+    outcomes: Vec<SourceOutcome>,
 }
 
 /// The process-wide services an [`Enricher`] works with.
@@ -126,6 +145,8 @@ pub struct Services {
     /// The owner of the background work (late answers, refreshes, writes).
     pub tasks: Tasks,
     pub traces: Traces,
+    /// The identifiers nobody may enrich.
+    pub suppressions: Arc<Suppressions>,
 }
 
 impl Enricher {
@@ -141,6 +162,7 @@ impl Enricher {
             metrics,
             tasks,
             traces,
+            suppressions,
         } = services;
         let secs = Duration::from_secs;
         let limits = Limits {
@@ -173,6 +195,7 @@ impl Enricher {
                 arrivals: PerUser::default(),
                 tasks,
                 traces,
+                suppressions,
             }),
         }
     }
@@ -181,23 +204,30 @@ impl Enricher {
     ///
     /// A fresh cached profile is served as is; a stale one is served at once while one
     /// background refresh runs. A request naming its own `connectors` gets a fresh, partial
-    /// view: it neither reads nor replaces the user's shared cached profile.
+    /// view: it neither reads nor replaces the user's shared cached profile. A subject with a
+    /// suppressed identifier — sent now, or remembered for the user — is refused before
+    /// anything is read, called or stored.
     pub async fn enrich(&self, request: EnrichRequest) -> Result<Bytes, EnrichError> {
+        self.inner.admit(&request.tenant, &request.subject)?;
         let deadline = Instant::now()
             + request
                 .timeout
                 .map_or(self.inner.deadline, |t| t.min(self.inner.deadline));
         let shared = request.connectors.is_none();
+        let user = UserKey::new(&request.tenant, &request.subject.user_id);
         let mut subject = request.subject;
         if shared && !request.refresh {
             let traced = self
                 .inner
                 .traces
                 .child("cache.lookup", SpanKind::Internal, Vec::new());
-            let (result, answer) = match self.inner.cache.lookup(&subject.user_id).await {
+            let (result, answer) = match self.inner.cache.lookup(&user).await {
                 None => ("miss", None),
                 Some(cached) => {
                     let remembered = cached.subject();
+                    if let Some(remembered) = &remembered {
+                        self.inner.admit(&request.tenant, remembered)?;
+                    }
                     if !covers(remembered.as_ref(), &subject) {
                         subject = remembered_with(remembered, subject);
                         ("new_identifiers", None)
@@ -207,7 +237,7 @@ impl Enricher {
                             Some(with_cache_status(&cached.body, CacheStatus::Hit)),
                         )
                     } else {
-                        self.revalidate(remembered.unwrap_or_else(|| subject.clone()));
+                        self.revalidate(&user, remembered.unwrap_or_else(|| subject.clone()));
                         let stale = with_cache_status(&cached.body, CacheStatus::Stale);
                         ("stale", Some(stale))
                     }
@@ -222,6 +252,7 @@ impl Enricher {
             }
         }
         let job = Job {
+            user,
             subject,
             connectors: request.connectors,
             shared,
@@ -237,23 +268,50 @@ impl Enricher {
         Ok(with_cache_status(&built.body, status))
     }
 
-    /// The cached profile of a user, fresh (`hit`) or stale (`stale`).
-    pub async fn cached(&self, user_id: &str) -> Option<Bytes> {
-        let cached = self.inner.cache.lookup(user_id).await?;
+    /// The cached profile of a user, fresh (`hit`) or stale (`stale`); refused when the user
+    /// or an identifier remembered for them is suppressed.
+    pub async fn cached(&self, user: &UserKey) -> Result<Option<Bytes>, EnrichError> {
+        let tenant = user.tenant();
+        self.inner.admit(&tenant, &Subject::new(user.user_id()))?;
+        let Some(cached) = self.inner.cache.lookup(user).await else {
+            return Ok(None);
+        };
+        if let Some(remembered) = cached.subject() {
+            self.inner.admit(&tenant, &remembered)?;
+        }
         let status = if cached.is_fresh(SystemTime::now()) {
             CacheStatus::Hit
         } else {
             CacheStatus::Stale
         };
-        Some(with_cache_status(&cached.body, status))
+        Ok(Some(with_cache_status(&cached.body, status)))
+    }
+
+    /// The identifiers remembered for a user (for `DELETE ?suppress=true`): the user id, and
+    /// those the cached profile was built from.
+    pub async fn remembered(&self, user: &UserKey) -> Subject {
+        let remembered = self
+            .inner
+            .cache
+            .lookup(user)
+            .await
+            .and_then(|c| c.subject());
+        match remembered {
+            Some(subject) if subject.user_id == user.user_id() => subject,
+            _ => Subject::new(user.user_id()),
+        }
     }
 
     /// Re-enrich a cached user with the identifiers remembered for them; `None` when nothing
     /// is cached (there is nothing to refresh from).
-    pub async fn refresh(&self, user_id: &str) -> Option<Result<Bytes, EnrichError>> {
-        let cached = self.inner.cache.lookup(user_id).await?;
-        let subject = cached.subject().unwrap_or_else(|| Subject::new(user_id));
+    pub async fn refresh(&self, user: &UserKey) -> Option<Result<Bytes, EnrichError>> {
+        let cached = self.inner.cache.lookup(user).await?;
+        let subject = cached
+            .subject()
+            .filter(|s| s.user_id == user.user_id())
+            .unwrap_or_else(|| Subject::new(user.user_id()));
         let request = EnrichRequest {
+            tenant: user.tenant(),
             subject,
             connectors: None,
             refresh: true,
@@ -265,10 +323,10 @@ impl Enricher {
     /// Erase everything cached about a user, on every tier and replica. Work about the user
     /// begun before — writes still queued, late answers, refreshes, on any replica — is
     /// fenced: none of it lands afterwards.
-    pub async fn erase(&self, user_id: &str) -> Result<(), RedisError> {
+    pub async fn erase(&self, user: &UserKey) -> Result<(), RedisError> {
         let snapshot = self.inner.registry.snapshot();
         let names: Vec<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
-        self.inner.cache.erase(user_id, &names).await
+        self.inner.cache.erase(user, &names).await
     }
 
     /// Identical enrichments in flight share one fan-out; joiners are counted.
@@ -319,16 +377,16 @@ impl Enricher {
                 inner: inner.clone(),
                 key,
             };
-            let user_id = job.subject.user_id.clone();
+            let user = job.user.clone();
             let (result, writes) = inner.produce(job).await;
             if let Some(writes) = writes {
-                let written = inner.write_behind(&user_id, writes);
+                let written = inner.write_behind(&user, writes);
                 let finished = handle.get().and_then(WeakShared::upgrade);
                 let this = inner.clone();
                 inner.tasks.spawn(async move {
                     let _keep = (finished, registered);
                     written.clone().await;
-                    this.writes_done(&user_id, &written);
+                    this.writes_done(&user, &written);
                 });
             }
             result
@@ -342,9 +400,10 @@ impl Enricher {
     }
 
     /// Refresh a stale profile in the background (coalesced with any refresh in flight).
-    fn revalidate(&self, subject: Subject) {
+    fn revalidate(&self, user: &UserKey, subject: Subject) {
         let this = self.clone();
         let job = Job {
+            user: user.clone(),
             subject,
             connectors: None,
             shared: true,
@@ -356,9 +415,9 @@ impl Enricher {
         });
     }
 
-    /// Another replica wrote a profile of `user_id`: wake the requests waiting for it.
-    pub fn profile_arrived(&self, user_id: &str) {
-        if let Some(arrival) = self.inner.arrivals.get(user_id) {
+    /// Another replica wrote a profile of `user`: wake the requests waiting for it.
+    pub fn profile_arrived(&self, user: &UserKey) {
+        if let Some(arrival) = self.inner.arrivals.get(user.as_str()) {
             arrival.notify_waiters();
         }
     }
@@ -389,7 +448,7 @@ impl Enricher {
 /// does, so that other replicas need not wait for it to expire.
 struct UserLock {
     inner: Arc<Inner>,
-    user_id: String,
+    user: UserKey,
     token: Option<String>,
 }
 
@@ -409,9 +468,9 @@ impl Drop for UserLock {
             return; // The runtime is gone: the lock expires on its own.
         }
         let cache = self.inner.cache.clone();
-        let user_id = std::mem::take(&mut self.user_id);
+        let user = self.user.clone();
         self.inner.tasks.spawn(async move {
-            cache.release(&user_id, &token).await;
+            cache.release(&user, &token).await;
         });
     }
 }
@@ -434,15 +493,24 @@ impl Drop for Registered {
 }
 
 impl Inner {
+    /// Whether `subject` of `tenant` may be enriched (see [`Suppressions::check`]).
+    fn admit(&self, tenant: &Tenant, subject: &Subject) -> Result<(), EnrichError> {
+        match self.suppressions.check(tenant, subject) {
+            Verdict::Clear => Ok(()),
+            Verdict::Suppressed => Err(EnrichError::SubjectSuppressed),
+            Verdict::Unknown => Err(EnrichError::SuppressionsUnknown),
+        }
+    }
+
     fn writing(&self) -> std::sync::MutexGuard<'_, HashMap<String, Written>> {
         self.writing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queue the writes of a user's enrichment behind any still running for that user (so an
     /// older profile never lands after a newer one) and register them until they are done.
-    fn write_behind(&self, user_id: &str, writes: BoxFuture<'static, ()>) -> Written {
+    fn write_behind(&self, user: &UserKey, writes: BoxFuture<'static, ()>) -> Written {
         let mut writing = self.writing();
-        let queued = match writing.get(user_id) {
+        let queued = match writing.get(user.as_str()) {
             Some(before) => {
                 let before = before.clone();
                 async move {
@@ -454,26 +522,26 @@ impl Inner {
             }
             None => writes.shared(),
         };
-        writing.insert(user_id.to_owned(), queued.clone());
+        writing.insert(user.as_str().to_owned(), queued.clone());
         queued
     }
 
     /// Wait for the writes under way for a user, if any.
-    async fn writes_of(&self, user_id: &str) {
-        let pending = self.writing().get(user_id).cloned();
+    async fn writes_of(&self, user: &UserKey) {
+        let pending = self.writing().get(user.as_str()).cloned();
         if let Some(pending) = pending {
             pending.await;
         }
     }
 
     /// Forget finished writes (unless newer ones were queued behind them meanwhile).
-    fn writes_done(&self, user_id: &str, written: &Written) {
+    fn writes_done(&self, user: &UserKey, written: &Written) {
         let mut writing = self.writing();
         if writing
-            .get(user_id)
+            .get(user.as_str())
             .is_some_and(|current| current.ptr_eq(written))
         {
-            writing.remove(user_id);
+            writing.remove(user.as_str());
         }
     }
 
@@ -482,16 +550,17 @@ impl Inner {
     async fn produce(self: &Arc<Self>, job: Job) -> (Result<Arc<Built>, EnrichError>, Writes) {
         let started = Instant::now();
         let targets = targets(&self.registry.snapshot(), job.connectors.as_deref());
-        let mut fence = self.cache.fence(&job.subject.user_id);
+        let user = job.user.clone();
+        let mut fence = self.cache.fence(&user);
         let mut lock = UserLock {
             inner: self.clone(),
-            user_id: job.subject.user_id.clone(),
+            user: user.clone(),
             token: None,
         };
         let mut known = Vec::new();
         if job.shared {
             // Our own writes for this user still hold its lock: let them finish first.
-            self.writes_of(&job.subject.user_id).await;
+            self.writes_of(&user).await;
             // One round trip: the user's lock, its erasure fence, and the per-source answers
             // that may stand in for calls.
             let names: Vec<&str> = if job.reuse_sources {
@@ -500,10 +569,7 @@ impl Inner {
                 Vec::new()
             };
             let lock_for = self.deadline + Duration::from_secs(2);
-            let (outcome, mut found) = self
-                .cache
-                .claim(&mut fence, &job.subject.user_id, lock_for, &names)
-                .await;
+            let (outcome, mut found) = self.cache.claim(&mut fence, &user, lock_for, &names).await;
             match outcome {
                 LockOutcome::Acquired(token) => lock.token = Some(token),
                 LockOutcome::Held => {
@@ -512,7 +578,7 @@ impl Inner {
                     }
                     if !names.is_empty() {
                         // The other replica may have stored some answers while we waited.
-                        found = self.cache.sources(&job.subject.user_id, &names).await;
+                        found = self.cache.sources(&user, &names).await;
                     }
                 }
                 LockOutcome::Unavailable => {}
@@ -570,7 +636,7 @@ impl Inner {
                 // In process before answering: this replica serves the profile as soon as
                 // the caller has it.
                 self.cache
-                    .store_local(&fence, &subject.user_id, &cached, keep_for)
+                    .store_local(&fence, &user, &cached, keep_for)
                     .await;
                 Some((cached, keep_for))
             }
@@ -584,10 +650,17 @@ impl Inner {
                 .as_ref()
                 .map(|(cached, keep_for)| (cached, *keep_for));
             this.cache
-                .write_back(&fence, &subject.user_id, sources, profile, lock.as_deref())
+                .write_back(&fence, &user, sources, profile, lock.as_deref())
                 .await;
             if let Some(late) = late {
-                this.merge_late_answers(fence, subject.clone(), targets, outcomes, late, pending);
+                let answers = LateAnswers {
+                    fence,
+                    user,
+                    subject,
+                    targets,
+                    outcomes,
+                };
+                this.merge_late_answers(answers, late, pending);
             }
         }
         .boxed();
@@ -599,7 +672,7 @@ impl Inner {
     async fn wait_for_other_replica(&self, job: &Job) -> Option<Arc<Built>> {
         let now = Instant::now();
         let until = now + job.deadline.saturating_duration_since(now) / 2;
-        let arrival = self.arrivals.hold(&job.subject.user_id);
+        let arrival = self.arrivals.hold(job.user.as_str());
         loop {
             // Registered before looking, so that an announcement in between is not missed.
             let announced = arrival.notified();
@@ -617,7 +690,7 @@ impl Inner {
 
     /// The profile another replica stored for this job's subject, if it is there and fresh.
     async fn profile_of_other_replica(&self, job: &Job) -> Option<Arc<Built>> {
-        let cached = self.cache.lookup(&job.subject.user_id).await?;
+        let cached = self.cache.lookup(&job.user).await?;
         let usable =
             cached.is_fresh(SystemTime::now()) && covers(cached.subject().as_ref(), &job.subject);
         usable.then(|| {
@@ -665,13 +738,17 @@ impl Inner {
     /// unless the user was erased meanwhile (`fence`).
     fn merge_late_answers(
         self: &Arc<Self>,
-        fence: Fence,
-        subject: Arc<Subject>,
-        targets: Vec<Arc<ConnectorEntry>>,
-        mut outcomes: Vec<SourceOutcome>,
+        answers: LateAnswers,
         mut late: tokio::sync::mpsc::UnboundedReceiver<(usize, SourceOutcome)>,
         mut pending: usize,
     ) {
+        let LateAnswers {
+            fence,
+            user,
+            subject,
+            targets,
+            mut outcomes,
+        } = answers;
         let this = self.clone();
         self.tasks.spawn(async move {
             let mut arrived = Vec::new();
@@ -698,14 +775,14 @@ impl Inner {
                 })
                 .collect();
             let sources = this.fresh_sources(&subject, &targets, &fresh);
-            let user_id = &subject.user_id;
+            let user = &user;
             match this.build(&subject, &targets, &outcomes) {
                 Ok((cached, _, keep_for)) => {
                     this.cache
-                        .store_local(&fence, user_id, &cached, keep_for)
+                        .store_local(&fence, user, &cached, keep_for)
                         .await;
                     this.cache
-                        .write_back(&fence, user_id, sources, Some((&cached, keep_for)), None)
+                        .write_back(&fence, user, sources, Some((&cached, keep_for)), None)
                         .await;
                     tracing::debug!(
                         late = arrived.len(),
@@ -714,7 +791,7 @@ impl Inner {
                 }
                 Err(_) => {
                     this.cache
-                        .write_back(&fence, user_id, sources, None, None)
+                        .write_back(&fence, user, sources, None, None)
                         .await
                 }
             }
@@ -849,8 +926,8 @@ fn targets(snapshot: &RegistrySnapshot, named: Option<&[String]>) -> Vec<Arc<Con
 fn flight_key(job: &Job) -> String {
     let subject = serde_json::to_string(&job.subject).unwrap_or_default();
     format!(
-        "{subject}|{:?}|{}|{}",
-        job.connectors, job.shared, job.reuse_sources
+        "{}|{subject}|{:?}|{}|{}",
+        job.user, job.connectors, job.shared, job.reuse_sources
     )
 }
 

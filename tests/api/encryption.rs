@@ -54,6 +54,15 @@ fn everything_in_redis(app: &TestApp) -> Vec<Vec<u8>> {
                     .query::<Vec<Vec<u8>>>(&mut redis)
                     .unwrap(),
             ),
+            "stream" => {
+                let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+                    .arg(&name)
+                    .arg("-")
+                    .arg("+")
+                    .query(&mut redis)
+                    .unwrap();
+                held.extend(entries.into_iter().flat_map(|(_, fields)| fields));
+            }
             other => panic!("{name} is a {other}"),
         }
         held.push(redis::cmd("DUMP").arg(&name).query(&mut redis).unwrap());
@@ -71,9 +80,30 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn with_keys_redis_holds_no_name_email_or_handle_in_clear() {
     let app = TestAppBuilder::new()
         .cache(&keys(&[("k1", K1)]))
+        .api_key("key-default")
+        .tenant_key("key-marketing", "crm-sync", "marketing")
+        .privacy("")
         .spawn()
         .await;
     let profile = app.enrich(known_subject("sealed-1")).await;
+    // Another tenant's profile, a suppression and an erasure (with its audit entry) too.
+    let marketing = app
+        .send_as(
+            Some("key-marketing"),
+            app.client
+                .post(app.url("/v1/enrich"))
+                .json(&known_subject("sealed-2")),
+        )
+        .await;
+    assert_eq!(marketing.status, 200);
+    let suppressed = app
+        .send(app.client.post(app.url("/v1/suppressions")).json(
+            &json!({"email": "someone.else@biglytics.net", "handles": {"github": "octocat-twin"}}),
+        ))
+        .await;
+    assert_eq!(suppressed.status, 204);
+    assert_eq!(app.enrich(known_subject("sealed-3")).await.status, 200);
+    assert_eq!(app.delete_profile("sealed-3").await.status, 204);
     assert_eq!(profile.status, 200);
     let name = profile.body["profile"]["identity"]["name"]
         .as_str()
@@ -82,7 +112,7 @@ async fn with_keys_redis_holds_no_name_email_or_handle_in_clear() {
     app.wait_for_profile_in_redis("sealed-1").await;
 
     let held = everything_in_redis(&app);
-    for secret in ["bcooper", "biglytics", "octocat", &name] {
+    for secret in ["bcooper", "biglytics", "octocat", "sealed-3", &name] {
         let found = held.iter().filter(|value| contains(value, secret)).count();
         assert_eq!(found, 0, "{secret:?} is in Redis in clear");
     }

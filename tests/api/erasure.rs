@@ -158,13 +158,15 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     use enrichd::{
         cache::{CachedProfile, CachedSource},
         coordination::LockOutcome,
+        domain::UserKey,
         enrichment::profile::SourceStatus,
     };
     let app = TestAppBuilder::new().spawn().await;
     let cache = &app.state.cache;
-    let mut fence = cache.fence("lost-1");
+    let (lost_1, lost_2) = (UserKey::of_default("lost-1"), UserKey::of_default("lost-2"));
+    let mut fence = cache.fence(&lost_1);
     let (lock, _) = cache
-        .claim(&mut fence, "lost-1", Duration::from_secs(5), &["github"])
+        .claim(&mut fence, &lost_1, Duration::from_secs(5), &["github"])
         .await;
     let LockOutcome::Acquired(token) = lock else {
         panic!("the lock was not taken: {lock:?}");
@@ -191,7 +193,7 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     cache
         .write_back(
             &fence,
-            "lost-1",
+            &lost_1,
             vec![("github".into(), source, Duration::from_secs(60))],
             Some((&profile, Duration::from_secs(60))),
             Some(&token),
@@ -201,9 +203,9 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     assert_eq!(left_in_redis(&app, "lost-1"), Vec::<String>::new());
     assert_eq!(app.get_profile("lost-1").await.status, 404);
     // The same writes with the fence as read land, and release the lock.
-    let mut fresh = cache.fence("lost-2");
+    let mut fresh = cache.fence(&lost_2);
     let (lock, _) = cache
-        .claim(&mut fresh, "lost-2", Duration::from_secs(5), &[])
+        .claim(&mut fresh, &lost_2, Duration::from_secs(5), &[])
         .await;
     let LockOutcome::Acquired(token) = lock else {
         panic!("the lock was not taken: {lock:?}");
@@ -211,7 +213,7 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     cache
         .write_back(
             &fresh,
-            "lost-2",
+            &lost_2,
             Vec::new(),
             Some((&profile, Duration::from_secs(60))),
             Some(&token),

@@ -280,6 +280,7 @@ async fn the_api_survives_requests_generated_from_its_own_openapi_document() {
         .api_key(KEY)
         .admin_token(ADMIN)
         .deadline_ms(300)
+        .privacy("")
         .spawn()
         .await;
     let seed: u64 = std::env::var("ENRICHD_FUZZ_SEED")

@@ -193,6 +193,8 @@ pub fn free_port() -> u16 {
 pub struct TestAppBuilder {
     redis: bool,
     api_keys: Vec<String>,
+    /// API keys written as YAML objects (`{key: ..., tenant: ...}`).
+    named_keys: Vec<String>,
     deadline_ms: u64,
     max_body_bytes: usize,
     /// connector name → (kind, base_url, timeout_ms); None base_url = its stand-in.
@@ -217,6 +219,7 @@ impl TestAppBuilder {
         TestAppBuilder {
             redis: true,
             api_keys: Vec::new(),
+            named_keys: Vec::new(),
             deadline_ms: 800,
             max_body_bytes: 65_536,
             upstreams: vec![
@@ -325,6 +328,22 @@ impl TestAppBuilder {
         self
     }
 
+    /// An API key of `tenant`, named `name` (requests send it with [`TestApp::send_as`]).
+    pub fn tenant_key(mut self, key: &str, name: &str, tenant: &str) -> Self {
+        self.named_keys.push(format!(
+            "{{key: \"{key}\", name: \"{name}\", tenant: \"{tenant}\"}}"
+        ));
+        self
+    }
+
+    /// `privacy:` with the test hash key and `keys` (YAML flow without braces).
+    pub fn privacy(mut self, keys: &str) -> Self {
+        self.extra_yaml.push_str(&format!(
+            "privacy: {{hash_key: \"{TEST_HASH_KEY}\", {keys}}}\n"
+        ));
+        self
+    }
+
     pub fn deadline_ms(mut self, ms: u64) -> Self {
         self.deadline_ms = ms;
         self
@@ -397,7 +416,8 @@ impl TestAppBuilder {
         for (name, keys) in &self.raw_connectors {
             connectors.push_str(&format!("  {name}: {{{keys}}}\n"));
         }
-        let keys: Vec<String> = self.api_keys.iter().map(|k| format!("\"{k}\"")).collect();
+        let mut keys: Vec<String> = self.api_keys.iter().map(|k| format!("\"{k}\"")).collect();
+        keys.extend(self.named_keys.iter().cloned());
         let admin: Vec<String> = self
             .admin_tokens
             .iter()
@@ -525,11 +545,20 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = self
-            .authorized(request)
-            .send()
-            .await
-            .expect("the app answers");
+        self.send_raw(self.authorized(request)).await
+    }
+
+    /// Send `request` with `key` as the bearer token (or none), not the app's first API key.
+    pub async fn send_as(&self, key: Option<&str>, request: reqwest::RequestBuilder) -> Answer {
+        let request = match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
+        self.send_raw(request).await
+    }
+
+    async fn send_raw(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the app answers");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("a complete body");
@@ -627,6 +656,9 @@ impl TestApp {
         panic!("the profile of {user_id} never reached Redis");
     }
 }
+
+/// `privacy.hash_key` of test apps.
+pub const TEST_HASH_KEY: &str = "cHJpdmFjeS10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=";
 
 /// The stand-ins' known people, as the fixtures have them.
 pub fn known_subject(user_id: &str) -> Value {

@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod openapi;
+mod privacy;
 mod profiles;
 mod redis_transport;
 mod resilience;
