@@ -44,9 +44,13 @@ from kubernetes_validate import utils as kv
 DEPLOY = pathlib.Path(__file__).resolve().parent.parent
 RULES = DEPLOY / "prometheus" / "rules.yaml"
 
-SECRET_ENV = ["ENRICHD_API_KEY", "ENRICHD_ADMIN_TOKEN", "HUBSPOT_TOKEN", "GITHUB_TOKEN", "REDIS_URL"]
+SECRET_ENV = ["ENRICHD_API_KEY", "ENRICHD_ADMIN_TOKEN", "ENRICHD_HASH_KEY", "HUBSPOT_TOKEN", "GITHUB_TOKEN", "REDIS_URL"]
 # What each secret-backed variable stands for when check-config runs with the pod's environment.
-PLACEHOLDERS = {"REDIS_URL": "redis://redis.invalid:6379/0"}
+PLACEHOLDERS = {
+    "REDIS_URL": "redis://redis.invalid:6379/0",
+    # privacy.hash_key must be 32 bytes of base64.
+    "ENRICHD_HASH_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+}
 
 errors: list[str] = []
 
@@ -452,7 +456,7 @@ def check_overlay(name: str, docs: list[dict], example_secrets: dict, enrichd: s
             error(where, "production logs must be JSON (ENRICHD_LOG_FORMAT=json)")
         if not spec.get("topologySpreadConstraints"):
             error(where, "production needs topologySpreadConstraints")
-        for var in ("ENRICHD_API_KEY", "ENRICHD_ADMIN_TOKEN", "REDIS_URL"):
+        for var in ("ENRICHD_API_KEY", "ENRICHD_ADMIN_TOKEN", "ENRICHD_HASH_KEY", "REDIS_URL"):
             if secret_refs.get(var, {}).get("optional", False):
                 error(where, f"production: the Secret key behind {var} must not be optional")
         if env.get("HUBSPOT_ENABLED", {}).get("value") == "true" and secret_refs.get("HUBSPOT_TOKEN", {}).get("optional", False):

@@ -175,6 +175,17 @@ mod tests {
     }
 
     #[test]
+    fn hashes_are_plain_hmac_sha256_as_the_readme_computes_them_with_openssl() {
+        // README, "Audit trail": printf 'default\nuser_id:u-42' | openssl dgst -sha256 -mac HMAC
+        let hasher =
+            KeyedHasher::from_base64("cHJpdmFjeS10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=").unwrap();
+        assert_eq!(
+            to_hex(&hasher.hash(&Tenant::default(), "user_id:u-42")),
+            "481ff53e53974deb4b2fd166d04f61d50c229a1b22b91964e9bd03476d9f2486"
+        );
+    }
+
+    #[test]
     fn keys_must_be_32_bytes_of_base64_and_are_never_quoted() {
         let short = base64::engine::general_purpose::STANDARD.encode([1u8; 16]);
         let err = KeyedHasher::from_base64(&short).unwrap_err();
