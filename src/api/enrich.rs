@@ -51,8 +51,11 @@ pub async fn enrich(
 ) -> Result<HttpResponse, ApiError> {
     let body: EnrichRequestBody = body::json_body(&request, payload, &state.body).await?;
     let request = state.enrich_request(body, &caller.tenant)?;
-    let profile = state.enricher.enrich(request).await?;
-    Ok(json(profile))
+    let answer = state.enricher.enrich(request).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .insert_header(("server-timing", answer.server_timing))
+        .body(answer.body))
 }
 
 /// The subjects of a batch, each validated on its own: a bad subject fails only its own result.
@@ -127,7 +130,7 @@ async fn enrich_one(state: &AppState, tenant: &Tenant, subject: Value) -> Bytes 
     }
     .await;
     match result {
-        Ok(profile) => profile,
+        Ok(answer) => answer.body,
         Err(err) => {
             let item = json!({"user_id": user_id, "error": err.to_json()});
             Bytes::from(serde_json::to_vec(&item).expect("JSON values serialize"))

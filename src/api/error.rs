@@ -45,6 +45,8 @@ pub enum ApiError {
     ProfileNotFound,
     #[error("Every source failed; see `details.sources`.")]
     AllSourcesFailed { sources: Vec<SourceReport> },
+    #[error("A required source failed; see `details.sources`.")]
+    RequiredSourceFailed { sources: Vec<SourceReport> },
     #[error("There is no connector `{0}`.")]
     ConnectorNotFound(String),
     #[error("{0}")]
@@ -76,6 +78,7 @@ impl ApiError {
             ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::ProfileNotFound => "profile_not_found",
             ApiError::AllSourcesFailed { .. } => "all_sources_failed",
+            ApiError::RequiredSourceFailed { .. } => "required_source_failed",
             ApiError::ConnectorNotFound(_) => "connector_not_found",
             ApiError::Lifecycle(err) => match err {
                 LifecycleError::UnknownConnector(_) => "connector_not_found",
@@ -100,7 +103,9 @@ impl ApiError {
             ApiError::InvalidJson { line, column, .. } => json!({"line": line, "column": column}),
             ApiError::InvalidField(field) => json!({"field": field.field}),
             ApiError::PayloadTooLarge { limit } => json!({"limit_bytes": limit}),
-            ApiError::AllSourcesFailed { sources } => json!({"sources": sources}),
+            ApiError::AllSourcesFailed { sources } | ApiError::RequiredSourceFailed { sources } => {
+                json!({"sources": sources})
+            }
             ApiError::Lifecycle(LifecycleError::InvalidSettings(issues)) => json!({
                 "issues": issues.iter().map(|i| json!({"path": i.path, "message": i.message})).collect::<Vec<_>>()
             }),
@@ -125,7 +130,9 @@ impl ResponseError for ApiError {
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::AllSourcesFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::AllSourcesFailed { .. } | ApiError::RequiredSourceFailed { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
             ApiError::ConnectorNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Lifecycle(err) => match err {
                 LifecycleError::UnknownConnector(_) | LifecycleError::ManifestGone(_) => {
@@ -176,6 +183,9 @@ impl From<EnrichError> for ApiError {
     fn from(error: EnrichError) -> ApiError {
         match error {
             EnrichError::AllSourcesFailed { sources } => ApiError::AllSourcesFailed { sources },
+            EnrichError::RequiredSourceFailed { sources } => {
+                ApiError::RequiredSourceFailed { sources }
+            }
             EnrichError::DeadlineExceeded => ApiError::DeadlineExceeded,
             EnrichError::SubjectSuppressed => ApiError::SubjectSuppressed,
             EnrichError::SuppressionsUnknown => ApiError::SuppressionsUnknown,

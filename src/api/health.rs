@@ -54,6 +54,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .iter()
         .filter(|e| e.instance.is_some())
         .count();
+    // A required connector that is enabled but failing its health checks, or whose circuit
+    // is open: enrichments needing it fail, so the replica says it is degraded.
+    let required_unhealthy: Vec<String> = snapshot
+        .entries()
+        .iter()
+        .filter(|e| e.config.required && e.instance.is_some())
+        .filter(|e| {
+            e.stats.health().status == "unhealthy"
+                || e.guard.breaker.state() == crate::resilience::CircuitState::Open
+        })
+        .map(|e| e.name.clone())
+        .collect();
     let checks = ReadinessChecks {
         cache_error: if cache == CacheCheck::Down {
             state.cache.failure()
@@ -65,6 +77,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             configured: snapshot.entries().len(),
             enabled,
         },
+        required_unhealthy,
         suppressions: if state.suppressions.hasher().is_none() {
             SuppressionsCheck::Off
         } else if state.suppressions.is_loaded() {
@@ -87,7 +100,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable(),
             ReadinessStatus::Starting,
         ),
-        Phase::Ready if checks.cache == CacheCheck::Down => {
+        Phase::Ready
+            if checks.cache == CacheCheck::Down || !checks.required_unhealthy.is_empty() =>
+        {
             (HttpResponse::Ok(), ReadinessStatus::Degraded)
         }
         Phase::Ready => (HttpResponse::Ok(), ReadinessStatus::Ready),
@@ -104,7 +119,8 @@ struct Readiness {
     checks: ReadinessChecks,
 }
 
-/// `degraded`: ready, but the shared cache is down (answers still come from the connectors).
+/// `degraded`: ready, but the shared cache is down (answers still come from the connectors),
+/// or a required connector is unhealthy (enrichments needing it fail).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum ReadinessStatus {
@@ -127,6 +143,11 @@ struct ReadinessChecks {
     connectors: ConnectorCounts,
     #[schema(inline)]
     suppressions: SuppressionsCheck,
+    /// Connectors configured `required: true` that fail their health checks or whose circuit
+    /// is open (the replica is then `degraded`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(nullable = false)]
+    required_unhealthy: Vec<String>,
 }
 
 /// The suppression list: `loaded`; `loading` (not read yet: Redis or `privacy.state_file`

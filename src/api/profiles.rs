@@ -43,15 +43,22 @@ pub async fn get_profile(
 ) -> Result<HttpResponse, ApiError> {
     let user = user_key(&caller, &user_id)?;
     let refresh = query::flag(&request, "refresh", &["refresh"])?;
+    let mut response = HttpResponse::Ok();
+    response.content_type(ContentType::json());
     let profile = if refresh {
-        state.enricher.refresh(&user).await.transpose()?
+        state
+            .enricher
+            .refresh(&user)
+            .await
+            .transpose()?
+            .map(|answer| {
+                response.insert_header(("server-timing", answer.server_timing));
+                answer.body
+            })
     } else {
         state.enricher.cached(&user).await?
     };
-    let profile = profile.ok_or(ApiError::ProfileNotFound)?;
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(profile))
+    Ok(response.body(profile.ok_or(ApiError::ProfileNotFound)?))
 }
 
 /// Erase everything held about the user (`?suppress=true`: and suppress the user id and every

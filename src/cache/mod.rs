@@ -79,6 +79,49 @@ pub struct CachedSource {
     pub identifiers: String,
 }
 
+/// A per-source answer to store, already serialized (from the answer itself, so that nothing
+/// is cloned for it), and how long to keep it.
+#[derive(Debug, Clone)]
+pub struct SourceToStore {
+    pub connector: String,
+    /// A [`CachedSource`] as JSON.
+    pub json: Vec<u8>,
+    pub keep_for: Duration,
+}
+
+impl SourceToStore {
+    /// `source` of `connector`, kept for `keep_for`.
+    pub fn of(connector: &str, source: &CachedSource, keep_for: Duration) -> SourceToStore {
+        SourceToStore {
+            connector: connector.to_owned(),
+            json: serde_json::to_vec(source).expect("cached sources serialize"),
+            keep_for,
+        }
+    }
+
+    /// A connector's answer (borrowed) as its [`CachedSource`] JSON.
+    pub fn answer(connector: &str, answer: SourceJson<'_>, keep_for: Duration) -> SourceToStore {
+        SourceToStore {
+            connector: connector.to_owned(),
+            json: serde_json::to_vec(&answer).expect("cached sources serialize"),
+            keep_for,
+        }
+    }
+}
+
+/// A [`CachedSource`] by reference, to serialize without cloning the enrichment: the same
+/// fields, written the same way (a unit test reads one back as the other).
+#[derive(Serialize)]
+pub struct SourceJson<'a> {
+    pub status: SourceStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<&'a Enrichment>,
+    pub confidence: f64,
+    pub fetched_at_ms: u64,
+    pub fresh_until_ms: u64,
+    pub identifiers: &'a str,
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
@@ -229,7 +272,7 @@ impl ProfileCache {
         &self,
         fence: &Fence,
         user: &UserKey,
-        sources: Vec<(String, CachedSource, Duration)>,
+        sources: Vec<SourceToStore>,
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
     ) {
@@ -358,17 +401,16 @@ impl ProfileCache {
         &self,
         fence: &Fence,
         user: &UserKey,
-        sources: Vec<(String, CachedSource, Duration)>,
+        sources: Vec<SourceToStore>,
     ) {
-        for (connector, source, keep_for) in sources {
+        for source in sources {
             if !fence.holds() {
                 return;
             }
-            let json = serde_json::to_vec(&source).expect("cached sources serialize");
-            let packed = packed::compress(&json);
-            let key = source_key(user, &connector);
+            let packed = packed::compress(&source.json);
+            let key = source_key(user, &source.connector);
             self.local_sources
-                .put(key.clone(), Arc::new(packed), keep_for)
+                .put(key.clone(), Arc::new(packed), source.keep_for)
                 .await;
             if !fence.holds() {
                 self.local_sources.remove(&key).await;

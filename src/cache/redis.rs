@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CachedProfile, CachedSource, fence::FENCE_TTL, keys::Keys};
+use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL, keys::Keys};
 use crate::{
     domain::UserKey,
     redis_link::{RedisError, RedisLink},
@@ -133,7 +133,7 @@ impl RedisStore {
         &self,
         user: &UserKey,
         token: &str,
-        sources: &[(String, CachedSource, Duration)],
+        sources: &[SourceToStore],
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
     ) -> Result<bool, RedisError> {
@@ -148,24 +148,23 @@ impl RedisStore {
             self.keys.profile(user),
         ];
         let mut longest = 0;
-        for (connector, source, keep_for) in sources {
-            let key = self.keys.source(user, connector);
-            let value = serde_json::to_vec(source).expect("cached sources serialize");
-            let value = self.sealer.seal(&key, &value);
+        for source in sources {
+            let key = self.keys.source(user, &source.connector);
+            let value = self.sealer.seal(&key, &source.json);
             pipe.cmd("SET")
                 .arg(&key)
                 .arg(value.as_ref())
                 .arg("PX")
-                .arg(millis(*keep_for))
+                .arg(millis(source.keep_for))
                 .ignore();
-            longest = longest.max(millis(*keep_for));
+            longest = longest.max(millis(source.keep_for));
             keys.push(key);
         }
         if !sources.is_empty() {
             let mut add = redis::cmd("SADD");
             add.arg(self.keys.sources(user));
-            for (connector, _, _) in sources {
-                add.arg(connector);
+            for source in sources {
+                add.arg(&source.connector);
             }
             pipe.add_command(add).ignore();
         }
@@ -195,8 +194,8 @@ impl RedisStore {
             .arg(lock_token.unwrap_or_default())
             .arg(longest)
             .arg(if profile.is_some() { "1" } else { "0" });
-        for (connector, _, _) in sources {
-            check.arg(connector);
+        for source in sources {
+            check.arg(&source.connector);
         }
         pipe.add_command(check);
         let (landed,): (i64,) = self.link.run(&pipe).await?;

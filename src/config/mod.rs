@@ -314,6 +314,12 @@ pub struct EnrichmentConfig {
     pub max_list_items: usize,
     /// The longest an upstream's `Retry-After` (or a replica's event) may stop calls.
     pub max_retry_after_seconds: u64,
+    /// Fan-out waves per request: identifiers found by one wave start the next (1 = none).
+    pub max_waves: u8,
+    /// The confidence an answer needs for its identifiers to start a next wave.
+    pub chain_min_confidence: f64,
+    /// What a wave's contributions are multiplied by, per wave after the first.
+    pub chain_decay: f64,
 }
 
 impl Default for EnrichmentConfig {
@@ -324,6 +330,9 @@ impl Default for EnrichmentConfig {
             batch_concurrency: 16,
             max_list_items: 200,
             max_retry_after_seconds: 3600,
+            max_waves: 2,
+            chain_min_confidence: 0.6,
+            chain_decay: 0.9,
         }
     }
 }
@@ -359,6 +368,10 @@ pub struct ConnectorConfig {
     /// shows as unhealthy rather than as "everyone is unknown").
     #[serde(default)]
     pub canary: Option<CanaryConfig>,
+    /// When it is attempted and fails, the enrichment fails (502 `required_source_failed`)
+    /// rather than answer without it; `/readyz` is `degraded` while it is unhealthy.
+    #[serde(default)]
+    pub required: bool,
     /// The connector's own settings, validated by the connector.
     #[serde(default)]
     pub settings: serde_json::Value,

@@ -561,6 +561,26 @@ fn check_enrichment(
             "must be within 1..=100",
         ));
     }
+    if !(1..=5).contains(&enrichment.max_waves) {
+        issues.push(ConfigIssue::new(
+            "enrichment.max_waves",
+            format!(
+                "{} is outside 1..=5 (1: no chained lookups)",
+                enrichment.max_waves
+            ),
+        ));
+    }
+    for (key, value, lowest) in [
+        ("chain_min_confidence", enrichment.chain_min_confidence, 0.0),
+        ("chain_decay", enrichment.chain_decay, f64::MIN_POSITIVE),
+    ] {
+        if !(lowest..=1.0).contains(&value) {
+            issues.push(ConfigIssue::new(
+                format!("enrichment.{key}"),
+                format!("{value} is outside 0..=1"),
+            ));
+        }
+    }
     if !(1..=10_000).contains(&enrichment.max_list_items) {
         issues.push(ConfigIssue::new(
             "enrichment.max_list_items",
@@ -631,7 +651,7 @@ mod tests {
             r#"
 server: {bind: "nowhere", max_body_bytes: 10}
 cache: {ttl_seconds: 0, key_prefix: "a{b}"}
-enrichment: {deadline_ms: 0, priority: [nobody]}
+enrichment: {deadline_ms: 0, priority: [nobody], max_waves: 0, chain_min_confidence: 1.5, chain_decay: 0}
 connectors:
   github:
     timeout_ms: 0
@@ -652,6 +672,9 @@ surprise: 1
             "cache.ttl_seconds",
             "cache.key_prefix",
             "enrichment.deadline_ms",
+            "enrichment.max_waves",
+            "enrichment.chain_min_confidence",
+            "enrichment.chain_decay",
             "enrichment.priority[0]",
             "connectors.github.timeout_ms",
             "connectors.github.confidence",

@@ -71,6 +71,9 @@ impl SourceOutcome {
                 confidence: None,
                 error: None,
                 retry_after_ms: None,
+                wave: 1,
+                via: None,
+                reason: None,
             },
             answer: None,
             from_cache: false,
@@ -99,6 +102,23 @@ pub struct FanOutResult {
     pub late: Option<mpsc::UnboundedReceiver<(usize, SourceOutcome)>>,
     /// How many late answers may still arrive.
     pub pending: usize,
+}
+
+/// The calls of one request (over all its waves): answers arrive on one channel, in time or
+/// late.
+pub struct Calls {
+    sender: mpsc::UnboundedSender<(usize, SourceOutcome)>,
+    answers: mpsc::UnboundedReceiver<(usize, SourceOutcome)>,
+    /// Calls started and not answered yet.
+    pending: usize,
+    started: Instant,
+}
+
+impl Calls {
+    /// Whether every call started so far has answered.
+    pub fn all_answered(&self) -> bool {
+        self.pending == 0
+    }
 }
 
 /// Calls connectors concurrently.
@@ -131,12 +151,7 @@ impl FanOut {
     }
 
     /// Ask every connector of `targets` about `subject`, except those `known` already
-    /// answered; outcomes in the order of `targets`.
-    ///
-    /// Disabled connectors and those missing a required identifier are reported without a
-    /// call. The others run as tasks of their own; whatever has not answered by `deadline` is
-    /// reported as `timeout` and handed back in `late`, so this returns no later than the
-    /// deadline.
+    /// answered; outcomes in the order of `targets` (one wave; see [`FanOut::wave`]).
     pub async fn run(
         &self,
         subject: &Arc<Subject>,
@@ -145,27 +160,53 @@ impl FanOut {
         deadline: Instant,
     ) -> FanOutResult {
         known.resize(targets.len(), None);
-        let started = Instant::now();
-        let mut outcomes = known;
-        // Each call task sends its outcome here; whoever holds the receiver gets the answers,
-        // in time or late.
-        let (sender, mut answers) = mpsc::unbounded_channel();
-        let mut pending = 0;
+        let mut calls = self.calls();
+        self.wave(&mut calls, subject, targets, &mut known, deadline)
+            .await;
+        self.finish(calls, targets, known)
+    }
+
+    /// The calls of one request, over all its waves.
+    pub fn calls(&self) -> Calls {
+        let (sender, answers) = mpsc::unbounded_channel();
+        Calls {
+            sender,
+            answers,
+            pending: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// One wave: ask every connector of `targets` whose outcome is still `None` about
+    /// `subject`, and wait for their answers until `deadline`.
+    ///
+    /// Disabled connectors and those missing a required identifier get an outcome without a
+    /// call (counted by [`finish`](Self::finish): a later wave may still call them). The
+    /// others run as tasks of their own; whatever has not answered by `deadline` stays pending
+    /// in `calls`, so this returns no later than the deadline.
+    pub async fn wave(
+        &self,
+        calls: &mut Calls,
+        subject: &Arc<Subject>,
+        targets: &[Arc<ConnectorEntry>],
+        outcomes: &mut [Option<SourceOutcome>],
+        deadline: Instant,
+    ) {
         for (index, entry) in targets.iter().enumerate() {
             if outcomes[index].is_some() {
                 continue;
             }
             let Some(instance) = entry.instance.clone() else {
-                outcomes[index] = Some(self.record(
-                    SourceOutcome::without_call(&entry.name, SourceStatus::Disabled),
-                    false,
+                outcomes[index] = Some(SourceOutcome::without_call(
+                    &entry.name,
+                    SourceStatus::Disabled,
                 ));
                 continue;
             };
             if !subject.has_all(&entry.metadata.required_identifiers) {
-                outcomes[index] = Some(self.record(
-                    SourceOutcome::without_call(&entry.name, SourceStatus::Skipped),
-                    false,
+                outcomes[index] = Some(SourceOutcome::without_call(
+                    &entry.name,
+                    SourceStatus::Skipped,
                 ));
                 continue;
             }
@@ -188,9 +229,10 @@ impl FanOut {
                 trace_headers: self.traces.headers(traced.as_ref()),
                 traced,
             };
-            let sender = sender.clone();
+            let sender = calls.sender.clone();
             let name = entry.name.clone();
-            pending += 1;
+            let started = Instant::now();
+            calls.pending += 1;
             self.tasks.spawn(async move {
                 let outcome = AssertUnwindSafe(call.run())
                     .catch_unwind()
@@ -206,35 +248,51 @@ impl FanOut {
                 let _ = sender.send((index, outcome));
             });
         }
-        drop(sender);
 
         // Collect answers as they come; the sleep is the hard stop at the deadline.
         let stop = tokio::time::sleep_until(deadline);
         tokio::pin!(stop);
-        while pending > 0 {
+        while calls.pending > 0 {
             tokio::select! {
-                Some((index, outcome)) = answers.recv() => {
+                Some((index, outcome)) = calls.answers.recv() => {
                     outcomes[index] = Some(self.record(outcome, true));
-                    pending -= 1;
+                    calls.pending -= 1;
                 }
                 () = &mut stop => break,
             }
         }
+    }
+
+    /// The request's outcomes once its last wave is over: calls still running are `timeout`
+    /// (their answers arrive in `late`); connectors never called are counted now.
+    pub fn finish(
+        &self,
+        calls: Calls,
+        targets: &[Arc<ConnectorEntry>],
+        outcomes: Vec<Option<SourceOutcome>>,
+    ) -> FanOutResult {
+        let Calls {
+            sender,
+            answers,
+            pending,
+            started,
+        } = calls;
+        drop(sender);
         let outcomes = targets
             .iter()
             .zip(outcomes)
-            .map(|(entry, outcome)| {
-                outcome.unwrap_or_else(|| {
-                    self.record(
-                        SourceOutcome::failed(
-                            &entry.name,
-                            SourceStatus::Timeout,
-                            "no answer before the request's deadline".into(),
-                            started.elapsed(),
-                        ),
-                        false,
-                    )
-                })
+            .map(|(entry, outcome)| match outcome {
+                Some(outcome) if outcome.report.status.attempted() => outcome,
+                Some(outcome) => self.record(outcome, false),
+                None => self.record(
+                    SourceOutcome::failed(
+                        &entry.name,
+                        SourceStatus::Timeout,
+                        "no answer before the request's deadline".into(),
+                        started.elapsed(),
+                    ),
+                    false,
+                ),
             })
             .collect();
         FanOutResult {
@@ -380,6 +438,9 @@ impl Call {
                         confidence: Some(confidence),
                         error: None,
                         retry_after_ms: None,
+                        wave: 1,
+                        via: None,
+                        reason: None,
                     },
                     answer: Some(SourceAnswer {
                         connector: entry.name.clone(),

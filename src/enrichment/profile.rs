@@ -82,6 +82,38 @@ pub struct SourceReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub retry_after_ms: Option<u64>,
+    /// The fan-out wave it was asked in (absent: the first).
+    #[serde(default = "first_wave", skip_serializing_if = "is_first_wave")]
+    #[schema(minimum = 1, default = 1)]
+    pub wave: u8,
+    /// For a later wave: the identifier, found by another source, that let it be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub via: Option<Via>,
+    /// Why it was skipped, when not for lack of an identifier (`deadline`: its wave could not
+    /// start in time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+}
+
+/// The identifier that chained a source into a later wave, and who found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Via {
+    /// `email` or `handles.<platform>`.
+    #[schema(example = "handles.github")]
+    pub identifier: String,
+    /// The connector whose answer named it.
+    #[schema(example = "hubspot")]
+    pub from: String,
+}
+
+fn first_wave() -> u8 {
+    1
+}
+
+fn is_first_wave(wave: &u8) -> bool {
+    *wave <= 1
 }
 
 /// What happened to one connector in one enrichment.

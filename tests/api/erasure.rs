@@ -156,7 +156,7 @@ async fn a_stale_refresh_in_flight_does_not_outlive_an_erasure() {
 async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     // Another replica's erasure whose event never arrived: only the fence key in Redis tells.
     use enrichd::{
-        cache::{CachedProfile, CachedSource},
+        cache::{CachedProfile, CachedSource, SourceToStore},
         coordination::LockOutcome,
         domain::UserKey,
         enrichment::profile::SourceStatus,
@@ -194,7 +194,11 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
         .write_back(
             &fence,
             &lost_1,
-            vec![("github".into(), source, Duration::from_secs(60))],
+            vec![SourceToStore::of(
+                "github",
+                &source,
+                Duration::from_secs(60),
+            )],
             Some((&profile, Duration::from_secs(60))),
             Some(&token),
         )

@@ -13,6 +13,7 @@ mod fuzz;
 mod health;
 mod helpers;
 mod hostile;
+mod identity;
 mod openapi;
 mod privacy;
 mod profiles;

@@ -69,7 +69,7 @@ impl Connector for HubSpotConnector {
         let email = subject.require(&Identifier::Email, "HubSpot")?;
         let response = self.get(self.contact_url(email), ctx).await?;
         let contact: Contact = response.json_async().await?;
-        Ok(contact.into_enrichment())
+        Ok(contact.into_enrichment(&self.settings.handle_properties))
     }
 
     /// Lists one contact: cheap, and refused with 401/403 when the token or its scope is wrong.

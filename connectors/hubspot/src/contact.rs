@@ -41,8 +41,9 @@ impl Contact {
         text::scalar(self.properties.get(name)?)
     }
 
-    /// Map the contact into profile sections, filling only what HubSpot holds.
-    pub(crate) fn into_enrichment(self) -> Enrichment {
+    /// Map the contact into profile sections, filling only what HubSpot holds;
+    /// `handle_properties` name the properties holding handles, by platform.
+    pub(crate) fn into_enrichment(self, handle_properties: &[(String, String)]) -> Enrichment {
         let mut enrichment = Enrichment::default();
 
         let identity = &mut enrichment.identity;
@@ -56,6 +57,14 @@ impl Contact {
         identity.emails = self.emails();
         identity.company = self.property("company");
         identity.job_title = self.property("jobtitle");
+        for (platform, property) in handle_properties {
+            if let Some(handle) = self.property(property) {
+                let handle = handle.trim_start_matches('@').to_owned();
+                if !handle.is_empty() {
+                    identity.handles.insert(platform.clone(), handle);
+                }
+            }
+        }
 
         // `location` only when at least two parts are known: a lone city or country is
         // already in its own field.
@@ -129,12 +138,26 @@ mod tests {
     }
 
     #[test]
+    fn handle_properties_become_handles() {
+        let handles = [
+            ("x".to_owned(), "twitterhandle".to_owned()),
+            ("github".to_owned(), "github_login".to_owned()),
+        ];
+        let enrichment = contact(json!({"twitterhandle": "@bcooper", "github_login": " bc "}))
+            .into_enrichment(&handles);
+        assert_eq!(enrichment.identity.handles["x"], "bcooper");
+        assert_eq!(enrichment.identity.handles["github"], "bc");
+        let blank = contact(json!({"twitterhandle": "@"})).into_enrichment(&handles);
+        assert!(blank.identity.handles.is_empty());
+    }
+
+    #[test]
     fn empty_and_null_properties_count_as_absent() {
         let enrichment = contact(json!({
             "firstname": "", "lastname": null, "email": "  ", "company": null,
             "city": "", "country": null, "industry": "", "hubspotscore": "",
         }))
-        .into_enrichment();
+        .into_enrichment(&[]);
         assert!(enrichment.identity.is_empty());
         assert!(enrichment.demographics.is_empty());
         assert!(enrichment.interests.is_empty());
@@ -147,18 +170,18 @@ mod tests {
 
     #[test]
     fn a_single_name_part_is_still_a_name() {
-        let enrichment = contact(json!({"lastname": "Cooper"})).into_enrichment();
+        let enrichment = contact(json!({"lastname": "Cooper"})).into_enrichment(&[]);
         assert_eq!(enrichment.identity.name.as_deref(), Some("Cooper"));
     }
 
     #[test]
     fn location_needs_two_parts() {
-        let city_only = contact(json!({"city": "Boston"})).into_enrichment();
+        let city_only = contact(json!({"city": "Boston"})).into_enrichment(&[]);
         assert_eq!(city_only.demographics.city.as_deref(), Some("Boston"));
         assert_eq!(city_only.demographics.location, None);
 
         let full = contact(json!({"city": "Boston", "state": "MA", "country": "United States"}))
-            .into_enrichment();
+            .into_enrichment(&[]);
         assert_eq!(
             full.demographics.location.as_deref(),
             Some("Boston, MA, United States")
@@ -171,7 +194,7 @@ mod tests {
             "email": "ada@example.com",
             "hs_additional_emails": "ada@work.example;ADA@example.com; ;lovelace@example.org",
         }))
-        .into_enrichment();
+        .into_enrichment(&[]);
         assert_eq!(
             enrichment.identity.emails,
             [
@@ -184,14 +207,14 @@ mod tests {
 
     #[test]
     fn lead_scores_become_numbers_and_garbage_is_dropped() {
-        let integer = contact(json!({"hubspotscore": "61"})).into_enrichment();
+        let integer = contact(json!({"hubspotscore": "61"})).into_enrichment(&[]);
         assert_eq!(integer.extra["lead_score"], json!(61));
         assert_eq!(integer.behavior.engagement["lead_score"], json!(61));
 
-        let fraction = contact(json!({"hubspotscore": "12.5"})).into_enrichment();
+        let fraction = contact(json!({"hubspotscore": "12.5"})).into_enrichment(&[]);
         assert_eq!(fraction.extra["lead_score"], json!(12.5));
 
-        let garbage = contact(json!({"hubspotscore": "high"})).into_enrichment();
+        let garbage = contact(json!({"hubspotscore": "high"})).into_enrichment(&[]);
         assert!(!garbage.extra.contains_key("lead_score"));
         assert!(garbage.behavior.engagement.is_empty());
     }
@@ -200,7 +223,10 @@ mod tests {
     fn numeric_ids_are_accepted() {
         let contact: Contact =
             serde_json::from_value(json!({"id": 512, "properties": {}})).unwrap();
-        assert_eq!(contact.into_enrichment().extra["contact_id"], json!("512"));
+        assert_eq!(
+            contact.into_enrichment(&[]).extra["contact_id"],
+            json!("512")
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | `firstname` + `lastname` | `identity.name` |
 //! | `email`, `hs_additional_emails` | `identity.emails` |
 //! | `company`, `jobtitle` | `identity.company`, `identity.job_title` |
+//! | `twitterhandle`, and the properties of `handle_properties` | `identity.handles.<platform>` (`x` for `twitterhandle`) |
 //! | `city`, `state`, `country` | `demographics.city`, `demographics.country`, and `demographics.location` when at least two of the three are known |
 //! | `industry` | `interests` |
 //! | `hubspotscore` | `behavior.engagement.lead_score` (a number) |

@@ -5,6 +5,8 @@ use enrichd_sdk::{
     ConfigProperty, ConfigSchema, PropertyType, Secret, SettingsIssue, check_base_url,
     finish_settings, parse_settings, require_secret,
 };
+use std::collections::BTreeMap;
+
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -53,6 +55,16 @@ pub struct HubSpotSettings {
     /// change is to narrow the list (leave out `phone`, say) rather than to extend it.
     #[serde(default = "default_properties")]
     pub properties: Vec<String>,
+    /// Contact properties holding a social handle, by platform: `{x: twitterhandle}` (HubSpot's
+    /// standard property) unless set; e.g. `{github: github_login}` for a custom property.
+    /// Requested besides `properties`; their values become `identity.handles.<platform>`,
+    /// which lets enrichd chain a lookup on that platform (PRODUCT.md §10).
+    #[serde(default = "default_handle_properties")]
+    pub handle_properties: BTreeMap<String, String>,
+}
+
+fn default_handle_properties() -> BTreeMap<String, String> {
+    BTreeMap::from([("x".to_owned(), "twitterhandle".to_owned())])
 }
 
 fn default_base_url() -> String {
@@ -70,6 +82,8 @@ pub(crate) struct ValidSettings {
     pub(crate) access_token: Secret,
     /// The `properties` query value, comma-separated, computed once.
     pub(crate) properties: String,
+    /// Platform → the property holding the contact's handle there.
+    pub(crate) handle_properties: Vec<(String, String)>,
 }
 
 /// The schema enrichd lists and uses to redact the token from admin output.
@@ -95,6 +109,22 @@ pub(crate) fn schema() -> ConfigSchema {
             )
             .default_value(DEFAULT_PROPERTIES.to_vec()),
         )
+        .property(
+            "handle_properties",
+            ConfigProperty::new(
+                PropertyType::Object,
+                "Contact properties holding a social handle, by platform (e.g. {github: github_login}).",
+            )
+            .default_value(serde_json::json!({"x": "twitterhandle"})),
+        )
+}
+
+/// Whether `name` can be a HubSpot property's internal name.
+fn is_property_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Parse and check `settings`, reporting every problem found with the key it concerns.
@@ -118,12 +148,25 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
             "must name at least one contact property, e.g. [email, firstname, lastname]",
         ));
     }
-    for (index, name) in raw.properties.iter().enumerate() {
-        let valid = !name.is_empty()
-            && name
+    for (platform, name) in &raw.handle_properties {
+        let platform_ok = (1..=32).contains(&platform.len())
+            && platform
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid {
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !platform_ok {
+            issues.push(SettingsIssue::new(
+                format!("handle_properties.{platform}"),
+                "the platform must be 1-32 characters of a-z, 0-9 and `_`, e.g. github",
+            ));
+        } else if !is_property_name(name) {
+            issues.push(SettingsIssue::new(
+                format!("handle_properties.{platform}"),
+                format!("`{name}` is not a HubSpot property's internal name, e.g. twitterhandle"),
+            ));
+        }
+    }
+    for (index, name) in raw.properties.iter().enumerate() {
+        if !is_property_name(name) {
             issues.push(SettingsIssue::new(
                 format!("properties.{index}"),
                 format!(
@@ -139,7 +182,18 @@ pub(crate) fn parse(settings: &serde_json::Value) -> Result<ValidSettings, Vec<S
         base_url.map(|base_url| ValidSettings {
             base_url,
             access_token: raw.access_token,
-            properties: raw.properties.join(","),
+            properties: raw
+                .properties
+                .iter()
+                .chain(
+                    raw.handle_properties
+                        .values()
+                        .filter(|name| !raw.properties.contains(name)),
+                )
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+            handle_properties: raw.handle_properties.into_iter().collect(),
         }),
     )
 }
@@ -180,6 +234,25 @@ mod tests {
             parse(&json!({"access_token": "t", "base_url": "https://api.hubapi.com/?x=1"}))
                 .unwrap_err();
         assert_eq!(issues[0].path, "base_url");
+    }
+
+    #[test]
+    fn handle_properties_are_requested_and_checked() {
+        let valid = parse(&json!({"access_token": "t", "properties": ["email"]})).unwrap();
+        assert_eq!(valid.properties, "email,twitterhandle");
+        assert_eq!(
+            valid.handle_properties,
+            [("x".to_owned(), "twitterhandle".to_owned())]
+        );
+        let custom = parse(&json!({"access_token": "t", "properties": ["email", "gh"],
+            "handle_properties": {"github": "gh"}}))
+        .unwrap();
+        assert_eq!(custom.properties, "email,gh");
+        let issues = parse(&json!({"access_token": "t",
+            "handle_properties": {"Git Hub": "gh", "x": "twitter handle"}}))
+        .unwrap_err();
+        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["handle_properties.Git Hub", "handle_properties.x"]);
     }
 
     #[test]

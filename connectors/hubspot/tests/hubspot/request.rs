@@ -8,9 +8,10 @@ use serde_json::json;
 
 use crate::helpers::{CONTACT_PATH, EMAIL, TOKEN, TestHubSpot, subject};
 
+// `twitterhandle`: the property of the default `handle_properties` (`x`), asked for too.
 const DEFAULT_PROPERTIES: &str = "email,hs_additional_emails,firstname,lastname,company,jobtitle,\
                                   phone,city,state,country,website,industry,lifecyclestage,\
-                                  hs_lead_status,hubspotscore,hs_analytics_source";
+                                  hs_lead_status,hubspotscore,hs_analytics_source,twitterhandle";
 
 #[tokio::test]
 async fn a_lookup_gets_the_contact_by_email_with_the_token_and_properties() {
@@ -110,5 +111,5 @@ async fn a_base_url_with_a_path_prefix_keeps_it() {
         .query_pairs()
         .find(|(k, _)| k == "properties")
         .map(|(_, v)| v.into_owned());
-    assert_eq!(properties.as_deref(), Some("email,firstname"));
+    assert_eq!(properties.as_deref(), Some("email,firstname,twitterhandle"));
 }
