@@ -2,12 +2,14 @@
 
 pub mod api;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod coordination;
 pub mod demo;
 pub mod domain;
 pub mod enrichment;
+pub mod keys;
 pub mod metrics;
 pub mod per_user;
 pub mod privacy;

@@ -8,12 +8,14 @@ use anyhow::Context;
 
 use crate::{
     api::{self, AppState, Authenticator, BodyLimits, Listener, Phase, PhaseCell},
-    cache::{Keys, ProfileCache, unix_ms},
+    cache::ProfileCache,
+    clock::unix_ms,
     config::Config,
     connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
     coordination::{Coordination, Event},
     domain::Tenant,
     enrichment::{Enricher, Services},
+    keys::Keys,
     metrics::Metrics,
     privacy::{Action, Audit, Suppressions},
     redis_link::RedisLink,

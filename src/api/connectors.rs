@@ -14,7 +14,7 @@ use super::{
     AppState, Caller,
     auth::{AdminCaller, ApiCaller},
     error::ApiError,
-    openapi::{ErrorResponse, FORBIDDEN, UNAUTHORIZED},
+    schemas::{ErrorResponse, FORBIDDEN, UNAUTHORIZED},
 };
 use crate::{
     connectors::{ConnectorEntry, DiscoverReport, Health, LifecycleError, Origin, Usage},

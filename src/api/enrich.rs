@@ -12,7 +12,7 @@ use super::{
     auth::ApiCaller,
     body,
     error::ApiError,
-    openapi::{BatchResults, ErrorResponse, UNAUTHORIZED},
+    schemas::{BatchResults, ErrorResponse, UNAUTHORIZED},
 };
 use crate::{
     domain::{EnrichRequestBody, FieldError, Tenant},
@@ -29,9 +29,9 @@ pub const MAX_BATCH: usize = 100;
     operation_id = "enrich",
     tag = "enrichment",
     summary = "Enrich one subject; served from cache when fresh.",
-    request_body(content = EnrichRequestBody, example = json!(super::openapi::subject_example())),
+    request_body(content = EnrichRequestBody, example = json!(super::schemas::subject_example())),
     responses(
-        (status = 200, description = "The merged profile.", body = Profile, example = json!(super::openapi::profile_example())),
+        (status = 200, description = "The merged profile.", body = Profile, example = json!(super::schemas::profile_example())),
         (status = 400, description = "Malformed JSON (`invalid_json`) or a bad field (`invalid_request`, `details.field`).", body = ErrorResponse),
         (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
         (status = 408, description = "The body did not arrive within server.body_timeout_ms (`request_timeout`).", body = ErrorResponse),

@@ -12,6 +12,7 @@ pub mod openapi;
 mod privacy;
 mod profiles;
 mod query;
+pub mod schemas;
 
 use std::sync::{
     Arc,

@@ -12,8 +12,8 @@ use super::{
     auth::{AdminCaller, ApiCaller},
     body,
     error::ApiError,
-    openapi::{ErrorResponse, UNAUTHORIZED},
     query,
+    schemas::{ErrorResponse, UNAUTHORIZED},
 };
 use crate::{
     domain::{FieldError, UserId, add_identifiers},

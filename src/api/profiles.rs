@@ -6,8 +6,8 @@ use super::{
     AppState, Caller,
     auth::ApiCaller,
     error::ApiError,
-    openapi::{ErrorResponse, UNAUTHORIZED},
     query,
+    schemas::{ErrorResponse, UNAUTHORIZED},
 };
 use crate::{
     domain::{FieldError, UserId, UserKey},
@@ -26,7 +26,7 @@ use crate::{
         ("refresh" = Option<bool>, Query, description = "Re-enrich with the identifiers remembered for the user first."),
     ),
     responses(
-        (status = 200, description = "The profile.", body = Profile, example = json!(super::openapi::profile_example())),
+        (status = 200, description = "The profile.", body = Profile, example = json!(super::schemas::profile_example())),
         (status = 400, description = "A malformed user id or query parameter.", body = ErrorResponse),
         (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
         (status = 404, description = "Nothing cached for this user in the caller's tenant (`profile_not_found`).", body = ErrorResponse),

@@ -13,29 +13,27 @@
 //! in `enrichd_cache_lookups_total{result="error"}`), a failed write is logged.
 
 pub mod fence;
-mod keys;
 mod memory;
 mod packed;
 mod redis;
 
 use std::{
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
 use enrichd_sdk::{Enrichment, Subject};
 use serde::{Deserialize, Serialize};
 
-pub use self::{
-    fence::{Fence, Fences},
-    keys::Keys,
-};
+pub use self::fence::{Fence, Fences};
 use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
+pub use crate::clock::unix_ms;
 use crate::{
     coordination::{Coordination, Event, LockOutcome},
     domain::UserKey,
     enrichment::profile::SourceStatus,
+    keys::Keys,
     metrics::Metrics,
     redis_link::{RedisError, RedisLink},
     sealing::Sealer,
@@ -120,13 +118,6 @@ pub struct SourceJson<'a> {
     pub fetched_at_ms: u64,
     pub fresh_until_ms: u64,
     pub identifiers: &'a str,
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// Whether the cache's shared tier answers.

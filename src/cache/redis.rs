@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL, keys::Keys};
+use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL};
 use crate::{
     domain::UserKey,
+    keys::Keys,
     redis_link::{RedisError, RedisLink},
     sealing::Sealer,
 };

@@ -7,7 +7,7 @@ use enrichd_sdk::Secret;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ConfigIssue, validate::typed};
+use super::{ConfigIssue, typed::typed};
 use crate::domain::Tenant;
 
 /// `auth:` — who may call the API. Empty lists switch authentication off.

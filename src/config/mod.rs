@@ -3,6 +3,7 @@
 
 mod auth;
 mod env;
+mod typed;
 mod validate;
 
 pub use auth::{AuthConfig, KeyConfig};

@@ -6,7 +6,6 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use enrichd_sdk::Secret;
@@ -14,6 +13,7 @@ use enrichd_sdk::Secret;
 use super::{
     CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig, HealthCheckConfig,
     MetricsConfig, PrivacyConfig, SentinelConfig, ServerConfig, TelemetryConfig,
+    typed::{section, typed},
 };
 use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
@@ -83,36 +83,6 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     } else {
         Err(issues)
     }
-}
-
-/// Deserialize one section, or its default when absent; a failure becomes an issue.
-fn section<T: DeserializeOwned + Default>(
-    value: Option<Value>,
-    path: &str,
-    issues: &mut Vec<ConfigIssue>,
-) -> T {
-    match value {
-        None | Some(Value::Null) => T::default(),
-        Some(value) => typed(value, path, issues).unwrap_or_default(),
-    }
-}
-
-pub(super) fn typed<T: DeserializeOwned>(
-    value: Value,
-    path: &str,
-    issues: &mut Vec<ConfigIssue>,
-) -> Option<T> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|err| {
-            let inner = err.path().to_string();
-            let at = if inner == "." {
-                path.to_owned()
-            } else {
-                format!("{path}.{inner}")
-            };
-            issues.push(ConfigIssue::new(at, err.inner().to_string()));
-        })
-        .ok()
 }
 
 fn connectors(

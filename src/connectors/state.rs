@@ -21,7 +21,7 @@ pub enum StateError {
 }
 
 impl RuntimeState {
-    pub fn new(redis: Option<RedisLink>, keys: &crate::cache::Keys, file: PathBuf) -> RuntimeState {
+    pub fn new(redis: Option<RedisLink>, keys: &crate::keys::Keys, file: PathBuf) -> RuntimeState {
         RuntimeState {
             redis,
             key: keys.runtime_state(),

@@ -14,8 +14,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    cache::Keys,
     domain::{Tenant, UserId, UserKey},
+    keys::Keys,
     redis_link::{RedisError, RedisLink},
     tasks::Tasks,
 };
@@ -226,7 +226,7 @@ impl Coordination {
             return Ok(true);
         };
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let index = crate::cache::unix_ms(std::time::SystemTime::now()) / window_ms;
+        let index = crate::clock::unix_ms(std::time::SystemTime::now()) / window_ms;
         let key = self.keys.rate_window(connector, index);
         let mut invocation = self.take_from_window.key(key);
         invocation.arg(requests).arg(window_ms);

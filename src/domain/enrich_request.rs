@@ -21,7 +21,7 @@ pub struct EnrichRequestBody {
     #[schema(nullable = false, pattern = "^\\+[1-9][0-9]{6,14}$")]
     pub phone: Option<String>,
     #[serde(default)]
-    #[schema(schema_with = crate::api::openapi::handles_schema)]
+    #[schema(schema_with = crate::api::schemas::handles_schema)]
     pub handles: Option<BTreeMap<String, String>>,
     #[serde(default)]
     #[schema(nullable = false, min_items = 1)]

@@ -3,8 +3,6 @@
 
 use std::{fmt, sync::Arc};
 
-use super::UserId;
-
 /// A tenant's name: 1–32 characters of `a-z0-9_-`. Keys without one belong to `default`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tenant(Arc<str>);
@@ -52,23 +50,18 @@ impl fmt::Display for Tenant {
     }
 }
 
-/// A user of one tenant, as enrichd keys what it holds about them: `{u-42}` for the default
-/// tenant (the Redis layout of deployments from before tenants), `t:marketing:{u-42}`
-/// otherwise. The user id sits in a Redis hash tag, so all of a user's keys share a slot.
-///
-/// The same text keys the in-process tier, coalescing, erasure fences and events, so that
-/// nothing about one tenant's user is ever shared with another's.
+/// A user of one tenant: what enrichd keys everything it holds about a user under — the
+/// in-process tier, coalescing, erasure fences, events, and (through `keys::Keys`, the one
+/// place that knows the Redis layout) the Redis keys — so that nothing about one tenant's user
+/// is ever shared with another's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserKey(String);
 
 impl UserKey {
     /// `user_id` (already validated) of `tenant`.
     pub fn new(tenant: &Tenant, user_id: &str) -> UserKey {
-        if tenant.is_default() {
-            UserKey(format!("{{{user_id}}}"))
-        } else {
-            UserKey(format!("t:{tenant}:{{{user_id}}}"))
-        }
+        // A tenant name holds no `:`, so the first one separates the two.
+        UserKey(format!("{tenant}:{user_id}"))
     }
 
     /// The user of the default tenant (deployments without tenants, tests).
@@ -76,43 +69,29 @@ impl UserKey {
         UserKey::new(&Tenant::default_tenant(), user_id)
     }
 
-    /// A key read back from another replica's event: its tenant and user id, checked.
-    pub fn parse(text: &str) -> Option<UserKey> {
-        let (tenant, rest) = match text.strip_prefix("t:") {
-            Some(rest) => {
-                let (tenant, rest) = rest.split_once(':')?;
-                let tenant = Tenant::parse(tenant).ok()?;
-                (tenant, rest)
-            }
-            None => (Tenant::default_tenant(), text),
-        };
-        let user_id = rest.strip_prefix('{')?.strip_suffix('}')?;
-        UserId::parse(user_id).ok()?;
-        let key = UserKey::new(&tenant, user_id);
-        (key.0 == text).then_some(key)
-    }
-
-    /// The key as text: what Redis keys put after the prefix, and what in-process maps use.
+    /// The key as text, unique per tenant and user id (for in-process maps).
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    fn split(&self) -> (&str, &str) {
+        self.0.split_once(':').unwrap_or(("", &self.0))
+    }
+
     /// The tenant the key is for.
     pub fn tenant(&self) -> Tenant {
-        self.tenant_name()
-            .map_or_else(Tenant::default_tenant, |name| Tenant(Arc::from(name)))
+        Tenant(Arc::from(self.split().0))
     }
 
     /// The tenant the key is for, unless it is the default one.
     pub fn tenant_name(&self) -> Option<&str> {
-        let rest = self.0.strip_prefix("t:")?;
-        rest.split_once(':').map(|(tenant, _)| tenant)
+        let (tenant, _) = self.split();
+        (tenant != Tenant::DEFAULT_NAME).then_some(tenant)
     }
 
     /// The user id the key is for.
     pub fn user_id(&self) -> &str {
-        let start = self.0.find('{').map_or(0, |i| i + 1);
-        &self.0[start..self.0.len() - 1]
+        self.split().1
     }
 }
 
@@ -139,37 +118,16 @@ mod tests {
     }
 
     #[test]
-    fn the_default_tenant_keeps_the_layout_of_before_tenants() {
-        let default = UserKey::of_default("u-42");
-        assert_eq!(default.as_str(), "{u-42}");
-        assert_eq!(default.user_id(), "u-42");
-        let marketing = UserKey::new(&Tenant::parse("marketing").unwrap(), "u-42");
-        assert_eq!(marketing.as_str(), "t:marketing:{u-42}");
-        assert_eq!(marketing.user_id(), "u-42");
-        assert_eq!(marketing.tenant_name(), Some("marketing"));
+    fn a_user_key_is_its_tenant_and_user_id() {
+        let default = UserKey::of_default("u:42");
+        assert_eq!(default.user_id(), "u:42");
         assert_eq!(default.tenant_name(), None);
         assert!(default.tenant().is_default());
+        let marketing = UserKey::new(&Tenant::parse("marketing").unwrap(), "u:42");
+        assert_eq!(marketing.user_id(), "u:42");
+        assert_eq!(marketing.tenant_name(), Some("marketing"));
         assert_eq!(marketing.tenant().as_str(), "marketing");
         assert_ne!(default, marketing);
-    }
-
-    #[test]
-    fn keys_read_back_are_checked() {
-        for good in ["{u-42}", "t:marketing:{u:42@x}"] {
-            assert_eq!(UserKey::parse(good).unwrap().as_str(), good);
-        }
-        for bad in [
-            "u-42",
-            "{u 42}",
-            "{}",
-            "t:Marketing:{u}",
-            "t:default:{u}",
-            "t:m:{u}x",
-            "t:m{u}",
-            "{u}}",
-            "",
-        ] {
-            assert_eq!(UserKey::parse(bad), None, "{bad}");
-        }
+        assert_ne!(default.as_str(), marketing.as_str());
     }
 }

@@ -26,7 +26,7 @@ use super::{
     profile::{SourceReport, SourceStatus},
 };
 use crate::{
-    cache::unix_ms,
+    clock::unix_ms,
     connectors::ConnectorEntry,
     coordination::{Coordination, Event},
     metrics::Metrics,

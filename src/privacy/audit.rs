@@ -20,8 +20,9 @@ use utoipa::ToSchema;
 
 use super::hashing::{KeyedHasher, to_hex};
 use crate::{
-    cache::{Keys, unix_ms},
+    clock::unix_ms,
     domain::{Tenant, UserKey},
+    keys::Keys,
     redis_link::{RedisError, RedisLink},
 };
 

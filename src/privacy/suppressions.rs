@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use super::hashing::{Hash, KeyedHasher, from_hex, identifiers, label, to_hex};
 use crate::{
-    cache::Keys,
     coordination::{Coordination, Event},
     domain::Tenant,
+    keys::Keys,
     redis_link::RedisLink,
     tasks::Tasks,
 };

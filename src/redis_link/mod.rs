@@ -206,7 +206,7 @@ impl ConnectionLike for Conn {
 }
 
 fn now_ms() -> u64 {
-    crate::cache::unix_ms(SystemTime::now())
+    crate::clock::unix_ms(SystemTime::now())
 }
 
 impl RedisLink {

@@ -8,7 +8,7 @@ use std::{
 
 use super::{CircuitBreaker, Limiter, circuit::Allow};
 use crate::{
-    cache::unix_ms, config::ConnectorConfig, coordination::Coordination,
+    clock::unix_ms, config::ConnectorConfig, coordination::Coordination,
     enrichment::profile::SourceStatus,
 };
 

@@ -218,12 +218,15 @@ async fn a_server_certificate_from_an_unknown_ca_is_a_clear_error_not_a_hang() {
     );
     let ready = app.get("/readyz").await.body;
     assert_eq!(ready["status"], "degraded", "{ready}");
-    let error = ready["checks"]["cache_error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("certificate") || error.contains("UnknownIssuer"),
-        "{ready}"
-    );
-    assert!(!error.contains("s3cret"), "{error}");
+    // The last failure is shown; on a loaded machine an attempt may time out before the
+    // handshake fails, so the next attempts are given a few seconds to say why.
+    eventually("readiness names the certificate", async || {
+        let ready = app.get("/readyz").await.body;
+        let error = ready["checks"]["cache_error"].as_str().unwrap_or_default();
+        assert!(!error.contains("s3cret"), "{error}");
+        error.contains("certificate") || error.contains("UnknownIssuer")
+    })
+    .await;
 }
 
 /// One master, one replica and three sentinels (quorum 2) on loopback.

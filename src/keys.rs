@@ -1,4 +1,5 @@
-//! Redis key layout: the only place that knows it. Every key of a user starts with the
+//! Redis key layout: the only place that knows it (cache, coordination, connector state,
+//! suppressions and the audit trail all take their keys from here). Every key of a user starts with the
 //! configured prefix, then the tenant (none for `default`), then the user id verbatim in a hash
 //! tag — `enrichd:{u-42}:profile`, `enrichd:t:marketing:{u-42}:profile` — so operators can find
 //! and erase a user's keys and Redis Cluster keeps them in one slot (multi-key commands stay
@@ -19,37 +20,47 @@ impl Keys {
         }
     }
 
+    /// What every key of `user` starts with: the prefix, `t:<tenant>:` unless the tenant is
+    /// `default` (whose keys are those of deployments from before tenants), and the user id
+    /// in a hash tag.
+    fn user(&self, user: &UserKey) -> String {
+        match user.tenant_name() {
+            None => format!("{}{{{}}}", self.prefix, user.user_id()),
+            Some(tenant) => format!("{}t:{tenant}:{{{}}}", self.prefix, user.user_id()),
+        }
+    }
+
     /// The merged profile of a user (a hash: `body`, `fresh_until`, `subject`).
     pub fn profile(&self, user: &UserKey) -> String {
-        format!("{}{user}:profile", self.prefix)
+        format!("{}:profile", self.user(user))
     }
 
     /// One connector's last answer about a user (JSON).
     pub fn source(&self, user: &UserKey, connector: &str) -> String {
-        format!("{}{user}:source:{connector}", self.prefix)
+        format!("{}:source:{connector}", self.user(user))
     }
 
     /// What [`source`](Self::source) puts before the connector's name (for scripts that
     /// build source keys from the names in the [`sources`](Self::sources) index).
     pub fn source_prefix(&self, user: &UserKey) -> String {
-        format!("{}{user}:source:", self.prefix)
+        format!("{}:source:", self.user(user))
     }
 
     /// The set of connectors that have an answer about a user stored (so that an erasure
     /// finds them all, also those of connectors no longer configured).
     pub fn sources(&self, user: &UserKey) -> String {
-        format!("{}{user}:sources", self.prefix)
+        format!("{}:sources", self.user(user))
     }
 
     /// The lock of the replica fanning out for a user.
     pub fn lock(&self, user: &UserKey) -> String {
-        format!("{}{user}:lock", self.prefix)
+        format!("{}:lock", self.user(user))
     }
 
     /// The erasure fence of a user: a random token that each erasure replaces, checked by
     /// every write (see `cache::fence`). It holds nothing about the user.
     pub fn fence(&self, user: &UserKey) -> String {
-        format!("{}{user}:erased", self.prefix)
+        format!("{}:erased", self.user(user))
     }
 
     /// The pub/sub channel replicas tell each other things on.
