@@ -1,7 +1,10 @@
 //! The merge rules of PRODUCT.md §3: many connector answers become one profile with provenance.
 //!
 //! - A scalar takes the value of the most confident source; ties go to the earlier source in
-//!   `enrichment.priority`, then to the fresher answer.
+//!   `enrichment.priority`, then to the fresher answer. For text scalars, the provenance lists
+//!   the other sources that agree (same text after trimming and case folding; the confidence is
+//!   then 1 − Π(1 − cᵢ), noisy-OR over independent sources) and those that disagree, with their
+//!   values (PRODUCT.md §10).
 //! - Lists are unioned without duplicates (strings compared case-insensitively), most
 //!   confident source first, in time linear in their length (a hashed key per item).
 //! - `social.connections` adds up across distinct platforms (per platform, the most confident
@@ -32,7 +35,7 @@ use std::{
 use enrichd_sdk::{Behavior, Demographics, Enrichment, Identity, Social};
 use serde_json::{Map, Value};
 
-use super::profile::{ProfileBody, Provenance, timestamp};
+use super::profile::{Conflict, ProfileBody, Provenance, timestamp};
 
 /// One connector's successful answer, ready to merge.
 #[derive(Debug, Clone)]
@@ -223,13 +226,54 @@ impl Merger {
         Some(value)
     }
 
-    /// The first non-blank value of a text scalar, with provenance under `path`.
+    /// The first non-blank value of a text scalar, with provenance under `path` that says
+    /// which other sources agree (same text after trimming and case folding: the confidence is
+    /// then 1 − Π(1 − cᵢ) over the agreeing sources) and which disagree, with their values.
     fn text(
         &mut self,
         path: &'static str,
         pick: fn(&mut Enrichment) -> &mut Option<String>,
     ) -> Option<String> {
-        self.first(path, pick, |text| filled(text))
+        let mut winner: Option<(usize, String)> = None;
+        let mut agreeing = Vec::new();
+        let mut conflicts = Vec::new();
+        for (index, answer) in self.answers.iter_mut().enumerate() {
+            let Some(text) = pick(&mut answer.enrichment)
+                .as_deref()
+                .filter(|t| filled(t))
+            else {
+                continue;
+            };
+            let folded = text.trim().to_lowercase();
+            match &winner {
+                None => winner = Some((index, folded)),
+                Some((_, won)) if *won == folded => agreeing.push(index),
+                Some(_) => conflicts.push(Conflict {
+                    source: answer.connector.clone(),
+                    value: Value::String(text.to_owned()),
+                    confidence: answer.confidence,
+                }),
+            }
+        }
+        let (top, _) = winner?;
+        let value = pick(&mut self.answers[top].enrichment).take();
+        self.record(path.to_owned(), &[top]);
+        if let Some(provenance) = self.provenance.get_mut(path) {
+            if !agreeing.is_empty() {
+                let unsure = agreeing
+                    .iter()
+                    .fold(1.0 - self.answers[top].confidence, |product, &index| {
+                        product * (1.0 - self.answers[index].confidence)
+                    });
+                provenance.confidence = 1.0 - unsure;
+            }
+            provenance.agreeing = agreeing
+                .iter()
+                .map(|&index| self.answers[index].connector.clone())
+                .collect();
+            provenance.conflicts = conflicts;
+        }
+        value
     }
 
     /// The union of a list of strings, compared case-insensitively.
@@ -347,6 +391,8 @@ impl Merger {
             confidence: self.answers[top].confidence,
             fetched_at: self.fetched_at(top),
             sources,
+            agreeing: Vec::new(),
+            conflicts: Vec::new(),
         };
         self.provenance.insert(path, provenance);
     }

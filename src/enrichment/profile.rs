@@ -62,6 +62,22 @@ pub struct Provenance {
     /// Every contributing source, for fields merged from several (lists, connection counts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// Other sources that gave the same value (compared trimmed and case-folded); the
+    /// confidence is then 1 − Π(1 − cᵢ) over `source` and these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agreeing: Vec<String>,
+    /// Sources that gave another value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A value a source gave that lost to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Conflict {
+    pub source: String,
+    #[schema(value_type = Object)]
+    pub value: Value,
+    pub confidence: f64,
 }
 
 /// One connector's part in a profile.

@@ -345,3 +345,20 @@ async fn a_required_connector_skipped_for_lack_of_an_identifier_does_not_fail_an
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(app.get("/readyz").await.body["status"], "ready");
 }
+
+#[tokio::test]
+async fn provenance_shows_which_sources_disagreed_and_with_what() {
+    let app = TestAppBuilder::new().spawn().await;
+    let answer = app.enrich(crate::helpers::known_subject("agree-1")).await;
+    assert_eq!(answer.status, 200);
+    let name = &answer.body["provenance"]["identity.name"];
+    assert_eq!(name["source"], "hubspot");
+    assert_eq!(answer.body["profile"]["identity"]["name"], "Bryan Cooper");
+    let conflicts = name["conflicts"]
+        .as_array()
+        .expect("GitHub names someone else");
+    assert_eq!(conflicts.len(), 1, "{name}");
+    assert_eq!(conflicts[0]["source"], "github");
+    assert_eq!(conflicts[0]["value"], "monalisa octocat");
+    assert!(name.get("agreeing").is_none(), "{name}");
+}

@@ -662,17 +662,17 @@ mod tests {
         let slow = answering(ResponseTemplate::new(200).set_delay(Duration::from_secs(3))).await;
         let public_only = caller_host_client("enrichd-test").unwrap();
         let listed = listed_host_client("enrichd-test").unwrap();
+        let refused = send(public_only.get(refused_name), &context()).await;
+        let not_listening = send(listed.get(nothing_listens), &context()).await;
+        // Its deadline starts now, not before the other two calls (which may take a while on
+        // a loaded machine): it must pass while the request is under way, not before.
         let short = EnrichContext::new(
             reqwest::Client::new(),
             Instant::now() + Duration::from_millis(200),
         );
+        let too_slow = send(listed.get(slow.uri()), &short).await;
 
-        let errors = [
-            send(public_only.get(refused_name), &context()).await,
-            send(listed.get(nothing_listens), &context()).await,
-            send(listed.get(slow.uri()), &short).await,
-        ]
-        .map(Result::unwrap_err);
+        let errors = [refused, not_listening, too_slow].map(Result::unwrap_err);
 
         for err in &errors {
             assert_eq!(err, &unreachable_host());

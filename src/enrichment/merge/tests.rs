@@ -39,6 +39,37 @@ fn the_most_confident_scalar_wins() {
 }
 
 #[test]
+fn agreeing_sources_raise_confidence_and_disagreeing_ones_are_listed() {
+    let merged = merge(vec![
+        answer("github", 0.8, 1, named(" bryan COOPER")),
+        answer("hubspot", 0.9, 0, named("Bryan Cooper")),
+        answer("x", 0.5, 2, named("B. Cooper")),
+        answer("gravatar", 0.6, 3, named("bryan cooper ")),
+    ]);
+    assert_eq!(merged.body.identity.name.as_deref(), Some("Bryan Cooper"));
+    let provenance = &merged.provenance["identity.name"];
+    assert_eq!(provenance.source, "hubspot");
+    assert_eq!(provenance.agreeing, ["github", "gravatar"]);
+    // 1 − (1 − 0.9)(1 − 0.8)(1 − 0.6)
+    assert!(
+        (provenance.confidence - 0.992).abs() < 1e-9,
+        "{}",
+        provenance.confidence
+    );
+    assert_eq!(provenance.conflicts.len(), 1);
+    assert_eq!(provenance.conflicts[0].source, "x");
+    assert_eq!(provenance.conflicts[0].value, "B. Cooper");
+    assert_eq!(provenance.conflicts[0].confidence, 0.5);
+    let alone = merge(vec![answer("hubspot", 0.9, 0, named("Bryan Cooper"))]);
+    let provenance = &alone.provenance["identity.name"];
+    assert_eq!(
+        provenance.confidence, 0.9,
+        "a lone source keeps its confidence"
+    );
+    assert!(provenance.agreeing.is_empty() && provenance.conflicts.is_empty());
+}
+
+#[test]
 fn ties_go_to_priority_then_freshness() {
     let merged = merge(vec![
         answer("github", 0.8, 1, named("From GitHub")),

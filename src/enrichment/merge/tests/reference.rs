@@ -1,4 +1,6 @@
-//! The JSON-based merge that the typed one replaced, verbatim: the oracle of the equivalence test.
+//! The JSON-based merge that the typed one replaced, verbatim but for agreement and conflicts
+//! of text scalars (PRODUCT.md §10), added here the JSON way: the oracle of the equivalence
+//! test.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +8,7 @@ use enrichd_sdk::Enrichment;
 use serde_json::{Map, Value};
 
 use super::super::{Merged, SourceAnswer};
-use crate::enrichment::profile::{ProfileBody, Provenance, timestamp};
+use crate::enrichment::profile::{Conflict, ProfileBody, Provenance, timestamp};
 
 /// The section objects whose nested maps hold independent scalars.
 const SCALAR_MAPS: [&str; 2] = ["identity.handles", "behavior.engagement"];
@@ -40,8 +42,17 @@ pub(super) fn reference_merge(mut answers: Vec<SourceAnswer>) -> Merged {
     let mut root = Map::new();
     let mut provenance = BTreeMap::new();
     for (path, field) in fields {
+        let mut agreement = (Vec::new(), Vec::new());
         let (value, contributors) = match field {
-            Field::Scalar { value, source } => (value, vec![source]),
+            Field::Scalar {
+                value,
+                source,
+                agreeing,
+                conflicts,
+            } => {
+                agreement = (agreeing, conflicts);
+                (value, vec![source])
+            }
             Field::List { items, sources } => (Value::Array(items), sources),
             Field::Connections { per_platform } => {
                 let total: u64 = per_platform.values().map(|(count, _)| count).sum();
@@ -52,11 +63,31 @@ pub(super) fn reference_merge(mut answers: Vec<SourceAnswer>) -> Merged {
             }
         };
         let top = &answers[contributors[0]];
+        let (agreeing, conflicts) = agreement;
+        let unsure = agreeing.iter().fold(1.0 - top.confidence, |p, &i| {
+            p * (1.0 - answers[i].confidence)
+        });
         provenance.insert(
             path.clone(),
             Provenance {
                 source: top.connector.clone(),
-                confidence: top.confidence,
+                confidence: if agreeing.is_empty() {
+                    top.confidence
+                } else {
+                    1.0 - unsure
+                },
+                agreeing: agreeing
+                    .iter()
+                    .map(|&i| answers[i].connector.clone())
+                    .collect(),
+                conflicts: conflicts
+                    .into_iter()
+                    .map(|(i, value)| Conflict {
+                        source: answers[i].connector.clone(),
+                        value,
+                        confidence: answers[i].confidence,
+                    })
+                    .collect(),
                 fetched_at: timestamp(top.fetched_at),
                 sources: if contributors.len() > 1 {
                     contributors
@@ -90,6 +121,10 @@ enum Field {
     Scalar {
         value: Value,
         source: usize,
+        /// Text scalars: the later sources with the same text (trimmed, case-folded), and the
+        /// others with theirs.
+        agreeing: Vec<usize>,
+        conflicts: Vec<(usize, Value)>,
     },
     List {
         items: Vec<Value>,
@@ -182,6 +217,24 @@ fn collect(
                 per_platform.entry(platform).or_insert((count, index));
             }
         }
+        Value::String(text) => {
+            let folded = |t: &str| t.trim().to_lowercase();
+            match fields.get_mut(path) {
+                Some(Field::Scalar {
+                    value: Value::String(won),
+                    agreeing,
+                    conflicts,
+                    ..
+                }) => {
+                    if folded(won) == folded(&text) {
+                        agreeing.push(index);
+                    } else {
+                        conflicts.push((index, Value::String(text)));
+                    }
+                }
+                _ => scalar(path, Value::String(text), index, fields),
+            }
+        }
         value => scalar(path, value, index, fields),
     }
 }
@@ -191,6 +244,8 @@ fn scalar(path: &str, value: Value, index: usize, fields: &mut BTreeMap<String, 
     fields.entry(path.to_owned()).or_insert(Field::Scalar {
         value,
         source: index,
+        agreeing: Vec::new(),
+        conflicts: Vec::new(),
     });
 }
 
