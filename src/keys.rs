@@ -52,6 +52,11 @@ impl Keys {
         format!("{}:sources", self.user(user))
     }
 
+    /// A user's overrides (JSON; no expiry: they last until changed or erased).
+    pub fn overrides(&self, user: &UserKey) -> String {
+        format!("{}:overrides", self.user(user))
+    }
+
     /// The lock of the replica fanning out for a user.
     pub fn lock(&self, user: &UserKey) -> String {
         format!("{}:lock", self.user(user))
@@ -95,7 +100,12 @@ impl Keys {
         user: &UserKey,
         connectors: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
-        let mut keys = vec![self.profile(user), self.lock(user), self.sources(user)];
+        let mut keys = vec![
+            self.profile(user),
+            self.lock(user),
+            self.sources(user),
+            self.overrides(user),
+        ];
         keys.extend(connectors.into_iter().map(|c| self.source(user, c)));
         keys
     }
@@ -118,8 +128,9 @@ mod tests {
             format!("{}github", keys.source_prefix(&user)),
             keys.source(&user, "github")
         );
+        assert_eq!(keys.overrides(&user), "enrichd:{u-42}:overrides");
         let all = keys.all_of(&user, ["github"]);
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 5);
         assert!(all.iter().all(|k| k.starts_with("enrichd:{u-42}:")));
     }
 

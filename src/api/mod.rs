@@ -155,6 +155,11 @@ fn public_routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(profiles::get_profile))
                 .route(web::delete().to(profiles::delete_profile)),
         )
+        .service(
+            resource("/v1/profiles/{user_id}/overrides", "GET, PUT")
+                .route(web::get().to(profiles::get_overrides))
+                .route(web::put().to(profiles::put_overrides)),
+        )
         .service(resource("/v1/suppressions", "POST").route(web::post().to(privacy::suppress)))
         .service(resource("/v1/suppressions/lift", "POST").route(web::post().to(privacy::lift)))
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))

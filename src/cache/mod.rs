@@ -31,13 +31,24 @@ use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
 pub use crate::clock::unix_ms;
 use crate::{
     coordination::{Coordination, Event, LockOutcome},
-    domain::UserKey,
+    domain::{Overrides, UserKey},
     enrichment::profile::SourceStatus,
     keys::Keys,
     metrics::Metrics,
     redis_link::{RedisError, RedisLink},
     sealing::Sealer,
 };
+
+/// How long overrides are kept in process without Redis (they do not expire in Redis; in
+/// process they also go with a restart, or when `cache.local_capacity` users have them).
+const LOCAL_OVERRIDES_FOR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// What [`ProfileCache::claim`] finds.
+pub struct Claimed {
+    pub lock: LockOutcome,
+    pub overrides: Overrides,
+    pub sources: Vec<Option<CachedSource>>,
+}
 
 /// A profile as kept in the cache.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +147,8 @@ pub struct ProfileCache {
     /// are read from there, so replicas do not hold them twice).
     local_sources: MemoryStore<Box<[u8]>>,
     redis: Option<RedisStore>,
+    /// Overrides in process, as JSON; only without Redis.
+    local_overrides: MemoryStore<Box<[u8]>>,
     /// The tripwires of work under way in this process (see [`fence`]).
     fences: Fences,
     coordination: Arc<Coordination>,
@@ -156,6 +169,7 @@ impl ProfileCache {
         ProfileCache {
             local: MemoryStore::new(local_capacity),
             local_sources: MemoryStore::removable_by_key(local_capacity),
+            local_overrides: MemoryStore::new(local_capacity),
             redis: link.map(|link| RedisStore::new(link, keys, sealer)),
             fences: Fences::default(),
             coordination,
@@ -312,7 +326,7 @@ impl ProfileCache {
     }
 
     /// Try to become the replica that fans out for a user (its lock in Redis, for `lock_for`),
-    /// read the user's erasure fence into `fence`, and read the cached answers of
+    /// read the user's erasure fence into `fence`, their overrides, and the cached answers of
     /// `connectors`, in one round trip.
     pub async fn claim(
         &self,
@@ -320,32 +334,81 @@ impl ProfileCache {
         user: &UserKey,
         lock_for: Duration,
         connectors: &[&str],
-    ) -> (LockOutcome, Vec<Option<CachedSource>>) {
+    ) -> Claimed {
         let Some(redis) = &self.redis else {
-            return (
-                LockOutcome::Unavailable,
-                self.local_sources(user, connectors).await,
-            );
+            return self.claimed_locally(user, connectors).await;
         };
         let (lock, token) = self.coordination.lock_command(user, lock_for);
         match redis.claim(lock, user, connectors).await {
-            Ok((taken, erased, found)) => {
-                fence.set_token(erased);
-                let outcome = if taken {
-                    LockOutcome::Acquired(token)
-                } else {
-                    LockOutcome::Held
-                };
-                (outcome, found)
+            Ok(read) => {
+                fence.set_token(read.fence);
+                Claimed {
+                    lock: if read.taken {
+                        LockOutcome::Acquired(token)
+                    } else {
+                        LockOutcome::Held
+                    },
+                    overrides: read.overrides,
+                    sources: read.sources,
+                }
             }
             Err(err) => {
                 tracing::warn!(error = %err, "Could not lock the user or read per-source answers in Redis.");
-                (
-                    LockOutcome::Unavailable,
-                    self.local_sources(user, connectors).await,
-                )
+                self.claimed_locally(user, connectors).await
             }
         }
+    }
+
+    /// What [`claim`](Self::claim) finds without Redis (or while it is down).
+    async fn claimed_locally(&self, user: &UserKey, connectors: &[&str]) -> Claimed {
+        Claimed {
+            lock: LockOutcome::Unavailable,
+            overrides: self.local_overrides(user).await,
+            sources: self.local_sources(user, connectors).await,
+        }
+    }
+
+    /// A user's overrides (none when they cannot be read: a lookup never fails a request).
+    pub async fn overrides(&self, user: &UserKey) -> Overrides {
+        if let Some(redis) = &self.redis {
+            match redis.overrides(user).await {
+                Ok(overrides) => return overrides,
+                Err(err) => tracing::warn!(error = %err, "Could not read overrides from Redis."),
+            }
+        }
+        self.local_overrides(user).await
+    }
+
+    /// Replace a user's overrides, where they are kept (Redis, else in process). Unlike
+    /// lookups, this reports failure: a change not made must not be answered as done.
+    pub async fn set_overrides(
+        &self,
+        user: &UserKey,
+        overrides: &Overrides,
+    ) -> Result<(), RedisError> {
+        match &self.redis {
+            Some(redis) => redis.set_overrides(user, overrides).await,
+            None => {
+                if overrides.is_empty() {
+                    self.local_overrides.remove(user.as_str()).await;
+                } else {
+                    let json = serde_json::to_vec(overrides).expect("overrides serialize");
+                    self.local_overrides
+                        .put(
+                            user.as_str().to_owned(),
+                            Arc::new(json.into_boxed_slice()),
+                            LOCAL_OVERRIDES_FOR,
+                        )
+                        .await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn local_overrides(&self, user: &UserKey) -> Overrides {
+        let stored = self.local_overrides.get(user.as_str()).await;
+        redis::parse_overrides(stored.map(|json| json.to_vec()))
     }
 
     /// Release the user's lock taken by [`claim`](Self::claim), if it is still ours (work
@@ -434,6 +497,7 @@ impl ProfileCache {
     pub async fn forget(&self, user: &UserKey) {
         self.fences.trip(user.as_str());
         self.local.remove(user.as_str()).await;
+        self.local_overrides.remove(user.as_str()).await;
         let prefix = source_key(user, "");
         self.local_sources
             .remove_where(move |key| key.starts_with(&prefix));

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL};
 use crate::{
-    domain::UserKey,
+    domain::{Overrides, UserKey},
     keys::Keys,
     redis_link::{RedisError, RedisLink},
     sealing::Sealer,
@@ -59,6 +59,24 @@ const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
+
+/// The replies of a claim's pipeline: lock, fence, overrides, per-source answers.
+type ClaimReply = (
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Vec<Option<Vec<u8>>>,
+);
+
+/// What [`RedisStore::claim`] reads.
+pub struct ClaimRead {
+    /// Whether the lock was taken.
+    pub taken: bool,
+    /// The erasure fence token (`None`: never erased).
+    pub fence: Option<String>,
+    pub overrides: Overrides,
+    pub sources: Vec<Option<CachedSource>>,
+}
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -210,30 +228,67 @@ impl RedisStore {
         self.link.script::<i64>(invocation).await.map(|_| ())
     }
 
-    /// Send `lock` (a `SET NX` answering `OK` or nil), read the user's erasure fence and the
-    /// per-source answers of `connectors`, in one round trip: whether the lock was taken, the
-    /// fence token (`None`: never erased), and the answers.
+    /// Send `lock` (a `SET NX` answering `OK` or nil), read the user's erasure fence, their
+    /// overrides and the per-source answers of `connectors`, in one round trip.
     pub async fn claim(
         &self,
         lock: redis::Cmd,
         user: &UserKey,
         connectors: &[&str],
-    ) -> Result<(bool, Option<String>, Vec<Option<CachedSource>>), RedisError> {
+    ) -> Result<ClaimRead, RedisError> {
         let mut pipe = redis::pipe();
         pipe.add_command(lock);
         pipe.cmd("GET").arg(self.keys.fence(user));
+        pipe.cmd("GET").arg(self.keys.overrides(user));
         if connectors.is_empty() {
-            let (taken, fence): (Option<String>, Option<String>) = self.link.run(&pipe).await?;
-            return Ok((taken.is_some(), fence, Vec::new()));
+            let (taken, fence, overrides): (Option<String>, Option<String>, Option<Vec<u8>>) =
+                self.link.run(&pipe).await?;
+            return Ok(ClaimRead {
+                taken: taken.is_some(),
+                fence,
+                overrides: self.parse_overrides(user, overrides),
+                sources: Vec::new(),
+            });
         }
         pipe.add_command(self.mget_sources(user, connectors));
-        let (taken, fence, values): (Option<String>, Option<String>, Vec<Option<Vec<u8>>>) =
-            self.link.run(&pipe).await?;
-        Ok((
-            taken.is_some(),
+        let (taken, fence, overrides, values): ClaimReply = self.link.run(&pipe).await?;
+        Ok(ClaimRead {
+            taken: taken.is_some(),
             fence,
-            self.parse_sources(user, connectors, values),
-        ))
+            overrides: self.parse_overrides(user, overrides),
+            sources: self.parse_sources(user, connectors, values),
+        })
+    }
+
+    /// A user's overrides.
+    pub async fn overrides(&self, user: &UserKey) -> Result<Overrides, RedisError> {
+        let mut get = redis::cmd("GET");
+        get.arg(self.keys.overrides(user));
+        let value: Option<Vec<u8>> = self.link.run(&get).await?;
+        Ok(self.parse_overrides(user, value))
+    }
+
+    /// Replace a user's overrides (none: delete them).
+    pub async fn set_overrides(
+        &self,
+        user: &UserKey,
+        overrides: &Overrides,
+    ) -> Result<(), RedisError> {
+        let key = self.keys.overrides(user);
+        if overrides.is_empty() {
+            let mut del = redis::cmd("DEL");
+            del.arg(&key);
+            return self.link.run::<i64>(&del).await.map(|_| ());
+        }
+        let json = serde_json::to_vec(overrides).expect("overrides serialize");
+        let mut set = redis::cmd("SET");
+        set.arg(&key).arg(self.sealer.seal(&key, &json).as_ref());
+        self.link.run::<String>(&set).await.map(|_| ())
+    }
+
+    /// Overrides as read from Redis (and opened); what does not open or parse is none.
+    fn parse_overrides(&self, user: &UserKey, value: Option<Vec<u8>>) -> Overrides {
+        parse_overrides(value.and_then(|v| self.sealer.open(&self.keys.overrides(user), v)))
     }
 
     /// The per-source answers of `connectors`, in order, in one round trip.
@@ -333,6 +388,21 @@ fn parse_source(value: Option<Vec<u8>>) -> Option<CachedSource> {
     value
         .filter(|bytes| bytes.len() <= MAX_PROFILE_BYTES)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+}
+
+/// Overrides as stored (JSON, opened): only what a caller could have set passes; anything
+/// else counts as none.
+pub(super) fn parse_overrides(value: Option<Vec<u8>>) -> Overrides {
+    value
+        .filter(|bytes| bytes.len() <= MAX_PROFILE_BYTES)
+        .and_then(|bytes| serde_json::from_slice::<Overrides>(&bytes).ok())
+        .and_then(|read| {
+            Some(Overrides {
+                fields: Overrides::parse(read.fields).ok()?,
+                updated_at: read.updated_at,
+            })
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 
 mod enrich_request;
 mod identifiers;
+mod overrides;
 mod tenant;
 
 pub use enrich_request::{EnrichRequest, EnrichRequestBody, add_identifiers};
 pub use identifiers::{UserId, parse_email, parse_handle, parse_phone};
+pub use overrides::{MAX_OVERRIDES, Overrides};
 pub use tenant::{Tenant, UserKey};
 
 use enrichd_sdk::Subject;

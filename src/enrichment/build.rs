@@ -9,13 +9,16 @@ use std::{
 use bytes::Bytes;
 use enrichd_sdk::Subject;
 
+use serde_json::Value;
+
 use super::{
-    EnrichError, Inner, SourceAnswer, SourceOutcome, bounds, merge,
-    profile::{Profile, SourceStatus, timestamp},
+    EnrichError, Inner, Merged, SourceAnswer, SourceOutcome, bounds, merge,
+    profile::{Profile, Provenance, SourceStatus, timestamp},
 };
 use crate::{
     cache::{CachedProfile, unix_ms},
     connectors::ConnectorEntry,
+    domain::Overrides,
 };
 
 /// A profile built from a fan-out, ready to cache and serve.
@@ -38,6 +41,7 @@ impl Inner {
         targets: &[Arc<ConnectorEntry>],
         outcomes: &[SourceOutcome],
         answers: Vec<SourceAnswer>,
+        overrides: &Overrides,
     ) -> Result<BuiltProfile, EnrichError> {
         let failed =
             |o: &&SourceOutcome| o.report.status.attempted() && !o.report.status.answered();
@@ -83,6 +87,7 @@ impl Inner {
         };
         let mut merged = merge(answers);
         bounds::cap_body(&mut merged.body, self.max_list_items);
+        overridden(&mut merged, overrides);
         let now = SystemTime::now();
         let fresh_until = now + fresh_for;
         let profile = Profile {
@@ -107,4 +112,60 @@ impl Inner {
             keep_for: fresh_for + self.freshness.stale,
         })
     }
+}
+
+/// Apply the user's overrides to the merged profile: each value replaces what the sources said
+/// (`source: "override"`, confidence 1), `null` hides the field; the profile's confidence is
+/// recomputed. Only checked paths and values get here ([`Overrides::parse`]).
+fn overridden(merged: &mut Merged, overrides: &Overrides) {
+    if overrides.is_empty() {
+        return;
+    }
+    let Ok(Value::Object(mut body)) = serde_json::to_value(&merged.body) else {
+        return;
+    };
+    let set_at = overrides.updated_at.clone().unwrap_or_default();
+    for (path, value) in &overrides.fields {
+        let (section, field) = path.split_once('.').unwrap_or((path, ""));
+        let (parent, key) = match field.strip_prefix("handles.") {
+            Some(platform) => (vec![section, "handles"], platform),
+            None => (vec![section], field),
+        };
+        let Some(node) = object_at(&mut body, &parent) else {
+            continue;
+        };
+        if value.is_null() {
+            node.remove(key);
+            merged.provenance.remove(path);
+        } else {
+            node.insert(key.to_owned(), value.clone());
+            merged.provenance.insert(
+                path.clone(),
+                Provenance {
+                    source: "override".to_owned(),
+                    confidence: 1.0,
+                    fetched_at: set_at.clone(),
+                    sources: Vec::new(),
+                    agreeing: Vec::new(),
+                    conflicts: Vec::new(),
+                },
+            );
+        }
+    }
+    if let Ok(body) = serde_json::from_value(Value::Object(body)) {
+        merged.body = body;
+    }
+    merged.confidence = super::merge::mean_confidence(&merged.provenance);
+}
+
+/// The object at `steps` below `root`, if there is one.
+fn object_at<'a>(
+    root: &'a mut serde_json::Map<String, Value>,
+    steps: &[&str],
+) -> Option<&'a mut serde_json::Map<String, Value>> {
+    let mut node = root;
+    for step in steps {
+        node = node.get_mut(*step)?.as_object_mut()?;
+    }
+    Some(node)
 }

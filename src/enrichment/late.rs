@@ -7,7 +7,11 @@ use std::sync::Arc;
 use enrichd_sdk::Subject;
 
 use super::{Inner, SourceOutcome, build::BuiltProfile};
-use crate::{cache::Fence, connectors::ConnectorEntry, domain::UserKey};
+use crate::{
+    cache::Fence,
+    connectors::ConnectorEntry,
+    domain::{Overrides, UserKey},
+};
 
 /// What the merge of answers that arrive after the deadline works on.
 pub(super) struct LateAnswers {
@@ -19,6 +23,7 @@ pub(super) struct LateAnswers {
     pub(super) identifiers: Arc<Subject>,
     pub(super) targets: Vec<Arc<ConnectorEntry>>,
     pub(super) outcomes: Vec<SourceOutcome>,
+    pub(super) overrides: Overrides,
 }
 
 impl Inner {
@@ -38,6 +43,7 @@ impl Inner {
             identifiers,
             targets,
             mut outcomes,
+            overrides,
         } = answers;
         let this = self.clone();
         self.tasks.spawn(async move {
@@ -72,7 +78,7 @@ impl Inner {
             let sources = this.fresh_sources(&identifiers, &targets, &fresh);
             let user = &user;
             let answers = this.answers_of(&mut outcomes, false);
-            match this.build(&subject, &targets, &outcomes, answers) {
+            match this.build(&subject, &targets, &outcomes, answers, &overrides) {
                 Ok(BuiltProfile {
                     cached, keep_for, ..
                 }) => {

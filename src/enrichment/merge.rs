@@ -94,7 +94,7 @@ fn precedence(a: &SourceAnswer, b: &SourceAnswer) -> Ordering {
 }
 
 /// The mean confidence of the filled fields, to two decimals (0 when none is filled).
-fn mean_confidence(provenance: &BTreeMap<String, Provenance>) -> f64 {
+pub(super) fn mean_confidence(provenance: &BTreeMap<String, Provenance>) -> f64 {
     if provenance.is_empty() {
         return 0.0;
     }

@@ -21,7 +21,7 @@ mod waves;
 mod write_order;
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
@@ -39,7 +39,7 @@ use self::{
     coalescing::WeakFlight,
     late::LateAnswers,
     other_replica::UserLock,
-    remembered::{covers, remembered_with},
+    remembered::{covers, remembered_of, remembered_with},
     waves::{Chaining, Waves},
     write_order::WriteOrder,
 };
@@ -48,7 +48,7 @@ use crate::{
     config::Config,
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
-    domain::{EnrichRequest, Tenant, UserKey},
+    domain::{EnrichRequest, Overrides, Tenant, UserKey},
     metrics::Metrics,
     per_user::PerUser,
     privacy::{Suppressions, Verdict},
@@ -157,6 +157,9 @@ struct Job {
     shared: bool,
     /// Whether cached per-source answers may stand in for calls.
     reuse_sources: bool,
+    /// A rebuild after the user's overrides changed: it must not join a flight begun before
+    /// (whose profile has the old ones).
+    rebuild: bool,
     deadline: Instant,
 }
 
@@ -260,6 +263,7 @@ impl Enricher {
             connectors: request.connectors,
             shared,
             reuse_sources: shared && !request.refresh,
+            rebuild: false,
             deadline,
         };
         let built = self.coalesced(job).await?;
@@ -334,26 +338,14 @@ impl Enricher {
     /// The identifiers remembered for a user (for `DELETE ?suppress=true`): the user id, and
     /// those the cached profile was built from.
     pub async fn remembered(&self, user: &UserKey) -> Subject {
-        let remembered = self
-            .inner
-            .cache
-            .lookup(user)
-            .await
-            .and_then(|c| c.subject());
-        match remembered {
-            Some(subject) if subject.user_id == user.user_id() => subject,
-            _ => Subject::new(user.user_id()),
-        }
+        remembered_of(self.inner.cache.lookup(user).await.as_ref(), user)
     }
 
     /// Re-enrich a cached user with the identifiers remembered for them; `None` when nothing
     /// is cached (there is nothing to refresh from).
     pub async fn refresh(&self, user: &UserKey) -> Option<Result<Answer, EnrichError>> {
         let cached = self.inner.cache.lookup(user).await?;
-        let subject = cached
-            .subject()
-            .filter(|s| s.user_id == user.user_id())
-            .unwrap_or_else(|| Subject::new(user.user_id()));
+        let subject = remembered_of(Some(&cached), user);
         let request = EnrichRequest {
             tenant: user.tenant(),
             subject,
@@ -362,6 +354,46 @@ impl Enricher {
             timeout: None,
         };
         Some(self.enrich(request).await)
+    }
+
+    /// A user's overrides.
+    pub async fn overrides(&self, user: &UserKey) -> Overrides {
+        self.inner.cache.overrides(user).await
+    }
+
+    /// Replace a user's overrides (refused for a suppressed user id), then rebuild their
+    /// cached profile, if there is one, so that it shows them at once: from the per-source
+    /// answers still fresh, calling only the connectors whose answers expired.
+    pub async fn set_overrides(
+        &self,
+        user: &UserKey,
+        fields: BTreeMap<String, serde_json::Value>,
+    ) -> Result<Result<Overrides, RedisError>, EnrichError> {
+        self.inner
+            .admit(&user.tenant(), &Subject::new(user.user_id()))?;
+        let overrides = Overrides {
+            updated_at: (!fields.is_empty()).then(|| profile::timestamp(SystemTime::now())),
+            fields,
+        };
+        if let Err(err) = self.inner.cache.set_overrides(user, &overrides).await {
+            return Ok(Err(err));
+        }
+        if let Some(cached) = self.inner.cache.lookup(user).await {
+            let subject = remembered_of(Some(&cached), user);
+            let job = Job {
+                user: user.clone(),
+                subject,
+                connectors: None,
+                shared: true,
+                reuse_sources: true,
+                rebuild: true,
+                deadline: Instant::now() + self.inner.deadline,
+            };
+            if let Err(err) = self.coalesced(job).await {
+                tracing::warn!(error = %err, "Could not rebuild a profile with its new overrides; it shows them once refreshed.");
+            }
+        }
+        Ok(Ok(overrides))
     }
 
     /// Erase everything cached about a user, on every tier and replica. Work about the user
@@ -382,6 +414,7 @@ impl Enricher {
             connectors: None,
             shared: true,
             reuse_sources: true,
+            rebuild: false,
             deadline: Instant::now() + self.inner.deadline,
         };
         self.inner.tasks.spawn(async move {
@@ -431,7 +464,12 @@ impl Inner {
     async fn produce(self: &Arc<Self>, job: Job) -> (Result<Arc<Built>, EnrichError>, Writes) {
         let started = Instant::now();
         let targets = targets(&self.registry.snapshot(), job.connectors.as_deref());
-        let Claim { fence, lock, found } = match self.claim(&job, &targets).await {
+        let Claim {
+            fence,
+            lock,
+            found,
+            overrides,
+        } = match self.claim(&job, &targets).await {
             Claimed::ByAnotherReplica(built) => return (Ok(built), None),
             Claimed::Here(claim) => claim,
         };
@@ -451,7 +489,7 @@ impl Inner {
             Vec::new()
         };
         let answers = self.answers_of(&mut outcomes, late.is_some());
-        let built = self.build(&job.subject, &targets, &outcomes, answers);
+        let built = self.build(&job.subject, &targets, &outcomes, answers, &overrides);
         let outcome = match &built {
             Ok(built) if built.partial => "partial",
             Ok(_) => "complete",
@@ -500,6 +538,7 @@ impl Inner {
                     identifiers,
                     targets,
                     outcomes,
+                    overrides,
                 };
                 this.merge_late_answers(answers, late, pending);
             }
@@ -521,8 +560,10 @@ impl Inner {
                 token: None,
             },
             found: Vec::new(),
+            overrides: Overrides::default(),
         };
         if !job.shared {
+            claim.overrides = self.cache.overrides(&job.user).await;
             return Claimed::Here(claim);
         }
         self.writes.writes_of(&job.user).await;
@@ -532,11 +573,13 @@ impl Inner {
             Vec::new()
         };
         let lock_for = self.deadline + Duration::from_secs(2);
-        let (outcome, mut found) = self
+        let read = self
             .cache
             .claim(&mut claim.fence, &job.user, lock_for, &names)
             .await;
-        match outcome {
+        claim.overrides = read.overrides;
+        let mut found = read.sources;
+        match read.lock {
             LockOutcome::Acquired(token) => claim.lock.token = Some(token),
             LockOutcome::Held => {
                 if let Some(built) = self.wait_for_other_replica(job).await {
@@ -560,6 +603,8 @@ struct Claim {
     lock: UserLock,
     /// The cached per-source answers of the targets (empty when none may be reused).
     found: Vec<Option<CachedSource>>,
+    /// What the user's overrides say (they win the merge).
+    overrides: Overrides,
 }
 
 /// Whether this replica fans out, or another replica's profile is the answer.

@@ -3,7 +3,19 @@
 
 use enrichd_sdk::Subject;
 
-use crate::domain::MAX_HANDLES;
+use crate::{
+    cache::CachedProfile,
+    domain::{MAX_HANDLES, UserKey},
+};
+
+/// The identifiers remembered for `user` in their cached profile (just the user id when
+/// there is none, or when what is stored is not theirs).
+pub(super) fn remembered_of(cached: Option<&CachedProfile>, user: &UserKey) -> Subject {
+    cached
+        .and_then(CachedProfile::subject)
+        .filter(|subject| subject.user_id == user.user_id())
+        .unwrap_or_else(|| Subject::new(user.user_id()))
+}
 
 /// Whether a profile built from `remembered` identifiers answers a caller sending `subject`'s:
 /// every identifier sent must be one remembered (a caller sending none accepts any profile).

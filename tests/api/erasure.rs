@@ -165,9 +165,10 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     let cache = &app.state.cache;
     let (lost_1, lost_2) = (UserKey::of_default("lost-1"), UserKey::of_default("lost-2"));
     let mut fence = cache.fence(&lost_1);
-    let (lock, _) = cache
+    let lock = cache
         .claim(&mut fence, &lost_1, Duration::from_secs(5), &["github"])
-        .await;
+        .await
+        .lock;
     let LockOutcome::Acquired(token) = lock else {
         panic!("the lock was not taken: {lock:?}");
     };
@@ -208,9 +209,10 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     assert_eq!(app.get_profile("lost-1").await.status, 404);
     // The same writes with the fence as read land, and release the lock.
     let mut fresh = cache.fence(&lost_2);
-    let (lock, _) = cache
+    let lock = cache
         .claim(&mut fresh, &lost_2, Duration::from_secs(5), &[])
-        .await;
+        .await
+        .lock;
     let LockOutcome::Acquired(token) = lock else {
         panic!("the lock was not taken: {lock:?}");
     };

@@ -362,3 +362,167 @@ async fn provenance_shows_which_sources_disagreed_and_with_what() {
     assert_eq!(conflicts[0]["value"], "monalisa octocat");
     assert!(name.get("agreeing").is_none(), "{name}");
 }
+
+async fn put_overrides(
+    app: &crate::helpers::TestApp,
+    user_id: &str,
+    fields: Value,
+) -> crate::helpers::Answer {
+    app.send(
+        app.client
+            .put(app.url(&format!("/v1/profiles/{user_id}/overrides")))
+            .json(&json!({ "fields": fields })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn overrides_win_every_merge_survive_refreshes_and_ttls_and_are_erased() {
+    let github = github_answering(octocat()).await;
+    let app = TestAppBuilder::new()
+        .without_upstream("hubspot")
+        .upstream("github", &github.uri())
+        .cache("ttl_seconds: 1")
+        .spawn()
+        .await;
+    let subject = crate::helpers::github_only("ov-1");
+    let first = app.enrich(subject.clone()).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.body["profile"]["identity"]["name"],
+        "monalisa octocat"
+    );
+
+    let set = put_overrides(
+        &app,
+        "ov-1",
+        json!({"identity.company": "Acme", "identity.name": null, "demographics.age": 37}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["fields"]["identity.company"], "Acme");
+    assert!(set.body["updated_at"].is_string());
+    assert_eq!(
+        github_calls(&github).await,
+        1,
+        "rebuilt from the per-source answer"
+    );
+
+    let check = |profile: &Value| {
+        assert_eq!(
+            profile["profile"]["identity"]["company"], "Acme",
+            "{profile}"
+        );
+        assert!(
+            profile["profile"]["identity"].get("name").is_none(),
+            "{profile}"
+        );
+        assert_eq!(profile["profile"]["demographics"]["age"], 37);
+        let provenance = &profile["provenance"]["identity.company"];
+        assert_eq!(provenance["source"], "override");
+        assert_eq!(provenance["confidence"], 1.0);
+        assert!(profile["provenance"].get("identity.name").is_none());
+    };
+    check(&app.get_profile("ov-1").await.body);
+    let read = app.get("/v1/profiles/ov-1/overrides").await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["fields"], set.body["fields"]);
+
+    // A refresh, and a new enrichment after the TTL: still overridden.
+    let refreshed = app.get("/v1/profiles/ov-1?refresh=true").await;
+    check(&refreshed.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = app.enrich(subject).await;
+    assert_eq!(later.status, 200);
+    check(&later.body);
+
+    // Erased with the user.
+    assert_eq!(app.delete_profile("ov-1").await.status, 204);
+    let gone = app.get("/v1/profiles/ov-1/overrides").await;
+    assert_eq!(gone.body["fields"], json!({}));
+    assert!(
+        app.keys_of("ov-1")
+            .iter()
+            .all(|k| !k.ends_with(":overrides")),
+        "{:?}",
+        app.keys_of("ov-1")
+    );
+}
+
+#[tokio::test]
+async fn overrides_are_checked_against_the_profile_fields_and_kept_per_tenant() {
+    let app = TestAppBuilder::new()
+        .api_key("k-default")
+        .tenant_key("k-sales", "sales-app", "sales")
+        .spawn()
+        .await;
+    for (fields, named) in [
+        (
+            json!({"identity.emails": ["a@b.co"]}),
+            "fields.identity.emails",
+        ),
+        (
+            json!({"identity.nickname": "x"}),
+            "fields.identity.nickname",
+        ),
+        (
+            json!({"demographics.age": "old"}),
+            "fields.demographics.age",
+        ),
+    ] {
+        let answer = put_overrides(&app, "ov-2", fields.clone()).await;
+        assert_eq!(answer.status, 400, "{fields}");
+        assert_eq!(answer.body["error"]["details"]["field"], named, "{fields}");
+    }
+    let unknown = app
+        .send(
+            app.client
+                .put(app.url("/v1/profiles/ov-2/overrides"))
+                .json(&json!({"field": {}})),
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+
+    assert_eq!(
+        put_overrides(&app, "ov-2", json!({"identity.company": "Acme"}))
+            .await
+            .status,
+        200
+    );
+    let other_tenant = app
+        .send_as(
+            Some("k-sales"),
+            app.client.get(app.url("/v1/profiles/ov-2/overrides")),
+        )
+        .await;
+    assert_eq!(other_tenant.body["fields"], json!({}));
+    // Cleared with an empty set.
+    let cleared = put_overrides(&app, "ov-2", json!({})).await;
+    assert_eq!(cleared.status, 200);
+    assert_eq!(
+        app.get("/v1/profiles/ov-2/overrides").await.body["fields"],
+        json!({})
+    );
+}
+
+#[tokio::test]
+async fn without_redis_overrides_are_kept_in_process() {
+    let app = TestAppBuilder::new().without_redis().spawn().await;
+    assert_eq!(
+        app.enrich(crate::helpers::known_subject("ov-3"))
+            .await
+            .status,
+        200
+    );
+    let set = put_overrides(&app, "ov-3", json!({"identity.handles.github": "someone"})).await;
+    assert_eq!(set.status, 200);
+    let read = app.get_profile("ov-3").await;
+    assert_eq!(
+        read.body["profile"]["identity"]["handles"]["github"],
+        "someone"
+    );
+    assert_eq!(
+        read.body["provenance"]["identity.handles.github"]["source"],
+        "override"
+    );
+}

@@ -42,6 +42,7 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
             "get" => app.client.get(app.url(&concrete)),
             "post" => app.client.post(app.url(&concrete)),
             "delete" => app.client.delete(app.url(&concrete)),
+            "put" => app.client.put(app.url(&concrete)),
             other => panic!("unexpected method {other}"),
         }
         .bearer_auth(ADMIN)
