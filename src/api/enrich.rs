@@ -31,8 +31,9 @@ pub const MAX_BATCH: usize = 100;
     summary = "Enrich one subject; served from cache when fresh.",
     request_body(content = EnrichRequestBody, example = json!(super::schemas::subject_example())),
     responses(
-        (status = 200, description = "The merged profile.", body = Profile, example = json!(super::schemas::profile_example()),
-            headers(("server-timing" = String, description = "Where the time went: `cache;desc=\"miss\", hubspot;dur=21, github;dur=19, total;dur=24.3` (one entry per connector called)."))),
+        (status = 200, description = "The merged profile.", body = Profile,
+            headers(("server-timing" = String, description = "Where the time went: `cache;desc=\"miss\", hubspot;dur=21, github;dur=19, total;dur=24.3` (one entry per connector called).")),
+            example = json!(super::schemas::profile_example())),
         (status = 400, description = "Malformed JSON (`invalid_json`) or a bad field (`invalid_request`, `details.field`).", body = ErrorResponse),
         (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
         (status = 408, description = "The body did not arrive within server.body_timeout_ms (`request_timeout`).", body = ErrorResponse),
