@@ -7,7 +7,7 @@
 use std::{
     collections::BTreeSet,
     future::{Ready, ready},
-    sync::Arc,
+    sync::{Arc, LazyLock},
 };
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
@@ -116,8 +116,9 @@ impl Authenticator {
     pub fn caller(&self, request: &HttpRequest) -> Result<Caller, ApiError> {
         let named = named_tenant(request)?;
         if !self.enabled() {
+            static ANONYMOUS: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("anonymous"));
             return Ok(Caller {
-                name: Arc::from("anonymous"),
+                name: ANONYMOUS.clone(),
                 tenant: named.unwrap_or_default(),
                 role: Role::Admin,
             });

@@ -1,7 +1,10 @@
 //! Tenants, and a user as one tenant knows them ([`UserKey`]): everything enrichd holds about a
 //! user is held under that key, so two tenants naming the same user id never meet.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, LazyLock},
+};
 
 /// A tenant's name: 1–32 characters of `a-z0-9_-`. Keys without one belong to `default`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -13,7 +16,11 @@ impl Tenant {
     pub const DEFAULT_NAME: &'static str = "default";
 
     pub fn default_tenant() -> Tenant {
-        Tenant(Arc::from(Tenant::DEFAULT_NAME))
+        // Shared: the default tenant is named on every request of a deployment without
+        // tenants, and a clone is a reference count, not an allocation.
+        static DEFAULT: LazyLock<Tenant> =
+            LazyLock::new(|| Tenant(Arc::from(Tenant::DEFAULT_NAME)));
+        DEFAULT.clone()
     }
 
     /// A tenant name, checked.

@@ -319,13 +319,18 @@ impl Enricher {
     /// The cached profile of a user, fresh (`hit`) or stale (`stale`); refused when the user
     /// or an identifier remembered for them is suppressed.
     pub async fn cached(&self, user: &UserKey) -> Result<Option<Bytes>, EnrichError> {
-        let tenant = user.tenant();
-        self.inner.admit(&tenant, &Subject::new(user.user_id()))?;
+        // Only while something may be suppressed: the hit path pays nothing otherwise.
+        let screened = self.inner.suppressions.may_block().then(|| user.tenant());
+        if let Some(tenant) = &screened {
+            self.inner.admit(tenant, &Subject::new(user.user_id()))?;
+        }
         let Some(cached) = self.inner.cache.lookup(user).await else {
             return Ok(None);
         };
-        if let Some(remembered) = cached.subject() {
-            self.inner.admit(&tenant, &remembered)?;
+        if let Some(tenant) = &screened
+            && let Some(remembered) = cached.subject()
+        {
+            self.inner.admit(tenant, &remembered)?;
         }
         let status = if cached.is_fresh(SystemTime::now()) {
             CacheStatus::Hit

@@ -340,6 +340,8 @@ mod tests {
             "a-1",
             "+",
             "(1-2",
+            "+1-2",
+            "1-+2",
             &"9".repeat(21),
         ] {
             assert!(!is_entry_id(bad), "{bad}");
@@ -354,15 +356,36 @@ mod tests {
             "t",
             "actor",
             "a",
+            "tenant",
+            "m",
+            "action",
+            "erase",
             "targets",
             "user:x email:y",
+            "outcome",
+            "ok",
+            "request_id",
+            "r-1",
             "new",
             "z",
             "dangling",
         ];
         let entry = entry_of("1-0".into(), fields.iter().map(|f| f.to_string()).collect());
-        assert_eq!(entry.actor, "a");
-        assert_eq!(entry.targets, ["user:x", "email:y"]);
-        assert_eq!(entry.request_id, None);
+        assert_eq!(
+            entry,
+            AuditEntry {
+                id: "1-0".into(),
+                time: "t".into(),
+                actor: "a".into(),
+                tenant: "m".into(),
+                action: "erase".into(),
+                targets: vec!["user:x".into(), "email:y".into()],
+                outcome: "ok".into(),
+                request_id: Some("r-1".into()),
+            }
+        );
+        let bare = entry_of("2-0".into(), vec!["actor".into(), "a".into()]);
+        assert_eq!(bare.request_id, None);
+        assert!(bare.targets.is_empty());
     }
 }

@@ -129,6 +129,12 @@ impl Suppressions {
         self.loaded.load(Ordering::Acquire)
     }
 
+    /// Whether [`check`](Self::check) may refuse anything now: suppression is on, and the
+    /// list is not loaded yet or holds something. Two atomic reads.
+    pub fn may_block(&self) -> bool {
+        self.hasher.is_some() && (!self.is_loaded() || !self.is_empty())
+    }
+
     /// Whether `subject` of `tenant` may be enriched: costs one atomic read while no
     /// identifier is suppressed.
     pub fn check(&self, tenant: &Tenant, subject: &Subject) -> Verdict {
