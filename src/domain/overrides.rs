@@ -92,7 +92,8 @@ fn check(path: &str, value: &Value) -> Result<(), String> {
         },
         "social.influence" => match value {
             Value::Null => Ok(()),
-            Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => Ok(()),
+            // JSON numbers are finite.
+            Value::Number(_) => Ok(()),
             _ => Err("must be a number or null".to_owned()),
         },
         _ => match path.strip_prefix("identity.handles.") {
@@ -136,6 +137,39 @@ mod tests {
             Ok(5)
         );
         assert_eq!(parse(json!({})), Ok(0));
+        assert_eq!(
+            parse(
+                json!({"demographics.age": null, "social.influence": null, "demographics.age ": 1})
+            )
+            .unwrap_err(),
+            format!(
+                "fields.demographics.age : {}",
+                check("demographics.age ", &json!(1)).unwrap_err()
+            )
+        );
+        assert_eq!(
+            parse(json!({"demographics.age": null, "social.influence": null})),
+            Ok(2)
+        );
+        assert_eq!(
+            parse(json!({"identity.bio": "é".repeat(MAX_OVERRIDE_CHARS)})),
+            Ok(1),
+            "exactly the longest text passes (counted in characters)"
+        );
+        let most: serde_json::Map<String, Value> = (0..MAX_OVERRIDES)
+            .map(|i| (format!("identity.handles.p{i}"), json!("x")))
+            .collect();
+        assert_eq!(parse(Value::Object(most)), Ok(MAX_OVERRIDES));
+    }
+
+    #[test]
+    fn overrides_know_whether_they_hold_anything() {
+        assert!(Overrides::default().is_empty());
+        let one = Overrides {
+            fields: BTreeMap::from([("identity.company".to_owned(), json!("Acme"))]),
+            updated_at: None,
+        };
+        assert!(!one.is_empty());
     }
 
     #[test]
