@@ -138,16 +138,6 @@ mod tests {
         );
         assert_eq!(parse(json!({})), Ok(0));
         assert_eq!(
-            parse(
-                json!({"demographics.age": null, "social.influence": null, "demographics.age ": 1})
-            )
-            .unwrap_err(),
-            format!(
-                "fields.demographics.age : {}",
-                check("demographics.age ", &json!(1)).unwrap_err()
-            )
-        );
-        assert_eq!(
             parse(json!({"demographics.age": null, "social.influence": null})),
             Ok(2)
         );
