@@ -100,6 +100,13 @@ async fn an_email_alone_reaches_github_and_x_through_the_chain_in_one_call() {
     );
     let x_confidence = x_source["confidence"].as_f64().unwrap();
     assert!((x_confidence - 0.75 * 0.81).abs() < 1e-9, "{x_confidence}");
+    // And so is what they contribute to the merge: the bio only GitHub knows.
+    let bio = &profile["provenance"]["identity.bio"];
+    assert_eq!(bio["source"], "github");
+    assert!(
+        (bio["confidence"].as_f64().unwrap() - 0.72).abs() < 1e-9,
+        "{bio}"
+    );
     assert_eq!(
         profile["profile"]["identity"]["handles"]["github"],
         "octocat"
@@ -525,4 +532,72 @@ async fn without_redis_overrides_are_kept_in_process() {
         read.body["provenance"]["identity.handles.github"]["source"],
         "override"
     );
+}
+
+#[tokio::test]
+async fn a_decayed_answer_below_the_chain_confidence_stops_the_chain() {
+    // GitHub's 0.8 is 0.72 in wave 2: below 0.75, its X handle starts no wave 3.
+    let hubspot = hubspot_naming_github().await;
+    let github = github_answering(octocat()).await;
+    let x = x_answering(Duration::ZERO).await;
+    let app = TestAppBuilder::new()
+        .connector_yaml("hubspot", &hubspot_yaml(&hubspot))
+        .upstream("github", &github.uri())
+        .upstream("x", &x.uri())
+        .enrichment("max_waves: 3, chain_min_confidence: 0.75")
+        .spawn()
+        .await;
+    let answer = app
+        .enrich(json!({"user_id": "chain-7", "email": "bcooper@biglytics.net"}))
+        .await;
+    assert_eq!(source(&answer.body, "github")["wave"], 2);
+    assert_eq!(source(&answer.body, "x")["status"], "skipped");
+    assert_eq!(calls(&x).await, 0);
+}
+
+#[tokio::test]
+async fn an_identifier_the_caller_sent_is_never_replaced_by_a_found_one() {
+    // HubSpot names another GitHub login than the caller's: GitHub is asked about the
+    // caller's, in the first wave, and its answer is kept for that login even though a second
+    // wave (X, from GitHub's answer) follows.
+    let hubspot = hubspot_naming_github().await;
+    let github = github_answering(octocat()).await;
+    let x = x_answering(Duration::ZERO).await;
+    let app = TestAppBuilder::new()
+        .connector_yaml("hubspot", &hubspot_yaml(&hubspot))
+        .upstream("github", &github.uri())
+        .upstream("x", &x.uri())
+        .spawn()
+        .await;
+    let answer = app
+        .enrich(
+            json!({"user_id": "chain-8", "email": "bcooper@biglytics.net",
+            "handles": {"github": "the-callers-login"}}),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(source(&answer.body, "github").get("wave").is_none());
+    let asked: Vec<String> = github
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(asked, ["/users/the-callers-login"]);
+    assert_eq!(source(&answer.body, "x")["wave"], 2);
+    let key = format!("{}{{chain-8}}:source:github", app.prefix);
+    let mut stored: Option<Vec<u8>> = None;
+    for _ in 0..100 {
+        stored = redis::cmd("GET")
+            .arg(&key)
+            .query(&mut app.redis().connection())
+            .unwrap();
+        if stored.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stored: Value = serde_json::from_slice(&stored.expect("GitHub's answer is kept")).unwrap();
+    assert_eq!(stored["identifiers"], "the-callers-login");
 }
