@@ -200,38 +200,32 @@ async fn per_source_answers_of_later_waves_are_reused_like_the_first_waves() {
     assert_eq!((calls(&hubspot).await, github_calls(&github).await), (1, 1));
 }
 
-#[tokio::test]
-async fn with_one_wave_nothing_is_chained() {
+/// With `enrichment` keys, HubSpot's GitHub login starts no second wave: GitHub stays
+/// skipped and is never called.
+async fn github_not_chained(enrichment: &str, user_id: &str) {
     let hubspot = hubspot_naming_github().await;
     let github = github_answering(octocat()).await;
     let app = TestAppBuilder::new()
         .connector_yaml("hubspot", &hubspot_yaml(&hubspot))
         .upstream("github", &github.uri())
-        .enrichment("max_waves: 1")
+        .enrichment(enrichment)
         .spawn()
         .await;
     let answer = app
-        .enrich(json!({"user_id": "chain-3", "email": "bcooper@biglytics.net"}))
+        .enrich(json!({"user_id": user_id, "email": "bcooper@biglytics.net"}))
         .await;
     assert_eq!(source(&answer.body, "github")["status"], "skipped");
     assert_eq!(github_calls(&github).await, 0);
 }
 
 #[tokio::test]
+async fn with_one_wave_nothing_is_chained() {
+    github_not_chained("max_waves: 1", "chain-3").await;
+}
+
+#[tokio::test]
 async fn an_answer_below_the_chain_confidence_starts_no_wave() {
-    let hubspot = hubspot_naming_github().await;
-    let github = github_answering(octocat()).await;
-    let app = TestAppBuilder::new()
-        .connector_yaml("hubspot", &hubspot_yaml(&hubspot))
-        .upstream("github", &github.uri())
-        .enrichment("chain_min_confidence: 0.95")
-        .spawn()
-        .await;
-    let answer = app
-        .enrich(json!({"user_id": "chain-4", "email": "bcooper@biglytics.net"}))
-        .await;
-    assert_eq!(source(&answer.body, "github")["status"], "skipped");
-    assert_eq!(github_calls(&github).await, 0);
+    github_not_chained("chain_min_confidence: 0.95", "chain-4").await;
 }
 
 #[tokio::test]
