@@ -5,7 +5,7 @@
 //! and erase a user's keys and Redis Cluster keeps them in one slot (multi-key commands stay
 //! legal). See [`UserKey`].
 
-use crate::domain::UserKey;
+use crate::domain::{Tenant, UserKey};
 
 /// Builds the keys of one deployment.
 #[derive(Debug, Clone)]
@@ -66,6 +66,12 @@ impl Keys {
     /// every write (see `cache::fence`). It holds nothing about the user.
     pub fn fence(&self, user: &UserKey) -> String {
         format!("{}:erased", self.user(user))
+    }
+
+    /// What `tenant` spent on `day` (`YYYY-MM-DD`, UTC): a hash of `total` and, per
+    /// connector, `calls:<name>` and `cost:<name>`, in micro-credits; it expires two days on.
+    pub fn spend(&self, tenant: &Tenant, day: &str) -> String {
+        format!("{}spend:{{{tenant}}}:{day}", self.prefix)
     }
 
     /// The pub/sub channel replicas tell each other things on.

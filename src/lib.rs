@@ -16,6 +16,7 @@ pub mod privacy;
 pub mod redis_link;
 pub mod resilience;
 pub mod sealing;
+pub mod spend;
 pub mod startup;
 pub mod tasks;
 pub mod telemetry;

@@ -2,8 +2,8 @@
 //! PRODUCT.md §5. No label ever takes a user id, email or other unbounded value.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -23,6 +23,10 @@ pub struct Metrics {
     pub connector_retries: IntCounterVec,
     pub connector_healthy: IntGaugeVec,
     pub connector_circuit_open: IntGaugeVec,
+    /// Credits spent on connector calls.
+    pub connector_cost: CounterVec,
+    /// What the upstream's rate-limit headers said was left, after its last answer.
+    pub connector_quota_remaining: IntGaugeVec,
     pub cache_lookups: IntCounterVec,
     pub coalesced: IntCounter,
     pub build_info: IntGaugeVec,
@@ -114,6 +118,25 @@ impl Metrics {
             connector_circuit_open: gauge(
                 "enrichd_connector_circuit_open",
                 "1 while the connector's circuit breaker is open.",
+                &["connector"],
+            ),
+            connector_cost: {
+                let metric = CounterVec::new(
+                    Opts::new(
+                        "enrichd_connector_cost_total",
+                        "Credits spent on connector calls (connectors.<name>.cost), by connector.",
+                    ),
+                    &["connector"],
+                )
+                .expect("metric definitions are valid");
+                registry
+                    .register(Box::new(metric.clone()))
+                    .expect("metric names are unique");
+                metric
+            },
+            connector_quota_remaining: gauge(
+                "enrichd_connector_quota_remaining",
+                "Calls the upstream's rate-limit headers said were left, after its last answer.",
                 &["connector"],
             ),
             cache_lookups: counter(

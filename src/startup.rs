@@ -13,12 +13,13 @@ use crate::{
     config::Config,
     connectors::{ConnectorRegistry, Factories, Lifecycle, RuntimeState, manifests},
     coordination::{Coordination, Event},
-    domain::Tenant,
+    domain::{Tenant, micros},
     enrichment::{Enricher, Services},
     keys::Keys,
     metrics::Metrics,
     privacy::{Action, Audit, Suppressions},
     redis_link::RedisLink,
+    spend::Ledger,
     tasks::Tasks,
     traces::Traces,
 };
@@ -84,6 +85,16 @@ impl Application {
             config.privacy.audit_max_entries,
             config.hasher.clone(),
         ));
+        let ledger = Arc::new(Ledger::new(
+            link.clone(),
+            keys.clone(),
+            config
+                .budgets
+                .iter()
+                .map(|(tenant, daily)| (tenant.clone(), micros(*daily)))
+                .collect(),
+        ));
+        ledger.spawn_flusher(&tasks);
         let cache = Arc::new(ProfileCache::new(
             config.cache.local_capacity,
             link,
@@ -132,6 +143,7 @@ impl Application {
                 tasks: tasks.clone(),
                 traces: traces.clone(),
                 suppressions: suppressions.clone(),
+                ledger: ledger.clone(),
             },
         );
         let others = Replicas {
@@ -170,6 +182,7 @@ impl Application {
             traces,
             suppressions,
             audit,
+            ledger,
             phase: PhaseCell::default(),
         });
 
@@ -267,6 +280,8 @@ impl Application {
                 "Some background tasks did not stop in time."
             );
         }
+        // The calls' spend not written yet (the flusher has stopped with the other tasks).
+        self.state.ledger.flush().await;
         self.state.registry.shutdown_all().await;
         self.state.traces.shutdown().await;
         tracing::info!("enrichd stopped.");

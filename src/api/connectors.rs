@@ -294,6 +294,7 @@ impl<'a> ConnectorDetail<'a> {
                 "timeout_ms": entry.timeout.as_millis() as u64,
                 "confidence": entry.confidence,
                 "ttl_seconds": entry.ttl.as_secs(),
+                "cost": config.cost,
                 "retry": config.retry,
                 "rate_limit": config.rate_limit,
                 "circuit_breaker": config.circuit_breaker,

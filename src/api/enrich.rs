@@ -12,6 +12,7 @@ use super::{
     auth::ApiCaller,
     body,
     error::ApiError,
+    query,
     schemas::{BatchResults, ErrorResponse, UNAUTHORIZED},
 };
 use crate::{
@@ -29,9 +30,10 @@ pub const MAX_BATCH: usize = 100;
     operation_id = "enrich",
     tag = "enrichment",
     summary = "Enrich one subject; served from cache when fresh.",
+    params(("dry_run" = Option<bool>, Query, description = "Answer what would be done (a `DryRun`), calling and storing nothing.")),
     request_body(content = EnrichRequestBody, example = json!(super::schemas::subject_example())),
     responses(
-        (status = 200, description = "The merged profile.", body = Profile,
+        (status = 200, description = "The merged profile; with `?dry_run=true`, a `DryRun` instead: which connectors would be called and why not the others, the cache's state and the projected cost (nothing is called or stored).", body = Profile,
             headers(("server-timing" = String, description = "Where the time went: `cache;desc=\"miss\", hubspot;dur=21, github;dur=19, total;dur=24.3` (one entry per connector called).")),
             example = json!(super::schemas::profile_example())),
         (status = 400, description = "Malformed JSON (`invalid_json`) or a bad field (`invalid_request`, `details.field`).", body = ErrorResponse),
@@ -39,6 +41,7 @@ pub const MAX_BATCH: usize = 100;
         (status = 408, description = "The body did not arrive within server.body_timeout_ms (`request_timeout`).", body = ErrorResponse),
         (status = 413, description = "The body is larger than server.max_body_bytes.", body = ErrorResponse),
         (status = 415, description = "The body is not sent as application/json.", body = ErrorResponse),
+        (status = 402, description = "Every connector that could answer would pass the tenant's daily budget or the request's `max_cost` (`budget_exhausted`); none was called.", body = ErrorResponse),
         (status = 451, description = "An identifier of the subject (sent, or remembered for the user) is suppressed (`subject_suppressed`); nothing was called or stored.", body = ErrorResponse),
         (status = 502, description = "Every source failed (`all_sources_failed`), or a required one did (`required_source_failed`); `details.sources` says how.", body = ErrorResponse),
         (status = 504, description = "An identical enrichment in flight did not finish in time.", body = ErrorResponse),
@@ -51,8 +54,15 @@ pub async fn enrich(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // The hit path parses no query string when there is none.
+    let dry_run =
+        !request.query_string().is_empty() && query::flag(&request, "dry_run", &["dry_run"])?;
     let body: EnrichRequestBody = body::json_body(&request, payload, &state.body).await?;
     let request = state.enrich_request(body, &caller.tenant)?;
+    if dry_run {
+        let plan = state.enricher.dry_run(request).await?;
+        return Ok(HttpResponse::Ok().json(plan));
+    }
     let answer = state.enricher.enrich(request).await?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())

@@ -47,6 +47,10 @@ pub enum ApiError {
     AllSourcesFailed { sources: Vec<SourceReport> },
     #[error("A required source failed; see `details.sources`.")]
     RequiredSourceFailed { sources: Vec<SourceReport> },
+    #[error(
+        "Every connector that could answer would pass the tenant's daily budget or the request's max_cost, so none was called; see `details.sources` and GET /v1/usage."
+    )]
+    BudgetExhausted { sources: Vec<SourceReport> },
     #[error("There is no connector `{0}`.")]
     ConnectorNotFound(String),
     #[error("{0}")]
@@ -79,6 +83,7 @@ impl ApiError {
             ApiError::ProfileNotFound => "profile_not_found",
             ApiError::AllSourcesFailed { .. } => "all_sources_failed",
             ApiError::RequiredSourceFailed { .. } => "required_source_failed",
+            ApiError::BudgetExhausted { .. } => "budget_exhausted",
             ApiError::ConnectorNotFound(_) => "connector_not_found",
             ApiError::Lifecycle(err) => match err {
                 LifecycleError::UnknownConnector(_) => "connector_not_found",
@@ -103,9 +108,9 @@ impl ApiError {
             ApiError::InvalidJson { line, column, .. } => json!({"line": line, "column": column}),
             ApiError::InvalidField(field) => json!({"field": field.field}),
             ApiError::PayloadTooLarge { limit } => json!({"limit_bytes": limit}),
-            ApiError::AllSourcesFailed { sources } | ApiError::RequiredSourceFailed { sources } => {
-                json!({"sources": sources})
-            }
+            ApiError::AllSourcesFailed { sources }
+            | ApiError::RequiredSourceFailed { sources }
+            | ApiError::BudgetExhausted { sources } => json!({"sources": sources}),
             ApiError::Lifecycle(LifecycleError::InvalidSettings(issues)) => json!({
                 "issues": issues.iter().map(|i| json!({"path": i.path, "message": i.message})).collect::<Vec<_>>()
             }),
@@ -133,6 +138,7 @@ impl ResponseError for ApiError {
             ApiError::AllSourcesFailed { .. } | ApiError::RequiredSourceFailed { .. } => {
                 StatusCode::BAD_GATEWAY
             }
+            ApiError::BudgetExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::ConnectorNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Lifecycle(err) => match err {
                 LifecycleError::UnknownConnector(_) | LifecycleError::ManifestGone(_) => {
@@ -186,6 +192,7 @@ impl From<EnrichError> for ApiError {
             EnrichError::RequiredSourceFailed { sources } => {
                 ApiError::RequiredSourceFailed { sources }
             }
+            EnrichError::BudgetExhausted { sources } => ApiError::BudgetExhausted { sources },
             EnrichError::DeadlineExceeded => ApiError::DeadlineExceeded,
             EnrichError::SubjectSuppressed => ApiError::SubjectSuppressed,
             EnrichError::SuppressionsUnknown => ApiError::SuppressionsUnknown,

@@ -13,6 +13,7 @@ mod privacy;
 mod profiles;
 mod query;
 pub mod schemas;
+mod usage;
 
 use std::sync::{
     Arc,
@@ -58,6 +59,8 @@ pub struct AppState {
     pub traces: crate::traces::Traces,
     pub suppressions: Arc<Suppressions>,
     pub audit: Arc<Audit>,
+    /// What each tenant spends (`GET /v1/usage`, dry runs).
+    pub ledger: Arc<crate::spend::Ledger>,
     /// Where the process is in its life (starts as [`Phase::Starting`]).
     pub phase: PhaseCell,
 }
@@ -160,6 +163,7 @@ fn public_routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(profiles::get_overrides))
                 .route(web::put().to(profiles::put_overrides)),
         )
+        .service(resource("/v1/usage", "GET").route(web::get().to(usage::usage)))
         .service(resource("/v1/suppressions", "POST").route(web::post().to(privacy::suppress)))
         .service(resource("/v1/suppressions/lift", "POST").route(web::post().to(privacy::lift)))
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))

@@ -17,12 +17,13 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{connectors, enrich, health, privacy, profiles};
+use super::{connectors, enrich, health, privacy, profiles, usage};
 
 /// Every route, as (method, path): the one list the document and the tests are checked against.
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/enrich"),
     ("post", "/v1/enrich/batch"),
+    ("get", "/v1/usage"),
     ("get", "/v1/profiles/{user_id}"),
     ("delete", "/v1/profiles/{user_id}"),
     ("get", "/v1/profiles/{user_id}/overrides"),
@@ -51,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     paths(
         enrich::enrich,
         enrich::enrich_batch,
+        usage::usage,
         profiles::get_profile,
         profiles::delete_profile,
         profiles::get_overrides,
@@ -69,6 +71,8 @@ pub const ROUTES: &[(&str, &str)] = &[
         health::metrics,
         openapi,
     ),
+    // The answer of `POST /v1/enrich?dry_run=true`.
+    components(schemas(crate::enrichment::DryRun)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "enrichment", description = "Enrich subjects: fan out to the connectors, merge, cache."),
@@ -136,6 +140,7 @@ mod tests {
     const OPERATION_IDS: &[&str] = &[
         "enrich",
         "enrichBatch",
+        "usage",
         "getProfile",
         "deleteProfile",
         "getOverrides",

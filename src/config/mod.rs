@@ -3,10 +3,12 @@
 
 mod auth;
 mod env;
+mod spend;
 mod typed;
 mod validate;
 
 pub use auth::{AuthConfig, KeyConfig};
+pub use spend::{CostConfig, UntilConfig, WaterfallConfig};
 
 pub(crate) use env::substitute;
 pub(crate) use validate::connector_issues;
@@ -60,6 +62,8 @@ pub struct Config {
     pub hasher: Option<KeyedHasher>,
     /// `metrics:` — what metrics are labelled with.
     pub metrics: MetricsConfig,
+    /// `budgets:` — credits each tenant may spend per UTC day (unlisted tenants: no limit).
+    pub budgets: BTreeMap<crate::domain::Tenant, f64>,
 }
 
 /// `privacy:` — suppressions and the audit trail (PRODUCT.md §9).
@@ -321,6 +325,8 @@ pub struct EnrichmentConfig {
     pub chain_min_confidence: f64,
     /// What a wave's contributions are multiplied by, per wave after the first.
     pub chain_decay: f64,
+    /// Connectors asked one after another until fields are filled, by waterfall name.
+    pub waterfalls: BTreeMap<String, WaterfallConfig>,
 }
 
 impl Default for EnrichmentConfig {
@@ -334,6 +340,7 @@ impl Default for EnrichmentConfig {
             max_waves: 2,
             chain_min_confidence: 0.6,
             chain_decay: 0.9,
+            waterfalls: BTreeMap::new(),
         }
     }
 }
@@ -373,6 +380,9 @@ pub struct ConnectorConfig {
     /// rather than answer without it; `/readyz` is `degraded` while it is unhealthy.
     #[serde(default)]
     pub required: bool,
+    /// What its calls cost, in credits (default: free).
+    #[serde(default)]
+    pub cost: CostConfig,
     /// The connector's own settings, validated by the connector.
     #[serde(default)]
     pub settings: serde_json::Value,

@@ -19,7 +19,7 @@ use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
 use crate::{privacy::KeyedHasher, redis_link::TlsFiles, sealing::Sealer};
 
-const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry, privacy, metrics";
+const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry, privacy, metrics, budgets";
 
 /// Validate the whole configuration.
 pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<ConfigIssue>> {
@@ -45,6 +45,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     let telemetry: TelemetryConfig = section(map.remove("telemetry"), "telemetry", &mut issues);
     let privacy: PrivacyConfig = section(map.remove("privacy"), "privacy", &mut issues);
     let metrics: MetricsConfig = section(map.remove("metrics"), "metrics", &mut issues);
+    let budgets = super::spend::budgets(map.remove("budgets"), &mut issues);
     let connectors = connectors(map.remove("connectors"), factories, &mut issues);
     for key in map.keys() {
         issues.push(ConfigIssue::new(
@@ -59,6 +60,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     let redis_tls = load_tls(&cache, &mut issues);
     let sealer = load_sealer(&cache, &mut issues);
     check_enrichment(&enrichment, &connectors, &mut issues);
+    super::spend::check_waterfalls(&enrichment.waterfalls, &connectors, &mut issues);
     check_telemetry(&telemetry, &mut issues);
     let hasher = load_hasher(&privacy, &mut issues);
 
@@ -78,6 +80,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             telemetry,
             privacy,
             hasher,
+            budgets,
             metrics,
         })
     } else {
@@ -162,7 +165,7 @@ pub(crate) fn connector_issues(
     connector: &ConnectorConfig,
     factories: &Factories,
 ) -> Vec<ConfigIssue> {
-    let mut issues = Vec::new();
+    let mut issues = super::spend::cost_issues(path, &connector.cost);
     let mut problem = |key: &str, message: String| {
         issues.push(ConfigIssue::new(format!("{path}.{key}"), message));
     };

@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, time::Duration};
 use enrichd_sdk::Subject;
 use serde::Deserialize;
 
-use super::{FieldError, MAX_HANDLES, Tenant, UserId, parse_email, parse_handle, parse_phone};
+use super::{
+    FieldError, MAX_CREDITS, MAX_HANDLES, Tenant, UserId, micros, parse_email, parse_handle,
+    parse_phone, valid_credits,
+};
 
 /// The request body exactly as sent; unknown fields are refused.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -32,6 +35,11 @@ pub struct EnrichRequestBody {
     #[serde(default)]
     #[schema(nullable = false, minimum = 1)]
     pub timeout_ms: Option<u64>,
+    /// The most this request may spend on connector calls, in credits (0: free connectors
+    /// only); connectors that would pass it are `budget_exhausted`.
+    #[serde(default)]
+    #[schema(nullable = false, minimum = 0)]
+    pub max_cost: Option<f64>,
 }
 
 /// A validated enrichment request.
@@ -46,6 +54,8 @@ pub struct EnrichRequest {
     pub refresh: bool,
     /// The caller's own deadline; it can only shorten the configured one.
     pub timeout: Option<Duration>,
+    /// The most the request may spend, in micro-credits.
+    pub max_cost: Option<u64>,
 }
 
 /// Add the identifiers a caller sent to `subject`, each validated and named in the error as
@@ -119,12 +129,23 @@ impl EnrichRequest {
             Some(ms) => Some(Duration::from_millis(ms)),
             None => None,
         };
+        let max_cost = match body.max_cost {
+            Some(credits) if !valid_credits(credits) => {
+                return Err(FieldError::new(
+                    "max_cost",
+                    format!("must be a number of credits within 0..={MAX_CREDITS}"),
+                ));
+            }
+            Some(credits) => Some(micros(credits)),
+            None => None,
+        };
         Ok(EnrichRequest {
             tenant: Tenant::default(),
             subject,
             connectors,
             refresh: body.refresh.unwrap_or(false),
             timeout,
+            max_cost,
         })
     }
 }
@@ -146,7 +167,7 @@ mod tests {
         let request = parse(serde_json::json!({
             "user_id": "u-42", "email": "ada@example.com", "phone": "+442071838750",
             "handles": {"github": "octocat"}, "connectors": ["github", "hubspot", "github"],
-            "refresh": true, "timeout_ms": 500
+            "refresh": true, "timeout_ms": 500, "max_cost": 2.5
         }))
         .unwrap();
         assert_eq!(request.subject.email.as_deref(), Some("ada@example.com"));
@@ -154,6 +175,13 @@ mod tests {
         assert_eq!(request.connectors.unwrap(), ["github", "hubspot"]);
         assert!(request.refresh);
         assert_eq!(request.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(request.max_cost, Some(2_500_000));
+        let free_only = parse(serde_json::json!({"user_id": "u", "max_cost": 0})).unwrap();
+        assert_eq!(free_only.max_cost, Some(0));
+        assert_eq!(
+            parse(serde_json::json!({"user_id": "u"})).unwrap().max_cost,
+            None
+        );
     }
 
     #[test]
@@ -180,6 +208,14 @@ mod tests {
             (
                 serde_json::json!({"user_id": "u", "timeout_ms": 0}),
                 "timeout_ms",
+            ),
+            (
+                serde_json::json!({"user_id": "u", "max_cost": -1}),
+                "max_cost",
+            ),
+            (
+                serde_json::json!({"user_id": "u", "max_cost": 1e10}),
+                "max_cost",
             ),
             (
                 serde_json::json!({"user_id": "u", "handles": (0..=MAX_HANDLES)

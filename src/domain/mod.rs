@@ -1,10 +1,13 @@
 //! Validated request values: handlers receive these, never raw strings.
 
+mod credits;
 mod enrich_request;
+pub mod fields;
 mod identifiers;
 mod overrides;
 mod tenant;
 
+pub use credits::{MAX_CREDITS, credits, micros, valid_credits};
 pub use enrich_request::{EnrichRequest, EnrichRequestBody, add_identifiers};
 pub use identifiers::{UserId, parse_email, parse_handle, parse_phone};
 pub use overrides::{MAX_OVERRIDES, Overrides};

@@ -8,28 +8,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::FieldError;
+use super::{
+    FieldError,
+    fields::{TEXT_FIELDS, is_platform},
+};
 
 /// The most fields one user's overrides may hold.
 pub const MAX_OVERRIDES: usize = 64;
 
 /// The longest text an override may hold.
 pub const MAX_OVERRIDE_CHARS: usize = 1024;
-
-/// The text fields that can be overridden.
-const TEXT_FIELDS: &[&str] = &[
-    "identity.name",
-    "identity.avatar_url",
-    "identity.bio",
-    "identity.company",
-    "identity.job_title",
-    "demographics.gender",
-    "demographics.location",
-    "demographics.country",
-    "demographics.city",
-    "demographics.education",
-    "demographics.occupation",
-];
 
 /// A user's overrides: field path → value (`null`: hide the field).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -105,13 +93,6 @@ fn check(path: &str, value: &Value) -> Result<(), String> {
             )),
         },
     }
-}
-
-fn is_platform(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]

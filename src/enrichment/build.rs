@@ -52,7 +52,14 @@ impl Inner {
         let failures: Vec<&SourceOutcome> = outcomes.iter().filter(failed).collect();
         let reports = || outcomes.iter().map(|o| o.report.clone()).collect();
         if attempted > 0 && failures.len() == attempted {
-            return Err(EnrichError::AllSourcesFailed { sources: reports() });
+            let over_budget = failures
+                .iter()
+                .all(|o| o.report.status == SourceStatus::BudgetExhausted);
+            return Err(if over_budget {
+                EnrichError::BudgetExhausted { sources: reports() }
+            } else {
+                EnrichError::AllSourcesFailed { sources: reports() }
+            });
         }
         let required_failed = targets
             .iter()
@@ -98,6 +105,7 @@ impl Inner {
             confidence: merged.confidence,
             partial: !failures.is_empty(),
             cache: None,
+            cost: None,
             enriched_at: timestamp(now),
             expires_at: timestamp(fresh_until),
         };

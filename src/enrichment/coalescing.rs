@@ -114,7 +114,7 @@ impl Drop for Registered {
 fn flight_key(job: &Job) -> String {
     let subject = serde_json::to_string(&job.subject).unwrap_or_default();
     format!(
-        "{}|{subject}|{:?}|{}|{}|{}",
-        job.user, job.connectors, job.shared, job.reuse_sources, job.rebuild
+        "{}|{subject}|{:?}|{}|{}|{}|{:?}",
+        job.user, job.connectors, job.shared, job.reuse_sources, job.rebuild, job.max_cost
     )
 }

@@ -15,7 +15,9 @@ use std::{
 };
 
 use backon::{ExponentialBuilder, Retryable};
-use enrichd_sdk::{Connector, ConnectorError, EnrichContext, ErrorCode, Subject};
+use enrichd_sdk::{
+    Connector, ConnectorError, EnrichContext, ErrorCode, QuotaSlot, Subject, quota::Quota,
+};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use tokio::{sync::mpsc, time::Instant};
@@ -24,17 +26,24 @@ use super::{
     bounds,
     merge::SourceAnswer,
     profile::{SourceReport, SourceStatus},
+    waterfall::Waterfalls,
 };
 use crate::{
     clock::unix_ms,
     connectors::ConnectorEntry,
     coordination::{Coordination, Event},
+    domain::credits,
     metrics::Metrics,
     resilience::Admission,
+    spend::{Price, Refusal, Spend},
     tasks::Tasks,
     traces::{Traced, Traces},
 };
 use opentelemetry::{KeyValue, trace::SpanKind};
+
+/// How long calls stop when an upstream reports its quota spent without saying when it comes
+/// back: then a call probes whether it has.
+const QUOTA_PROBE_AFTER: Duration = Duration::from_secs(60);
 
 /// How long past its own deadline a connector call is cut off: time for the connector's own
 /// timeout (which says more, e.g. that the subject's host failed) to be the one reported.
@@ -73,6 +82,7 @@ impl SourceOutcome {
                 retry_after_ms: None,
                 wave: 1,
                 via: None,
+                cost: 0.0,
                 reason: None,
             },
             answer: None,
@@ -112,6 +122,10 @@ pub struct Calls {
     /// Calls started and not answered yet.
     pending: usize,
     started: Instant,
+    /// What the request may spend, and has.
+    spend: Arc<Spend>,
+    /// Connectors asked in turn rather than at once.
+    waterfalls: Waterfalls,
 }
 
 impl Calls {
@@ -150,30 +164,16 @@ impl FanOut {
         }
     }
 
-    /// Ask every connector of `targets` about `subject`, except those `known` already
-    /// answered; outcomes in the order of `targets` (one wave; see [`FanOut::wave`]).
-    pub async fn run(
-        &self,
-        subject: &Arc<Subject>,
-        targets: &[Arc<ConnectorEntry>],
-        mut known: Vec<Option<SourceOutcome>>,
-        deadline: Instant,
-    ) -> FanOutResult {
-        known.resize(targets.len(), None);
-        let mut calls = self.calls();
-        self.wave(&mut calls, subject, targets, &mut known, deadline)
-            .await;
-        self.finish(calls, targets, known)
-    }
-
-    /// The calls of one request, over all its waves.
-    pub fn calls(&self) -> Calls {
+    /// The calls of one request, over all its waves, within `spend`.
+    pub fn calls(&self, spend: Arc<Spend>, waterfalls: Waterfalls) -> Calls {
         let (sender, answers) = mpsc::unbounded_channel();
         Calls {
             sender,
             answers,
             pending: 0,
             started: Instant::now(),
+            spend,
+            waterfalls,
         }
     }
 
@@ -182,8 +182,10 @@ impl FanOut {
     ///
     /// Disabled connectors and those missing a required identifier get an outcome without a
     /// call (counted by [`finish`](Self::finish): a later wave may still call them). The
-    /// others run as tasks of their own; whatever has not answered by `deadline` stays pending
-    /// in `calls`, so this returns no later than the deadline.
+    /// others run as tasks of their own — a waterfall's steps one after another, each once
+    /// the one before has answered and left its fields unfilled; whatever has not answered
+    /// by `deadline` stays pending in `calls`, so this returns no later than the deadline.
+    /// Steps of a waterfall that could not start in time are `skipped`, `deadline`.
     pub async fn wave(
         &self,
         calls: &mut Calls,
@@ -192,62 +194,8 @@ impl FanOut {
         outcomes: &mut [Option<SourceOutcome>],
         deadline: Instant,
     ) {
-        for (index, entry) in targets.iter().enumerate() {
-            if outcomes[index].is_some() {
-                continue;
-            }
-            let Some(instance) = entry.instance.clone() else {
-                outcomes[index] = Some(SourceOutcome::without_call(
-                    &entry.name,
-                    SourceStatus::Disabled,
-                ));
-                continue;
-            };
-            if !subject.has_all(&entry.metadata.required_identifiers) {
-                outcomes[index] = Some(SourceOutcome::without_call(
-                    &entry.name,
-                    SourceStatus::Skipped,
-                ));
-                continue;
-            }
-            // Created here, under the wave's span (the current context), and carried into the
-            // call's task.
-            let traced = self.traces.child(
-                "connector.call",
-                SpanKind::Client,
-                vec![KeyValue::new("connector", entry.name.clone())],
-            );
-            let call = Call {
-                entry: entry.clone(),
-                instance,
-                subject: subject.clone(),
-                http: self.http.clone(),
-                deadline,
-                metrics: self.metrics.clone(),
-                coordination: self.coordination.clone(),
-                limits: self.limits,
-                trace_headers: self.traces.headers(traced.as_ref()),
-                traced,
-            };
-            let sender = calls.sender.clone();
-            let name = entry.name.clone();
-            let started = Instant::now();
-            calls.pending += 1;
-            self.tasks.spawn(async move {
-                let outcome = AssertUnwindSafe(call.run())
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| {
-                        SourceOutcome::failed(
-                            &name,
-                            SourceStatus::Error,
-                            "the connector panicked".into(),
-                            started.elapsed(),
-                        )
-                    });
-                let _ = sender.send((index, outcome));
-            });
-        }
+        let mut started = vec![false; targets.len()];
+        self.start_ready(calls, subject, targets, outcomes, &mut started, deadline);
 
         // Collect answers as they come; the sleep is the hard stop at the deadline.
         let stop = tokio::time::sleep_until(deadline);
@@ -257,10 +205,120 @@ impl FanOut {
                 Some((index, outcome)) = calls.answers.recv() => {
                     outcomes[index] = Some(self.record(outcome, true));
                     calls.pending -= 1;
+                    if !calls.waterfalls.is_empty() {
+                        self.start_ready(calls, subject, targets, outcomes, &mut started, deadline);
+                    }
                 }
                 () = &mut stop => break,
             }
         }
+        for (index, outcome) in outcomes.iter_mut().enumerate() {
+            if outcome.is_none() && !started[index] {
+                let mut skipped =
+                    SourceOutcome::without_call(&targets[index].name, SourceStatus::Skipped);
+                skipped.report.reason = Some("deadline".to_owned());
+                *outcome = Some(skipped);
+            }
+        }
+    }
+
+    /// Start every target without an outcome that waits for nobody; settle the waterfalls
+    /// whose fields are filled. Repeated while outcomes given without a call (a disabled step,
+    /// say) let a next step start.
+    fn start_ready(
+        &self,
+        calls: &mut Calls,
+        subject: &Arc<Subject>,
+        targets: &[Arc<ConnectorEntry>],
+        outcomes: &mut [Option<SourceOutcome>],
+        started: &mut [bool],
+        deadline: Instant,
+    ) {
+        loop {
+            calls.waterfalls.skip_satisfied(outcomes, started, targets);
+            let mut settled_without_call = false;
+            for (index, entry) in targets.iter().enumerate() {
+                if outcomes[index].is_some()
+                    || started[index]
+                    || calls.waterfalls.waits(index, outcomes)
+                {
+                    continue;
+                }
+                match self.start(calls, subject, entry, index, deadline) {
+                    Some(outcome) => {
+                        outcomes[index] = Some(outcome);
+                        settled_without_call = true;
+                    }
+                    None => started[index] = true,
+                }
+            }
+            if calls.waterfalls.is_empty() || !settled_without_call {
+                return;
+            }
+        }
+    }
+
+    /// Call `entry` as a task of its own, its answer sent to `calls` tagged with `index`;
+    /// or, when it cannot be called (disabled, an identifier missing), its outcome now.
+    fn start(
+        &self,
+        calls: &mut Calls,
+        subject: &Arc<Subject>,
+        entry: &Arc<ConnectorEntry>,
+        index: usize,
+        deadline: Instant,
+    ) -> Option<SourceOutcome> {
+        let Some(instance) = entry.instance.clone() else {
+            return Some(SourceOutcome::without_call(
+                &entry.name,
+                SourceStatus::Disabled,
+            ));
+        };
+        if !subject.has_all(&entry.metadata.required_identifiers) {
+            return Some(SourceOutcome::without_call(
+                &entry.name,
+                SourceStatus::Skipped,
+            ));
+        }
+        // Created here, under the wave's span (the current context), and carried into the
+        // call's task.
+        let traced = self.traces.child(
+            "connector.call",
+            SpanKind::Client,
+            vec![KeyValue::new("connector", entry.name.clone())],
+        );
+        let call = Call {
+            entry: entry.clone(),
+            instance,
+            subject: subject.clone(),
+            http: self.http.clone(),
+            deadline,
+            metrics: self.metrics.clone(),
+            coordination: self.coordination.clone(),
+            limits: self.limits,
+            spend: calls.spend.clone(),
+            trace_headers: self.traces.headers(traced.as_ref()),
+            traced,
+        };
+        let sender = calls.sender.clone();
+        let name = entry.name.clone();
+        let started = Instant::now();
+        calls.pending += 1;
+        self.tasks.spawn(async move {
+            let outcome = AssertUnwindSafe(call.run())
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    SourceOutcome::failed(
+                        &name,
+                        SourceStatus::Error,
+                        "the connector panicked".into(),
+                        started.elapsed(),
+                    )
+                });
+            let _ = sender.send((index, outcome));
+        });
+        None
     }
 
     /// The request's outcomes once its last wave is over: calls still running are `timeout`
@@ -276,6 +334,7 @@ impl FanOut {
             answers,
             pending,
             started,
+            ..
         } = calls;
         drop(sender);
         let outcomes = targets
@@ -330,6 +389,8 @@ struct Call {
     metrics: Arc<Metrics>,
     coordination: Arc<Coordination>,
     limits: Limits,
+    /// What the request may spend (the call reserves its most before it starts).
+    spend: Arc<Spend>,
     /// The call's span, when tracing is on, and the headers that pass it on upstream.
     traced: Option<Traced>,
     trace_headers: reqwest::header::HeaderMap,
@@ -360,6 +421,28 @@ impl Call {
                 return outcome;
             }
         }
+        let price = Price::of(&self.entry.config.cost);
+        let ticket = match self.spend.reserve(price).await {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                // Admitted as the circuit's probe, perhaps: it was not made.
+                self.entry.guard.breaker.on_abandoned_probe();
+                let error = match refusal {
+                    Refusal::Exhausted => {
+                        "the call would pass the tenant's daily budget or the request's max_cost; not called".to_owned()
+                    }
+                    Refusal::Unchecked(cause) => {
+                        format!("the budget could not be checked ({cause}); not called")
+                    }
+                };
+                return SourceOutcome::failed(
+                    name,
+                    SourceStatus::BudgetExhausted,
+                    error,
+                    started.elapsed(),
+                );
+            }
+        };
 
         // The call may outlive the request (its answer is then merged later), but retries
         // only start while the request can still use them.
@@ -371,10 +454,12 @@ impl Call {
             .with_max_times(retry.max_attempts.saturating_sub(1) as usize)
             .with_jitter();
         let request_deadline = self.deadline;
+        let quota = QuotaSlot::default();
         let attempt = || {
             let ctx = EnrichContext::new(self.http.clone(), call_deadline)
                 .with_max_response_bytes(self.entry.config.max_response_bytes)
-                .with_trace_headers(self.trace_headers.clone());
+                .with_trace_headers(self.trace_headers.clone())
+                .with_quota_slot(quota.clone());
             let instance = self.instance.clone();
             let subject = self.subject.clone();
             async move { instance.enrich(&subject, &ctx).await }
@@ -398,8 +483,18 @@ impl Call {
                     millis(call_deadline - started)
                 )))
             });
-        let outcome = self.outcome(result, started.elapsed());
-        self.after(&outcome).await;
+        let mut outcome = self.outcome(result, started.elapsed());
+        let charged = outcome.report.status.charge(&price);
+        self.spend.settle(ticket, name, charged);
+        if charged > 0 {
+            outcome.report.cost = credits(charged);
+            self.metrics
+                .connector_cost
+                .with_label_values(&[name])
+                .inc_by(outcome.report.cost);
+        }
+        let quota = *quota.lock().unwrap_or_else(|p| p.into_inner());
+        self.after(&outcome, quota).await;
         if let Some(traced) = &self.traced {
             traced.record([
                 KeyValue::new("connector.status", outcome.report.status.as_str()),
@@ -440,6 +535,7 @@ impl Call {
                         retry_after_ms: None,
                         wave: 1,
                         via: None,
+                        cost: 0.0,
                         reason: None,
                     },
                     answer: Some(SourceAnswer {
@@ -476,9 +572,10 @@ impl Call {
         }
     }
 
-    /// Feed the breaker, and honour an upstream's request to wait, on every replica — unless
-    /// the subject caused the failure: then it concerns this subject only.
-    async fn after(&self, outcome: &SourceOutcome) {
+    /// Feed the breaker, and honour an upstream's request to wait — or a quota it reports
+    /// spent — on every replica, unless the subject caused the failure: then it concerns this
+    /// subject only.
+    async fn after(&self, outcome: &SourceOutcome, quota: Option<Quota>) {
         let name = self.entry.name.as_str();
         self.entry
             .stats
@@ -496,10 +593,27 @@ impl Call {
             .connector_circuit_open
             .with_label_values(&[name])
             .set(i64::from(open));
-        if outcome.report.status == SourceStatus::RateLimited
-            && let Some(wait_ms) = outcome.report.retry_after_ms
-        {
-            let until_ms = unix_ms(SystemTime::now()) + wait_ms;
+        let now_ms = unix_ms(SystemTime::now());
+        let mut block_until = (outcome.report.status == SourceStatus::RateLimited)
+            .then_some(outcome.report.retry_after_ms)
+            .flatten()
+            .map(|wait_ms| now_ms + wait_ms);
+        if let Some(quota) = quota {
+            self.metrics
+                .connector_quota_remaining
+                .with_label_values(&[name])
+                .set(i64::try_from(quota.remaining).unwrap_or(i64::MAX));
+            if quota.remaining == 0 {
+                let latest = now_ms + millis(self.limits.max_retry_after);
+                let reset_ms = quota
+                    .resets_at
+                    .map_or(now_ms + millis(QUOTA_PROBE_AFTER), unix_ms);
+                // At least a second: a reset already past means the next call may probe.
+                let until = reset_ms.clamp(now_ms + 1_000, latest);
+                block_until = Some(block_until.map_or(until, |b| b.max(until)));
+            }
+        }
+        if let Some(until_ms) = block_until {
             guard.block_until(until_ms);
             self.coordination
                 .publish(Event::Block {

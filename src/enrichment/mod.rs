@@ -9,6 +9,7 @@
 mod bounds;
 mod build;
 mod coalescing;
+mod dry_run;
 mod fanout;
 mod late;
 mod merge;
@@ -17,6 +18,7 @@ pub mod profile;
 mod remembered;
 mod reuse;
 mod timing;
+mod waterfall;
 mod waves;
 mod write_order;
 
@@ -32,9 +34,10 @@ use futures_util::{FutureExt, future::BoxFuture};
 use opentelemetry::{KeyValue, trace::SpanKind};
 use tokio::{sync::Notify, time::Instant};
 
+pub use self::dry_run::{Decision, DryRun, PlannedCall};
 pub use self::fanout::{FanOut, FanOutResult, Limits, SourceOutcome, status_of};
 pub use self::merge::{Merged, SourceAnswer, merge};
-use self::profile::{CacheStatus, SourceReport, with_cache_status};
+use self::profile::{CacheStatus, SourceReport, served};
 use self::{
     coalescing::WeakFlight,
     late::LateAnswers,
@@ -45,7 +48,7 @@ use self::{
 };
 use crate::{
     cache::{CachedSource, Fence, ProfileCache},
-    config::Config,
+    config::{Config, WaterfallConfig},
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
     domain::{EnrichRequest, Overrides, Tenant, UserKey},
@@ -53,6 +56,7 @@ use crate::{
     per_user::PerUser,
     privacy::{Suppressions, Verdict},
     redis_link::RedisError,
+    spend::Ledger,
     tasks::Tasks,
     traces::Traces,
 };
@@ -63,6 +67,10 @@ pub enum EnrichError {
     /// Every connector that was asked failed; the reports say how.
     #[error("every source failed")]
     AllSourcesFailed { sources: Vec<SourceReport> },
+    /// Every connector that could answer would have passed the tenant's daily budget or the
+    /// request's `max_cost`, so none was called.
+    #[error("the budget allows no call")]
+    BudgetExhausted { sources: Vec<SourceReport> },
     /// A connector configured `required: true` was attempted and failed.
     #[error("a required source failed")]
     RequiredSourceFailed { sources: Vec<SourceReport> },
@@ -113,6 +121,9 @@ struct Inner {
     traces: Traces,
     suppressions: Arc<Suppressions>,
     chaining: Chaining,
+    ledger: Arc<Ledger>,
+    /// `enrichment.waterfalls`.
+    waterfalls: Vec<WaterfallConfig>,
 }
 
 /// A freshly built profile, as it is cached, and how long each connector took.
@@ -121,6 +132,8 @@ struct Built {
     body: Bytes,
     /// The `Server-Timing` entries of the connectors called (empty: none was).
     timing: String,
+    /// What the calls made for it cost, in credits.
+    cost: f64,
 }
 
 /// An enrichment's answer: the profile JSON, and its `Server-Timing` header.
@@ -160,6 +173,9 @@ struct Job {
     /// A rebuild after the user's overrides changed: it must not join a flight begun before
     /// (whose profile has the old ones).
     rebuild: bool,
+    /// The most the request may spend, in micro-credits (requests with another limit do not
+    /// share its flight).
+    max_cost: Option<u64>,
     deadline: Instant,
 }
 
@@ -174,6 +190,8 @@ pub struct Services {
     pub traces: Traces,
     /// The identifiers nobody may enrich.
     pub suppressions: Arc<Suppressions>,
+    /// What each tenant spends.
+    pub ledger: Arc<Ledger>,
 }
 
 impl Enricher {
@@ -190,6 +208,7 @@ impl Enricher {
             tasks,
             traces,
             suppressions,
+            ledger,
         } = services;
         let secs = Duration::from_secs;
         let limits = Limits {
@@ -228,6 +247,8 @@ impl Enricher {
                     min_confidence: config.enrichment.chain_min_confidence,
                     decay: config.enrichment.chain_decay,
                 },
+                ledger,
+                waterfalls: config.enrichment.waterfalls.values().cloned().collect(),
             }),
         }
     }
@@ -264,6 +285,7 @@ impl Enricher {
             shared,
             reuse_sources: shared && !request.refresh,
             rebuild: false,
+            max_cost: request.max_cost,
             deadline,
         };
         let built = self.coalesced(job).await?;
@@ -272,7 +294,7 @@ impl Enricher {
         } else {
             CacheStatus::Bypass
         };
-        let body = with_cache_status(&built.body, status);
+        let body = served(&built.body, status, built.cost);
         Ok(Answer::new(body, status, &built.timing, started))
     }
 
@@ -300,11 +322,11 @@ impl Enricher {
                     let subject = remembered_with(remembered, subject);
                     ("new_identifiers", Lookup::Enrich(subject))
                 } else if cached.is_fresh(SystemTime::now()) {
-                    let body = with_cache_status(&cached.body, CacheStatus::Hit);
+                    let body = served(&cached.body, CacheStatus::Hit, 0.0);
                     ("hit", Lookup::Served(CacheStatus::Hit, body))
                 } else {
                     self.revalidate(user, remembered.unwrap_or(subject));
-                    let body = with_cache_status(&cached.body, CacheStatus::Stale);
+                    let body = served(&cached.body, CacheStatus::Stale, 0.0);
                     ("stale", Lookup::Served(CacheStatus::Stale, body))
                 }
             }
@@ -337,7 +359,7 @@ impl Enricher {
         } else {
             CacheStatus::Stale
         };
-        Ok(Some(with_cache_status(&cached.body, status)))
+        Ok(Some(served(&cached.body, status, 0.0)))
     }
 
     /// The identifiers remembered for a user (for `DELETE ?suppress=true`): the user id, and
@@ -357,6 +379,7 @@ impl Enricher {
             connectors: None,
             refresh: true,
             timeout: None,
+            max_cost: None,
         };
         Some(self.enrich(request).await)
     }
@@ -392,6 +415,7 @@ impl Enricher {
                 shared: true,
                 reuse_sources: true,
                 rebuild: true,
+                max_cost: None,
                 deadline: Instant::now() + self.inner.deadline,
             };
             if let Err(err) = self.coalesced(job).await {
@@ -420,6 +444,7 @@ impl Enricher {
             shared: true,
             reuse_sources: true,
             rebuild: false,
+            max_cost: None,
             deadline: Instant::now() + self.inner.deadline,
         };
         self.inner.tasks.spawn(async move {
@@ -510,6 +535,7 @@ impl Inner {
                 Arc::new(Built {
                     body: built.cached.body.clone(),
                     timing: timing::of_connectors(&outcomes),
+                    cost: outcomes.iter().map(|o| o.report.cost).sum(),
                 })
             })
             .map_err(Clone::clone);

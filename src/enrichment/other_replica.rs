@@ -72,6 +72,8 @@ impl Inner {
             Arc::new(Built {
                 body: cached.body,
                 timing: String::new(),
+                // Paid by the other replica's request.
+                cost: 0.0,
             })
         })
     }

@@ -7,6 +7,8 @@ use enrichd_sdk::{Behavior, Demographics, Identity, Social};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::spend::Price;
+
 /// The answer of `/v1/enrich` and `GET /v1/profiles/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profile {
@@ -25,6 +27,11 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(required, nullable = false)]
     pub cache: Option<CacheStatus>,
+    /// What this answer cost, in credits: the sum of the calls made for it (0 when served
+    /// from the cache); absent in the cached copy, set when answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required, nullable = false)]
+    pub cost: Option<f64>,
     #[schema(format = DateTime)]
     pub enriched_at: String,
     /// When the profile stops being fresh.
@@ -106,8 +113,12 @@ pub struct SourceReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub via: Option<Via>,
+    /// What it cost, in credits (`connectors.<name>.cost`; 0 when reused from the cache).
+    #[serde(default)]
+    pub cost: f64,
     /// Why it was skipped, when not for lack of an identifier (`deadline`: its wave could not
-    /// start in time).
+    /// start in time; `waterfall_satisfied`: an earlier connector of its waterfall filled the
+    /// fields), or not called (`budget`, `max_cost`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub reason: Option<String>,
@@ -142,6 +153,9 @@ pub enum SourceStatus {
     Error,
     RateLimited,
     CircuitOpen,
+    /// Not called: the call would have passed the tenant's daily budget or the request's
+    /// `max_cost`.
+    BudgetExhausted,
     Skipped,
     Disabled,
 }
@@ -155,6 +169,7 @@ impl SourceStatus {
             SourceStatus::Error => "error",
             SourceStatus::RateLimited => "rate_limited",
             SourceStatus::CircuitOpen => "circuit_open",
+            SourceStatus::BudgetExhausted => "budget_exhausted",
             SourceStatus::Skipped => "skipped",
             SourceStatus::Disabled => "disabled",
         }
@@ -163,6 +178,17 @@ impl SourceStatus {
     /// Whether the connector was actually asked (or would have been, but for a guard).
     pub fn attempted(self) -> bool {
         !matches!(self, SourceStatus::Skipped | SourceStatus::Disabled)
+    }
+
+    /// What a call that ended so cost at `price`: a find `per_call`, a "not found"
+    /// `per_not_found`, a timeout `per_call` (the upstream may have answered, and charged,
+    /// after enrichd stopped waiting); a failure the upstream reported, nothing.
+    pub fn charge(self, price: &Price) -> u64 {
+        match self {
+            SourceStatus::Ok | SourceStatus::Timeout => price.per_call,
+            SourceStatus::NotFound => price.per_not_found,
+            _ => 0,
+        }
     }
 
     /// Whether the connector gave a usable answer (data, or a definite "unknown").
@@ -197,15 +223,22 @@ pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
-/// The stored JSON of a profile (which has no `cache` field) with `"cache": status` added,
-/// without parsing it again: the hit path serves cached bytes as they are.
-pub fn with_cache_status(stored: &[u8], status: CacheStatus) -> Bytes {
+/// The stored JSON of a profile (which has no `cache` or `cost` field) with `"cache": status`
+/// and `"cost": cost` added, without parsing it again: the hit path serves cached bytes as
+/// they are.
+pub fn served(stored: &[u8], status: CacheStatus, cost: f64) -> Bytes {
     let body = stored.strip_suffix(b"}").unwrap_or(stored);
-    let mut out = BytesMut::with_capacity(stored.len() + 20);
+    let mut out = BytesMut::with_capacity(stored.len() + 32);
     out.put_slice(body);
     out.put_slice(b",\"cache\":\"");
     out.put_slice(status.as_str().as_bytes());
-    out.put_slice(b"\"}");
+    out.put_slice(b"\",\"cost\":");
+    if cost > 0.0 && cost.is_finite() {
+        out.put_slice(cost.to_string().as_bytes());
+    } else {
+        out.put_slice(b"0");
+    }
+    out.put_slice(b"}");
     out.freeze()
 }
 
@@ -216,10 +249,37 @@ mod tests {
     #[test]
     fn the_cache_status_is_spliced_into_stored_json() {
         let stored = br#"{"user_id":"u-1","confidence":0.5}"#;
-        let served = with_cache_status(stored, CacheStatus::Hit);
-        let value: Value = serde_json::from_slice(&served).unwrap();
+        let hit = served(stored, CacheStatus::Hit, 0.0);
+        let value: Value = serde_json::from_slice(&hit).unwrap();
         assert_eq!(value["cache"], "hit");
+        assert_eq!(value["cost"], 0);
         assert_eq!(value["user_id"], "u-1");
+        let miss = served(stored, CacheStatus::Miss, 2.5);
+        let value: Value = serde_json::from_slice(&miss).unwrap();
+        assert_eq!(value["cache"], "miss");
+        assert_eq!(value["cost"], 2.5);
+        assert_eq!(value["confidence"], 0.5);
+    }
+
+    #[test]
+    fn each_outcome_has_its_charge() {
+        let price = Price {
+            per_call: 4,
+            per_not_found: 1,
+        };
+        assert_eq!(SourceStatus::Ok.charge(&price), 4);
+        assert_eq!(SourceStatus::Timeout.charge(&price), 4);
+        assert_eq!(SourceStatus::NotFound.charge(&price), 1);
+        for status in [
+            SourceStatus::Error,
+            SourceStatus::RateLimited,
+            SourceStatus::CircuitOpen,
+            SourceStatus::BudgetExhausted,
+            SourceStatus::Skipped,
+            SourceStatus::Disabled,
+        ] {
+            assert_eq!(status.charge(&price), 0, "{status:?}");
+        }
     }
 
     #[test]

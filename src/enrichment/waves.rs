@@ -17,11 +17,13 @@ use tokio::time::Instant;
 use super::{
     FanOutResult, Inner, Job, SourceAnswer, SourceOutcome,
     profile::{SourceStatus, Via},
+    waterfall::Waterfalls,
 };
 use crate::{
     cache::CachedSource,
     connectors::ConnectorEntry,
     domain::{MAX_HANDLES, parse_email, parse_handle},
+    spend::Spend,
 };
 
 /// How chaining is tuned (`enrichment.max_waves`, `chain_min_confidence`, `chain_decay`).
@@ -63,7 +65,9 @@ impl Inner {
             .zip(found.iter_mut())
             .map(|(entry, cached)| self.reuse(&subject, entry, cached))
             .collect();
-        let mut calls = self.fan_out.calls();
+        let spend = Spend::new(self.ledger.clone(), job.user.tenant(), job.max_cost);
+        let waterfalls = Waterfalls::plan(&self.waterfalls, targets);
+        let mut calls = self.fan_out.calls(Arc::new(spend), waterfalls);
         // The wave and the identifier of each connector asked in a later wave, recorded on its
         // outcome once it has one.
         let mut marks: Vec<(usize, u8, Option<Via>)> = Vec::new();

@@ -72,6 +72,14 @@ impl ConnectorGuard {
         Admission::Call { probe }
     }
 
+    /// How long calls are stopped still (an upstream's `Retry-After`, a spent quota), if they
+    /// are; takes nothing (for dry runs).
+    pub fn blocked_for(&self) -> Option<Duration> {
+        let now = unix_ms(SystemTime::now());
+        let not_before = self.not_before_ms.load(Ordering::Acquire);
+        (now < not_before).then(|| Duration::from_millis(not_before - now))
+    }
+
     /// Do not call before `until_ms` (Unix ms); keeps the later of two marks.
     pub fn block_until(&self, until_ms: u64) {
         self.not_before_ms.fetch_max(until_ms, Ordering::AcqRel);

@@ -99,6 +99,26 @@ fn check_config_reports_every_problem_and_fails() {
 }
 
 #[test]
+fn check_config_names_negative_costs_and_unknown_or_shared_waterfall_connectors() {
+    let stderr = check_config_refusing(
+        "connectors:\n  github: {cost: {per_call: -0.5}}\n  gravatar: {}\n\
+         enrichment: {waterfalls: {\
+         a: {connectors: [github, clearbit], until: {fields: [identity.company]}}, \
+         b: {connectors: [gravatar, github], until: {fields: [identity.company]}}}}\n",
+    );
+    for expected in [
+        "connectors.github.cost.per_call: -0.5 is not an amount of credits",
+        "enrichment.waterfalls.a.connectors[1]: `clearbit` is not a configured connector",
+        "enrichment.waterfalls.b.connectors[1]: `github` is already in waterfall `a`",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "`{expected}` missing from:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn check_config_reports_a_missing_variable_together_with_every_other_problem() {
     let config = write_config(
         "server: {bind: nowhere}\nauth: {api_keys: [\"${ENRICHD_TEST_NEVER_SET}\"]}\ncache: {ttl_seconds: 0}\n",

@@ -19,4 +19,5 @@ mod privacy;
 mod profiles;
 mod redis_transport;
 mod resilience;
+mod spend;
 mod traces;

@@ -6,10 +6,17 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, ErrorCode, Subject,
     async_trait,
     http::{self, UpstreamResponse},
+    quota::{QuotaHeaders, Reset},
 };
 use reqwest::{Url, header};
 
 use crate::{KIND, errors, login::is_plausible_login, settings::ValidSettings, user::User};
+
+/// GitHub: `x-ratelimit-remaining`, `x-ratelimit-reset` in epoch seconds.
+const QUOTA: QuotaHeaders = QuotaHeaders::new(
+    "x-ratelimit-remaining",
+    Reset::EpochSeconds("x-ratelimit-reset"),
+);
 
 /// The `User-Agent` GitHub requires on every request.
 const USER_AGENT: &str = concat!("enrichd/", env!("CARGO_PKG_VERSION"));
@@ -48,7 +55,9 @@ impl GitHubConnector {
         if let Some(token) = &self.settings.token {
             request = request.bearer_auth(token.expose());
         }
-        http::send(request, ctx).await
+        let response = http::send(request, ctx).await?;
+        ctx.observe_quota(&QUOTA, &response);
+        Ok(response)
     }
 }
 

@@ -6,10 +6,17 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
     async_trait,
     http::{self, UpstreamResponse},
+    quota::{QuotaHeaders, Reset},
 };
 use reqwest::{Url, header};
 
 use crate::{email_hash::email_hash, errors, profile::Profile, settings::ValidSettings};
+
+/// Gravatar: `X-RateLimit-Remaining`, `X-RateLimit-Reset` in epoch seconds (sent on 200, 404 and 429).
+const QUOTA: QuotaHeaders = QuotaHeaders::new(
+    "x-ratelimit-remaining",
+    Reset::EpochSeconds("x-ratelimit-reset"),
+);
 
 /// The address whose profile the health check asks for: under `.invalid`, so no one can own
 /// it and the answer is a 404.
@@ -48,7 +55,9 @@ impl GravatarConnector {
         if let Some(key) = &self.settings.api_key {
             request = request.bearer_auth(key.expose());
         }
-        http::send(request, ctx).await
+        let response = http::send(request, ctx).await?;
+        ctx.observe_quota(&QUOTA, &response);
+        Ok(response)
     }
 }
 

@@ -6,10 +6,15 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
     async_trait,
     http::{self, UpstreamResponse},
+    quota::{QuotaHeaders, Reset},
 };
 use reqwest::{Url, header};
 
 use crate::{contact::Contact, errors, settings::ValidSettings};
+
+/// HubSpot: the daily allowance of private-app tokens, `X-HubSpot-RateLimit-Daily-Remaining`; no reset time is sent.
+const QUOTA: QuotaHeaders =
+    QuotaHeaders::new("x-hubspot-ratelimit-daily-remaining", Reset::Unknown);
 
 /// Looks subjects up among the contacts of one HubSpot account.
 ///
@@ -49,9 +54,9 @@ impl HubSpotConnector {
             .get(url)
             .bearer_auth(self.settings.access_token.expose())
             .header(header::ACCEPT, "application/json");
-        http::send(request, ctx)
-            .await?
-            .success_or_else(|response| errors::from_response(response, SystemTime::now()))
+        let response = http::send(request, ctx).await?;
+        ctx.observe_quota(&QUOTA, &response);
+        response.success_or_else(|response| errors::from_response(response, SystemTime::now()))
     }
 }
 

@@ -7,6 +7,7 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, ErrorCode,
     SettingsIssue, Subject, async_trait, hosts,
     http::{self, UpstreamResponse},
+    quota::{QuotaHeaders, Reset},
 };
 use reqwest::{Url, header};
 
@@ -17,6 +18,13 @@ use crate::{
     handle::{self, Handle, Refusal},
     settings::ValidSettings,
 };
+
+/// Mastodon: `X-RateLimit-Remaining`, `X-RateLimit-Reset` as a timestamp (RFC 3339, or epoch
+/// seconds). Only the configured instance's allowance is the connector's.
+const QUOTA: QuotaHeaders = QuotaHeaders::new(
+    "x-ratelimit-remaining",
+    Reset::Timestamp("x-ratelimit-reset"),
+);
 
 /// The `User-Agent` of calls to instances named by handles (the shared client sets enrichd's).
 const USER_AGENT: &str = concat!("enrichd/", env!("CARGO_PKG_VERSION"));
@@ -151,7 +159,11 @@ impl MastodonConnector {
         }
         match self.direct_client {
             Some(_) => hosts::send(request, ctx).await,
-            None => http::send(request, ctx).await,
+            None => {
+                let response = http::send(request, ctx).await?;
+                ctx.observe_quota(&QUOTA, &response);
+                Ok(response)
+            }
         }
     }
 }

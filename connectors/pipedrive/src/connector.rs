@@ -7,6 +7,7 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
     async_trait,
     http::{self, UpstreamResponse},
+    quota::{QuotaHeaders, Reset},
 };
 use reqwest::{Url, header};
 
@@ -15,6 +16,12 @@ use crate::{
     person::{PersonResponse, SearchResponse},
     settings::{Credential, ValidSettings},
 };
+
+/// Pipedrive: `x-ratelimit-remaining` of the 2-second window, `x-ratelimit-reset` in seconds left.
+const QUOTA: QuotaHeaders = QuotaHeaders::new(
+    "x-ratelimit-remaining",
+    Reset::SecondsLeft("x-ratelimit-reset"),
+);
 
 /// Looks subjects up among the persons of one Pipedrive company.
 ///
@@ -71,8 +78,9 @@ impl PipedriveConnector {
         if let Credential::AccessToken(token) = &self.settings.credential {
             request = request.bearer_auth(token.expose());
         }
-        http::send(request, ctx)
-            .await?
+        let response = http::send(request, ctx).await?;
+        ctx.observe_quota(&QUOTA, &response);
+        response
             .success_or_else(|response| errors::from_response(response, call, SystemTime::now()))
     }
 }

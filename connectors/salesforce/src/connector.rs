@@ -5,6 +5,7 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, Identifier, Subject,
     async_trait,
     http::{self, UpstreamResponse},
+    quota::Quota,
 };
 use reqwest::{Url, header};
 use serde_json::Value;
@@ -54,9 +55,11 @@ impl SalesforceConnector {
             .get(url)
             .bearer_auth(self.settings.access_token.expose())
             .header(header::ACCEPT, "application/json");
-        http::send(request, ctx)
-            .await?
-            .success_or_else(errors::from_response)
+        let response = http::send(request, ctx).await?;
+        if let Some(quota) = response.header("sforce-limit-info").and_then(api_usage) {
+            ctx.report_quota(quota);
+        }
+        response.success_or_else(errors::from_response)
     }
 
     /// The record of `object` whose Email is `email`, if there is one.
@@ -123,5 +126,40 @@ impl Connector for SalesforceConnector {
             )),
             _ => Ok(()),
         }
+    }
+}
+/// What `Sforce-Limit-Info: api-usage=10018/100000; api-bursts=1/750` says is left of the org's
+/// daily allowance (a rolling 24 hours: no reset time is given).
+fn api_usage(info: &str) -> Option<Quota> {
+    let usage = info
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("api-usage="))?;
+    let (used, limit) = usage.split_once('/')?;
+    let used: u64 = used.trim().parse().ok()?;
+    let limit: u64 = limit.trim().parse().ok()?;
+    Some(Quota {
+        remaining: limit.saturating_sub(used),
+        resets_at: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_allowance_left_is_read_from_sforce_limit_info() {
+        let left = |info| api_usage(info).map(|q| q.remaining);
+        assert_eq!(
+            left("api-usage=10018/100000; api-bursts=1/750"),
+            Some(89_982)
+        );
+        assert_eq!(left("api-bursts=1/750; api-usage= 25 / 25 "), Some(0));
+        assert_eq!(left("api-usage=120/100"), Some(0));
+        assert_eq!(left("api-usage=10018"), None);
+        assert_eq!(left("api-usage=a/100"), None);
+        assert_eq!(left("api-usage=1/b"), None);
+        assert_eq!(left("api-bursts=1/750"), None);
+        assert_eq!(api_usage("api-usage=1/2").unwrap().resets_at, None);
     }
 }

@@ -1,10 +1,21 @@
 //! What enrichd hands a connector with each call: the deadline, the shared HTTP client, and the
 //! headers that carry the request's trace to the upstream.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
 
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
+
+use crate::{
+    http::UpstreamResponse,
+    quota::{Quota, QuotaHeaders},
+};
+
+/// Where the quota a call reports lands (enrichd reads it once the call is over).
+pub type QuotaSlot = Arc<Mutex<Option<Quota>>>;
 
 /// Per-call context.
 ///
@@ -17,6 +28,8 @@ pub struct EnrichContext {
     max_response_bytes: usize,
     /// W3C trace context (`traceparent`, `tracestate`) of the call, when tracing is on.
     trace_headers: HeaderMap,
+    /// Where [`report_quota`](Self::report_quota) puts what the upstream said is left.
+    quota: Option<QuotaSlot>,
 }
 
 impl EnrichContext {
@@ -29,6 +42,31 @@ impl EnrichContext {
             deadline,
             max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
             trace_headers: HeaderMap::new(),
+            quota: None,
+        }
+    }
+
+    /// Builder-style: where the quotas this call reports go (enrichd sets one per call).
+    pub fn with_quota_slot(mut self, slot: QuotaSlot) -> EnrichContext {
+        self.quota = Some(slot);
+        self
+    }
+
+    /// Tell enrichd what the upstream's rate-limit headers say is left of its allowance (the
+    /// last report of a call counts). At 0, enrichd stops calling the connector, on every
+    /// replica, until the reset. Report only the allowance of the configured upstream, never
+    /// that of a host the subject names.
+    pub fn report_quota(&self, quota: Quota) {
+        if let Some(slot) = &self.quota {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(quota);
+        }
+    }
+
+    /// [`report_quota`](Self::report_quota) what `response`'s headers say, read with
+    /// `headers`; nothing when they carry no readable count.
+    pub fn observe_quota(&self, headers: &QuotaHeaders, response: &UpstreamResponse) {
+        if let Some(quota) = headers.read(&response.headers, SystemTime::now()) {
+            self.report_quota(quota);
         }
     }
 

@@ -24,7 +24,8 @@
 //! rate-limit waits); [`hosts`] decides whether a host the subject names may be called, and
 //! calls it so that its failures count against the subject, not the connector; [`text`] reads
 //! upstream fields the same way everywhere (trimmed, blank is absent, repeats dropped) and
-//! [`scores`] turns counts into comparable 0..=1 scores. Settings checks share
+//! [`scores`] turns counts into comparable 0..=1 scores; [`quota`] reads an upstream's rate-limit
+//! headers so that enrichd can stop calling it when its allowance is spent. Settings checks share
 //! [`check_base_url`], [`optional_secret`], [`require_secret`] and [`finish_settings`].
 //! Enable the `testkit` feature in `dev-dependencies` for [`testkit`] helpers.
 
@@ -35,6 +36,7 @@ mod error;
 pub mod hosts;
 pub mod http;
 mod profile;
+pub mod quota;
 pub mod scores;
 mod settings;
 pub mod stand_in;
@@ -46,7 +48,7 @@ pub mod text;
 pub use connector::{
     Capability, Category, Connector, ConnectorFactory, ConnectorMetadata, Identifier,
 };
-pub use context::EnrichContext;
+pub use context::{EnrichContext, QuotaSlot};
 pub use enrichment::{Enrichment, insert_present};
 pub use error::{ConnectorError, ErrorCode};
 pub use profile::{Behavior, Demographics, Identity, Social};

@@ -288,6 +288,18 @@ pub fn context_with_deadline(within: Duration) -> EnrichContext {
     EnrichContext::new(http_client(), tokio::time::Instant::now() + within)
 }
 
+/// Enrich `subject` with `connector` and return the quota it reported (the last one), if
+/// any, whatever the outcome of the call.
+pub async fn reported_quota(
+    connector: &Arc<dyn Connector>,
+    subject: &Subject,
+) -> Option<crate::quota::Quota> {
+    let slot = crate::QuotaSlot::default();
+    let ctx = context().with_quota_slot(slot.clone());
+    let _ = connector.enrich(subject, &ctx).await;
+    *slot.lock().unwrap()
+}
+
 /// Assert that `result` failed with `code`, and return the error for further checks.
 #[track_caller]
 pub fn expect_error<T: std::fmt::Debug>(

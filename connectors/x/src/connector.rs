@@ -6,6 +6,7 @@ use enrichd_sdk::{
     Connector, ConnectorError, ConnectorMetadata, EnrichContext, Enrichment, ErrorCode, Subject,
     async_trait,
     http::{self, UpstreamResponse},
+    quota::{QuotaHeaders, Reset},
 };
 use reqwest::{Url, header};
 
@@ -15,6 +16,12 @@ use crate::{
     user::{LookupBody, USER_FIELDS},
     username,
 };
+
+/// X: `x-rate-limit-remaining`, `x-rate-limit-reset` in epoch seconds.
+const QUOTA: QuotaHeaders = QuotaHeaders::new(
+    "x-rate-limit-remaining",
+    Reset::EpochSeconds("x-rate-limit-reset"),
+);
 
 /// The account the health check looks up: X's own developer account, which exists as long as
 /// the API does.
@@ -51,7 +58,9 @@ impl XConnector {
             .get(url)
             .bearer_auth(self.settings.bearer_token.expose())
             .header(header::ACCEPT, "application/json");
-        http::send(request, ctx).await
+        let response = http::send(request, ctx).await?;
+        ctx.observe_quota(&QUOTA, &response);
+        Ok(response)
     }
 }
 

@@ -5,6 +5,7 @@ mod errors;
 mod health;
 mod helpers;
 mod mapping;
+mod quota;
 mod request;
 mod settings;
 mod stand_in;
