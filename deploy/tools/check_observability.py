@@ -53,6 +53,9 @@ CONTRACT = {
 # each must be defined in src/metrics.rs.
 EXTRA = {
     "enrichd_config_reloads_total": "counter",
+    # PRODUCT.md section 11 (spend control) names these two.
+    "enrichd_connector_cost_total": "counter",
+    "enrichd_connector_quota_remaining": "gauge",
 }
 # "plus the standard process_* metrics" (what the prometheus crate's process collector exports).
 PROCESS = {

@@ -538,3 +538,27 @@ async fn a_quota_left_is_shown_and_calls_go_on() {
             .contains("enrichd_connector_quota_remaining{connector=\"github\"} 41")
     );
 }
+
+#[tokio::test]
+async fn without_redis_to_check_it_a_budget_refuses_paid_calls_and_free_ones_go_on() {
+    let paid = vendor(Some(("Acme", "CTO"))).await;
+    let github = github_answering(octocat()).await;
+    let mut app = TestAppBuilder::new()
+        .without_upstream("hubspot")
+        .upstream("github", &github.uri())
+        .connector_yaml("paid", &vendor_yaml(&paid, "per_call: 1", 0.9))
+        .yaml("budgets: {default: {daily: 100}}\n")
+        .spawn()
+        .await;
+    app.redis.as_mut().unwrap().kill();
+
+    let answer = app.enrich(github_only("down-1")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(source(&answer.body, "github")["status"], "ok");
+    let refused = source(&answer.body, "paid");
+    assert_eq!(refused["status"], "budget_exhausted");
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.contains("could not be checked"), "{error}");
+    assert_eq!(calls(&paid).await, 0, "a budget is never risked");
+    assert_eq!(app.get("/v1/usage").await.status, 503);
+}
