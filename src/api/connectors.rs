@@ -17,6 +17,7 @@ use super::{
     schemas::{ErrorResponse, FORBIDDEN, UNAUTHORIZED},
 };
 use crate::{
+    config::CostConfig,
     connectors::{ConnectorEntry, DiscoverReport, Health, LifecycleError, Origin, Usage},
     resilience::CircuitState,
 };
@@ -243,6 +244,9 @@ struct ConnectorView<'a> {
     circuit: Circuit,
     #[schema(inline, value_type = UsageSchema)]
     usage: Usage,
+    /// What its calls cost, in credits (`connectors.<name>.cost`): `per_call`, `per_not_found`.
+    #[schema(value_type = Object, example = json!({"per_call": 1.0, "per_not_found": 0.0}))]
+    cost: &'a CostConfig,
 }
 
 impl<'a> ConnectorView<'a> {
@@ -262,6 +266,7 @@ impl<'a> ConnectorView<'a> {
             health: HealthView::of(entry.stats.health(), enabled),
             circuit: entry.guard.breaker.state().into(),
             usage: entry.stats.usage(),
+            cost: &entry.config.cost,
         }
     }
 }
@@ -294,7 +299,6 @@ impl<'a> ConnectorDetail<'a> {
                 "timeout_ms": entry.timeout.as_millis() as u64,
                 "confidence": entry.confidence,
                 "ttl_seconds": entry.ttl.as_secs(),
-                "cost": config.cost,
                 "retry": config.retry,
                 "rate_limit": config.rate_limit,
                 "circuit_breaker": config.circuit_breaker,

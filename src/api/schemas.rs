@@ -94,13 +94,14 @@ pub fn profile_example() -> Value {
             "social.platforms": {"source": "github", "confidence": 0.8, "fetched_at": fetched_at, "sources": ["github"]},
         },
         "sources": [
-            {"connector": "hubspot", "status": "ok", "latency_ms": 41, "confidence": 0.9},
-            {"connector": "github", "status": "ok", "latency_ms": 87, "confidence": 0.8},
-            {"connector": "x", "status": "timeout", "latency_ms": 500, "error": "no answer within 500 ms"},
+            {"connector": "hubspot", "status": "ok", "latency_ms": 41, "confidence": 0.9, "cost": 1.0},
+            {"connector": "github", "status": "ok", "latency_ms": 87, "confidence": 0.8, "cost": 0.0},
+            {"connector": "x", "status": "timeout", "latency_ms": 500, "error": "no answer within 500 ms", "cost": 0.0},
         ],
         "confidence": 0.86,
         "partial": true,
         "cache": "miss",
+        "cost": 1.0,
         "enriched_at": fetched_at,
         "expires_at": "2026-11-22T11:00:00Z",
     })

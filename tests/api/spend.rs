@@ -139,6 +139,23 @@ async fn a_waterfall_stops_at_the_first_connector_that_fills_the_fields() {
         today.get("budget").is_none(),
         "no budget configured: {today}"
     );
+
+    let listed = app.get("/v1/connectors").await.body;
+    let first_listed = listed["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "first")
+        .unwrap();
+    assert_eq!(
+        first_listed["cost"],
+        json!({"per_call": 1.0, "per_not_found": 0.25})
+    );
+    let detail = app.get("/v1/connectors/github").await.body;
+    assert_eq!(
+        detail["cost"],
+        json!({"per_call": 0.0, "per_not_found": 0.0})
+    );
 }
 
 #[tokio::test]

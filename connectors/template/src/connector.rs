@@ -34,6 +34,9 @@ impl TemplateConnector {
     // and `query_pairs_mut` (query values encoded once); send with `http::send`, which applies
     // the call's deadline and refuses bodies over the size cap. Use the shared client in `ctx`.
     // `success_or_else` turns a non-2xx answer into your error mapping's `ConnectorError`.
+    // If the upstream says in headers how much of its allowance is left, hand that to enrichd
+    // with `ctx.observe_quota(&QUOTA, &response)` (a `quota::QuotaHeaders` naming them): at 0
+    // enrichd stops calling it, on every replica, until the reset.
     /// GET `{base_url}/v1/<segments>` with the key; a non-success answer becomes its error.
     async fn get(
         &self,
