@@ -35,10 +35,20 @@ async fn vendor(found: Option<(&str, &str)>) -> MockServer {
 
 /// A declarative connector in front of `server`, at `cost` (YAML flow) and `confidence`.
 fn vendor_yaml(server: &MockServer, cost: &str, confidence: f64) -> String {
+    vendor_yaml_requiring(server, cost, confidence, "user_id")
+}
+
+/// [`vendor_yaml`] for a vendor that needs the identifier `requires`.
+fn vendor_yaml_requiring(
+    server: &MockServer,
+    cost: &str,
+    confidence: f64,
+    requires: &str,
+) -> String {
     let host = server.uri().trim_start_matches("http://").to_owned();
     format!(
         "kind: http, confidence: {confidence}, retry: {{max_attempts: 1}}, cost: {{{cost}}}, \
-         settings: {{requires: [user_id], allowed_hosts: [\"{host}\"], \
+         settings: {{requires: [{requires}], allowed_hosts: [\"{host}\"], \
          request: {{url: \"{}/person?u={{user_id}}\"}}, \
          mapping: {{identity.company: /company, identity.job_title: /title}}}}",
         server.uri()
@@ -194,6 +204,48 @@ async fn an_answer_below_the_confidence_asked_does_not_stop_the_waterfall() {
 }
 
 #[tokio::test]
+async fn a_step_that_cannot_be_asked_passes_the_turn_and_keeps_its_own_status() {
+    let first = vendor(Some(("Acme", "CTO"))).await;
+    let second = vendor(Some(("Acme", "CTO"))).await;
+    let third = vendor(Some(("Acme", "CTO"))).await;
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .without_upstream("hubspot")
+        .without_upstream("github")
+        .connector_yaml(
+            "first",
+            &vendor_yaml_requiring(&first, "per_call: 1", 0.9, "email"),
+        )
+        .connector_yaml("second", &vendor_yaml(&second, "per_call: 1", 0.9))
+        .connector_yaml("third", &vendor_yaml(&third, "per_call: 1", 0.9))
+        .enrichment(FIRMO)
+        .spawn()
+        .await;
+
+    let answer = app.enrich(json!({"user_id": "fall-3"})).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let skipped = source(&answer.body, "first");
+    assert_eq!(skipped["status"], "skipped");
+    assert!(
+        skipped.get("reason").is_none(),
+        "lacks its email: {skipped}"
+    );
+    assert_eq!(source(&answer.body, "second")["status"], "ok");
+    assert_eq!(
+        source(&answer.body, "third")["reason"],
+        "waterfall_satisfied"
+    );
+    assert_eq!(
+        (
+            calls(&first).await,
+            calls(&second).await,
+            calls(&third).await
+        ),
+        (0, 1, 0)
+    );
+}
+
+#[tokio::test]
 async fn two_replicas_sharing_a_budget_spend_exactly_it_under_concurrent_load() {
     let paid = vendor(Some(("Acme", "CTO"))).await;
     let build = || {
@@ -244,7 +296,7 @@ async fn two_replicas_sharing_a_budget_spend_exactly_it_under_concurrent_load() 
         .query(&mut one.redis().connection())
         .unwrap();
     assert!(
-        (86_400..=172_800).contains(&ttl),
+        (172_000..=172_800).contains(&ttl),
         "the day's counts expire: {ttl}"
     );
 }
@@ -578,4 +630,67 @@ async fn without_redis_to_check_it_a_budget_refuses_paid_calls_and_free_ones_go_
     assert!(error.contains("could not be checked"), "{error}");
     assert_eq!(calls(&paid).await, 0, "a budget is never risked");
     assert_eq!(app.get("/v1/usage").await.status, 503);
+}
+
+#[tokio::test]
+async fn a_dry_run_says_why_each_connector_would_not_be_called() {
+    let paid = vendor(Some(("Acme", "CTO"))).await;
+    let off = vendor(Some(("Acme", "CTO"))).await;
+    let github = github_answering(octocat_with_quota_spent()).await;
+    let app = TestAppBuilder::new()
+        .without_upstream("hubspot")
+        .upstream("github", &github.uri())
+        .connector_yaml("paid", &vendor_yaml(&paid, "per_call: 1", 0.9))
+        .connector_yaml(
+            "off",
+            &format!("enabled: false, {}", vendor_yaml(&off, "per_call: 5", 0.9)),
+        )
+        .spawn()
+        .await;
+    let plan_of = async |subject: Value| -> Value {
+        let answer = app
+            .send(
+                app.client
+                    .post(app.url("/v1/enrich?dry_run=true"))
+                    .json(&subject),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body
+    };
+    let decision = |plan: &Value, name: &str| -> (String, String) {
+        let entry = plan["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["connector"] == name)
+            .unwrap();
+        (
+            entry["call"].as_str().unwrap().to_owned(),
+            entry["reason"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+
+    // GitHub's answer says its quota is spent: it is not asked again until the reset.
+    assert_eq!(app.enrich(github_only("why-1")).await.status, 200);
+    let blocked = plan_of(github_only("why-2")).await;
+    assert_eq!(
+        decision(&blocked, "github"),
+        ("no".into(), "rate_limited".into())
+    );
+    assert_eq!(decision(&blocked, "paid"), ("yes".into(), String::new()));
+    assert_eq!(decision(&blocked, "off"), ("no".into(), "disabled".into()));
+    assert_eq!(blocked["projected_cost"], 1.0);
+    assert!(blocked.get("budget_remaining").is_none());
+
+    // A new identifier for a cached user: enriched again, with the answers still fresh reused.
+    let mut more = github_only("why-1");
+    more["email"] = json!("ada@example.com");
+    let reused = plan_of(more).await;
+    assert_eq!(reused["cache"], "miss");
+    assert_eq!(decision(&reused, "paid"), ("no".into(), "cached".into()));
+    assert_eq!(decision(&reused, "github"), ("no".into(), "cached".into()));
+    assert_eq!(reused["projected_cost"], 0.0);
+    assert_eq!(calls(&paid).await, 1);
+    assert_eq!(calls(&off).await, 0);
 }
