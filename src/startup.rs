@@ -85,15 +85,7 @@ impl Application {
             config.privacy.audit_max_entries,
             config.hasher.clone(),
         ));
-        let ledger = Arc::new(Ledger::new(
-            link.clone(),
-            keys.clone(),
-            config
-                .budgets
-                .iter()
-                .map(|(tenant, daily)| (tenant.clone(), micros(*daily)))
-                .collect(),
-        ));
+        let ledger = Arc::new(Ledger::new(link.clone(), keys.clone(), budgets_of(&config)));
         ledger.spawn_flusher(&tasks);
         let cache = Arc::new(ProfileCache::new(
             config.cache.local_capacity,
@@ -118,15 +110,11 @@ impl Application {
             .build()
             .context("Failed to build the HTTP client")?;
         lifecycle.spawn_health_checker(http.clone(), &tasks);
-        if let Some(path) = config.path.clone() {
-            reload_on_sighup(
-                &tasks,
-                lifecycle.clone(),
-                audit.clone(),
-                path,
-                factories.clone(),
-            );
-        }
+        let reloads = Reloads {
+            lifecycle: lifecycle.clone(),
+            audit: audit.clone(),
+            ledger: ledger.clone(),
+        };
         let traces = match &config.telemetry.otlp {
             Some(otlp) => Traces::start(otlp, http.clone())
                 .context("Failed to set up the OTLP trace exporter")?,
@@ -146,6 +134,9 @@ impl Application {
                 ledger: ledger.clone(),
             },
         );
+        if let Some(path) = config.path.clone() {
+            reload_on_sighup(&tasks, reloads, enricher.clone(), path, factories.clone());
+        }
         let others = Replicas {
             cache: cache.clone(),
             registry: registry.clone(),
@@ -403,14 +394,36 @@ impl Replicas {
     }
 }
 
-/// `SIGHUP` re-reads the configuration file; an invalid one is refused whole.
-fn reload_on_sighup(
-    tasks: &Tasks,
+/// The daily budgets of `config`, in micro-credits.
+fn budgets_of(config: &Config) -> std::collections::BTreeMap<Tenant, u64> {
+    config
+        .budgets
+        .iter()
+        .map(|(tenant, daily)| (tenant.clone(), micros(*daily)))
+        .collect()
+}
+
+/// What a configuration reload applies to.
+struct Reloads {
     lifecycle: Arc<Lifecycle>,
     audit: Arc<Audit>,
+    ledger: Arc<Ledger>,
+}
+
+/// `SIGHUP` re-reads the configuration file; an invalid one is refused whole. Connectors,
+/// budgets and waterfalls are applied; other sections take effect at the next restart.
+fn reload_on_sighup(
+    tasks: &Tasks,
+    reloads: Reloads,
+    enricher: Enricher,
     path: std::path::PathBuf,
     factories: Factories,
 ) {
+    let Reloads {
+        lifecycle,
+        audit,
+        ledger,
+    } = reloads;
     #[cfg(unix)]
     tasks.spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -420,7 +433,12 @@ fn reload_on_sighup(
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP received; reloading the configuration.");
             let outcome = match lifecycle.reload_config(&path, &factories).await {
-                Ok(_) => "ok".to_owned(),
+                Ok(_) => {
+                    let config = lifecycle.config();
+                    ledger.set_budgets(budgets_of(&config));
+                    enricher.set_waterfalls(&config);
+                    "ok".to_owned()
+                }
                 Err(err) => format!("refused: {} problem(s)", err.issues.len()),
             };
             audit
@@ -435,7 +453,7 @@ fn reload_on_sighup(
         }
     });
     #[cfg(not(unix))]
-    let _ = (tasks, lifecycle, audit, path, factories);
+    let _ = (tasks, lifecycle, audit, ledger, enricher, path, factories);
 }
 
 async fn wait_for_stop_signal() {

@@ -83,7 +83,8 @@ impl Lifecycle {
         }
     }
 
-    fn config(&self) -> Arc<Config> {
+    /// The configuration in force (the last one loaded or reloaded).
+    pub fn config(&self) -> Arc<Config> {
         self.config
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -338,7 +339,7 @@ impl Lifecycle {
         }
         *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         tracing::info!(
-            "Configuration reloaded; connectors applied (other sections take effect at restart)."
+            "Configuration reloaded; connectors, budgets and waterfalls applied (other sections take effect at restart)."
         );
         Ok(())
     }

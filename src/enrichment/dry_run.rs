@@ -10,7 +10,6 @@ use super::{
     Enricher, SourceOutcome,
     profile::CacheStatus,
     remembered::{covers, remembered_with},
-    waterfall::Waterfalls,
 };
 use crate::{
     domain::{EnrichRequest, UserKey, credits, micros},
@@ -109,7 +108,7 @@ impl Enricher {
             }
         }
         let cached: Vec<bool> = outcomes.iter().map(Option::is_some).collect();
-        let waterfalls = Waterfalls::plan(&inner.waterfalls, &targets);
+        let waterfalls = inner.waterfalls_over(&targets);
         waterfalls.skip_satisfied(&mut outcomes, &cached, &targets);
 
         let budget = inner.ledger.budget(&request.tenant);

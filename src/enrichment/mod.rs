@@ -24,7 +24,7 @@ mod write_order;
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, SystemTime},
 };
 
@@ -122,8 +122,8 @@ struct Inner {
     suppressions: Arc<Suppressions>,
     chaining: Chaining,
     ledger: Arc<Ledger>,
-    /// `enrichment.waterfalls`.
-    waterfalls: Vec<WaterfallConfig>,
+    /// `enrichment.waterfalls` (replaced by a configuration reload).
+    waterfalls: RwLock<Arc<Vec<WaterfallConfig>>>,
 }
 
 /// A freshly built profile, as it is cached, and how long each connector took.
@@ -248,7 +248,9 @@ impl Enricher {
                     decay: config.enrichment.chain_decay,
                 },
                 ledger,
-                waterfalls: config.enrichment.waterfalls.values().cloned().collect(),
+                waterfalls: RwLock::new(Arc::new(
+                    config.enrichment.waterfalls.values().cloned().collect(),
+                )),
             }),
         }
     }
@@ -459,6 +461,16 @@ impl Enricher {
         }
     }
 
+    /// Apply the waterfalls of a reloaded configuration to enrichments that begin from now.
+    pub fn set_waterfalls(&self, config: &Config) {
+        let waterfalls = config.enrichment.waterfalls.values().cloned().collect();
+        *self
+            .inner
+            .waterfalls
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(waterfalls);
+    }
+
     /// Wait for every write that follows an answer already given (before shutting down).
     pub async fn settle(&self) {
         futures_util::future::join_all(self.inner.writes.pending()).await;
@@ -480,6 +492,16 @@ impl Enricher {
 }
 
 impl Inner {
+    /// The waterfalls over `targets`, as configured now.
+    fn waterfalls_over(&self, targets: &[Arc<ConnectorEntry>]) -> waterfall::Waterfalls {
+        let configured = self
+            .waterfalls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        waterfall::Waterfalls::plan(configured.iter(), targets)
+    }
+
     /// Whether `subject` of `tenant` may be enriched (see [`Suppressions::check`]).
     fn admit(&self, tenant: &Tenant, subject: &Subject) -> Result<(), EnrichError> {
         match self.suppressions.check(tenant, subject) {

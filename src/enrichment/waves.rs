@@ -17,7 +17,6 @@ use tokio::time::Instant;
 use super::{
     FanOutResult, Inner, Job, SourceAnswer, SourceOutcome,
     profile::{SourceStatus, Via},
-    waterfall::Waterfalls,
 };
 use crate::{
     cache::CachedSource,
@@ -66,7 +65,7 @@ impl Inner {
             .map(|(entry, cached)| self.reuse(&subject, entry, cached))
             .collect();
         let spend = Spend::new(self.ledger.clone(), job.user.tenant(), job.max_cost);
-        let waterfalls = Waterfalls::plan(&self.waterfalls, targets);
+        let waterfalls = self.waterfalls_over(targets);
         let mut calls = self.fan_out.calls(Arc::new(spend), waterfalls);
         // The wave and the identifier of each connector asked in a later wave, recorded on its
         // outcome once it has one.

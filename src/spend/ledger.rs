@@ -11,7 +11,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Mutex,
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, SystemTime},
 };
 
@@ -116,8 +116,8 @@ pub struct ConnectorUsage {
 pub struct Ledger {
     link: Option<RedisLink>,
     keys: Keys,
-    /// Daily budgets in micro-credits.
-    budgets: BTreeMap<Tenant, u64>,
+    /// Daily budgets in micro-credits (replaced by a configuration reload).
+    budgets: RwLock<Arc<BTreeMap<Tenant, u64>>>,
     reserve: redis::Script,
     /// Without Redis, the days' counts; with it, the counts not written yet.
     book: Mutex<HashMap<(Tenant, u64), Day>>,
@@ -128,7 +128,7 @@ impl Ledger {
         Ledger {
             link,
             keys,
-            budgets,
+            budgets: RwLock::new(Arc::new(budgets)),
             reserve: redis::Script::new(RESERVE),
             book: Mutex::new(HashMap::new()),
         }
@@ -136,7 +136,16 @@ impl Ledger {
 
     /// The daily budget of `tenant`, in micro-credits.
     pub fn budget(&self, tenant: &Tenant) -> Option<u64> {
-        self.budgets.get(tenant).copied()
+        self.budgets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .copied()
+    }
+
+    /// Replace the daily budgets (a configuration reload); today's spend stays counted.
+    pub fn set_budgets(&self, budgets: BTreeMap<Tenant, u64>) {
+        *self.budgets.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(budgets);
     }
 
     /// Set `amount` aside for a call of `tenant` today.
@@ -183,7 +192,7 @@ impl Ledger {
             day,
             in_total,
         } = reservation;
-        let budgeted = self.budgets.contains_key(&tenant);
+        let budgeted = self.budget(&tenant).is_some();
         let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
         let key = (tenant, day);
         if !book.contains_key(&key) && book.len() >= MAX_TENANT_DAYS && !budgeted {
@@ -298,7 +307,7 @@ impl Ledger {
     }
 
     /// Write settled counts every second, until shutdown (which flushes once more itself).
-    pub fn spawn_flusher(self: &std::sync::Arc<Self>, tasks: &Tasks) {
+    pub fn spawn_flusher(self: &Arc<Self>, tasks: &Tasks) {
         if self.link.is_none() {
             return;
         }
@@ -391,6 +400,17 @@ mod tests {
             }
         );
         assert_eq!(usage.day, today());
+        // A reload that lifts the budget lets the day go on from what was spent.
+        ledger.set_budgets([(acme.clone(), 12)].into_iter().collect());
+        let third = ledger.reserve(&acme, 2).await.unwrap();
+        assert_eq!(
+            ledger.reserve(&acme, 1).await.unwrap_err(),
+            Refusal::Exhausted
+        );
+        ledger.settle(third, "pdl", 2);
+        ledger.set_budgets(BTreeMap::new());
+        assert!(ledger.reserve(&acme, 100).await.is_ok());
+        assert_eq!(ledger.usage(&acme).await.unwrap().budget, None);
     }
 
     #[tokio::test]

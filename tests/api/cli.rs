@@ -442,9 +442,23 @@ async fn sighup_reloads_the_configuration_and_refuses_an_invalid_one_whole() {
     };
     assert_eq!(names().await, ["github"]);
 
+    let usage = async || -> serde_json::Value {
+        client
+            .get(format!("{base}/v1/usage"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    assert!(usage().await.get("budget").is_none());
+
     std::fs::write(
         &config.0,
-        format!("{base_config}  gravatar: {{settings: {{base_url: \"http://127.0.0.1:9\"}}}}\n"),
+        format!(
+            "{base_config}  gravatar: {{settings: {{base_url: \"http://127.0.0.1:9\"}}}}\nbudgets: {{default: {{daily: 25}}}}\n"
+        ),
     )
     .unwrap();
     hangup();
@@ -457,6 +471,11 @@ async fn sighup_reloads_the_configuration_and_refuses_an_invalid_one_whole() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(names().await, ["github", "gravatar"]);
+    assert_eq!(
+        usage().await["budget"],
+        25.0,
+        "budgets are applied by a reload"
+    );
 
     std::fs::write(&config.0, "server: {bind: nowhere}\nconnectors: {}\n").unwrap();
     hangup();
