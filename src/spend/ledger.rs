@@ -443,6 +443,37 @@ mod tests {
         assert_eq!(ledger.usage(&acme).await.unwrap().remaining, Some(0.0));
     }
 
+    #[tokio::test]
+    async fn at_most_so_many_tenant_days_are_counted_but_budgeted_tenants_always_are() {
+        let ledger = ledger(&[("acme", 10)]);
+        for index in 0..MAX_TENANT_DAYS {
+            let reservation = ledger
+                .reserve(&tenant(&format!("t{index}")), 0)
+                .await
+                .unwrap();
+            ledger.settle(reservation, "github", 0);
+        }
+        let stranger = tenant("stranger");
+        let reservation = ledger.reserve(&stranger, 0).await.unwrap();
+        ledger.settle(reservation, "github", 0);
+        assert!(ledger.usage(&stranger).await.unwrap().connectors.is_empty());
+        // Tenants already counted go on being counted.
+        let known = tenant("t7");
+        let reservation = ledger.reserve(&known, 0).await.unwrap();
+        ledger.settle(reservation, "github", 0);
+        assert_eq!(
+            ledger.usage(&known).await.unwrap().connectors["github"].calls,
+            2
+        );
+        let acme = tenant("acme");
+        let reservation = ledger.reserve(&acme, 4).await.unwrap();
+        ledger.settle(reservation, "pdl", 4);
+        assert_eq!(
+            ledger.usage(&acme).await.unwrap().connectors["pdl"].calls,
+            1
+        );
+    }
+
     #[test]
     fn redis_hash_fields_read_back_into_a_day() {
         let day = day_of(vec![

@@ -126,12 +126,23 @@ async fn a_waterfall_stops_at_the_first_connector_that_fills_the_fields() {
     );
     assert!(metrics.contains("enrichd_connector_cost_total{connector=\"first\"} 0.25"));
     assert!(!metrics.contains("enrichd_connector_cost_total{connector=\"third\"}"));
-    let mut today = Value::Null;
-    eventually("the spend is counted in Redis", async || {
-        today = usage(&app).await;
-        today["spent"] == 2.25
+    let mut today = usage(&app).await;
+    let key = format!(
+        "{}spend:{{default}}:{}",
+        app.prefix,
+        today["day"].as_str().unwrap()
+    );
+    eventually("the spend is written to Redis", async || {
+        let total: Option<i64> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("total")
+            .query(&mut app.redis().connection())
+            .unwrap();
+        total == Some(2_250_000)
     })
     .await;
+    today = usage(&app).await;
+    assert_eq!(today["spent"], 2.25);
     assert_eq!(
         today["connectors"]["first"],
         json!({"calls": 1, "cost": 0.25})
@@ -278,8 +289,10 @@ async fn two_replicas_sharing_a_budget_spend_exactly_it_under_concurrent_load() 
     );
     assert_eq!(calls(&paid).await, 7, "exactly the budget, never more");
 
+    // Each replica counts its own calls, and writes them to Redis within a second.
     eventually("both replicas' spend reaches Redis", async || {
-        usage(&two).await["connectors"]["paid"]["calls"] == 7
+        usage(&one).await["connectors"]["paid"]["calls"] == 7
+            && usage(&two).await["connectors"]["paid"]["calls"] == 7
     })
     .await;
     let today = usage(&one).await;
