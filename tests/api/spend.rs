@@ -59,8 +59,38 @@ async fn calls(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 
+/// The calls each of `servers` received (a waterfall's steps, in order).
+async fn calls_of<const N: usize>(servers: [&MockServer; N]) -> [usize; N] {
+    let mut counts = [0; N];
+    for (count, server) in counts.iter_mut().zip(servers) {
+        *count = calls(server).await;
+    }
+    counts
+}
+
 const FIRMO: &str = "waterfalls: {firmo: {connectors: [first, second, third], \
                      until: {fields: [identity.company, identity.job_title], min_confidence: 0.8}}}";
+
+/// An app without Redis whose only connectors are three vendors finding Acme's CTO, in the
+/// `FIRMO` waterfall: the first configured by `first_yaml`, the others at 1 credit, 0.9 sure.
+async fn firmo_app(first_yaml: impl Fn(&MockServer) -> String) -> (TestApp, [MockServer; 3]) {
+    let servers = [
+        vendor(Some(("Acme", "CTO"))).await,
+        vendor(Some(("Acme", "CTO"))).await,
+        vendor(Some(("Acme", "CTO"))).await,
+    ];
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .without_upstream("hubspot")
+        .without_upstream("github")
+        .connector_yaml("first", &first_yaml(&servers[0]))
+        .connector_yaml("second", &vendor_yaml(&servers[1], "per_call: 1", 0.9))
+        .connector_yaml("third", &vendor_yaml(&servers[2], "per_call: 1", 0.9))
+        .enrichment(FIRMO)
+        .spawn()
+        .await;
+    (app, servers)
+}
 
 async fn usage(app: &TestApp) -> Value {
     let answer = app.get("/v1/usage").await;
@@ -103,14 +133,7 @@ async fn a_waterfall_stops_at_the_first_connector_that_fills_the_fields() {
     assert_eq!(profile["cost"], 2.25);
     assert_eq!(profile["profile"]["identity"]["company"], "Acme");
     assert!(!profile["partial"].as_bool().unwrap(), "{profile}");
-    assert_eq!(
-        (
-            calls(&first).await,
-            calls(&second).await,
-            calls(&third).await
-        ),
-        (1, 1, 0)
-    );
+    assert_eq!(calls_of([&first, &second, &third]).await, [1, 1, 0]);
     assert_eq!(github_calls(&github).await, 1);
 
     // Served from the cache: nothing is called, nothing is paid.
@@ -181,19 +204,8 @@ async fn a_waterfall_stops_at_the_first_connector_that_fills_the_fields() {
 
 #[tokio::test]
 async fn an_answer_below_the_confidence_asked_does_not_stop_the_waterfall() {
-    let first = vendor(Some(("Acme", "CTO"))).await;
-    let second = vendor(Some(("Acme", "CTO"))).await;
-    let third = vendor(Some(("Acme", "CTO"))).await;
-    let app = TestAppBuilder::new()
-        .without_redis()
-        .without_upstream("hubspot")
-        .without_upstream("github")
-        .connector_yaml("first", &vendor_yaml(&first, "per_call: 1", 0.5))
-        .connector_yaml("second", &vendor_yaml(&second, "per_call: 1", 0.9))
-        .connector_yaml("third", &vendor_yaml(&third, "per_call: 1", 0.9))
-        .enrichment(FIRMO)
-        .spawn()
-        .await;
+    let (app, [first, second, third]) =
+        firmo_app(|server| vendor_yaml(server, "per_call: 1", 0.5)).await;
 
     let answer = app.enrich(json!({"user_id": "fall-2"})).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -204,34 +216,13 @@ async fn an_answer_below_the_confidence_asked_does_not_stop_the_waterfall() {
         "waterfall_satisfied"
     );
     assert_eq!(answer.body["cost"], 2.0);
-    assert_eq!(
-        (
-            calls(&first).await,
-            calls(&second).await,
-            calls(&third).await
-        ),
-        (1, 1, 0)
-    );
+    assert_eq!(calls_of([&first, &second, &third]).await, [1, 1, 0]);
 }
 
 #[tokio::test]
 async fn a_step_that_cannot_be_asked_passes_the_turn_and_keeps_its_own_status() {
-    let first = vendor(Some(("Acme", "CTO"))).await;
-    let second = vendor(Some(("Acme", "CTO"))).await;
-    let third = vendor(Some(("Acme", "CTO"))).await;
-    let app = TestAppBuilder::new()
-        .without_redis()
-        .without_upstream("hubspot")
-        .without_upstream("github")
-        .connector_yaml(
-            "first",
-            &vendor_yaml_requiring(&first, "per_call: 1", 0.9, "email"),
-        )
-        .connector_yaml("second", &vendor_yaml(&second, "per_call: 1", 0.9))
-        .connector_yaml("third", &vendor_yaml(&third, "per_call: 1", 0.9))
-        .enrichment(FIRMO)
-        .spawn()
-        .await;
+    let (app, [first, second, third]) =
+        firmo_app(|server| vendor_yaml_requiring(server, "per_call: 1", 0.9, "email")).await;
 
     let answer = app.enrich(json!({"user_id": "fall-3"})).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -246,14 +237,7 @@ async fn a_step_that_cannot_be_asked_passes_the_turn_and_keeps_its_own_status() 
         source(&answer.body, "third")["reason"],
         "waterfall_satisfied"
     );
-    assert_eq!(
-        (
-            calls(&first).await,
-            calls(&second).await,
-            calls(&third).await
-        ),
-        (0, 1, 0)
-    );
+    assert_eq!(calls_of([&first, &second, &third]).await, [0, 1, 0]);
 }
 
 #[tokio::test]
