@@ -144,6 +144,9 @@ impl Connector for HttpConnector {
             .request_for(subject)
             .map_err(|unusable| self.refused(unusable))?;
         let response = http::send(request, ctx).await?;
+        if let Some(quota) = &self.manifest.quota {
+            ctx.observe_quota(quota, &response);
+        }
         let manifest = self.manifest.clone();
         let upstream = self.upstream.clone();
         response

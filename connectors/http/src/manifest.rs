@@ -66,6 +66,36 @@ pub struct HttpManifest {
     /// connector reports healthy.
     #[serde(default)]
     pub health: Option<HealthSection>,
+    /// The rate-limit headers saying how much of the API's allowance is left (enrichd stops
+    /// calling it at 0, until the reset). Without it no quota is read.
+    #[serde(default)]
+    pub quota: Option<QuotaSection>,
+}
+
+/// `quota:` — the headers of the API's allowance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSection {
+    /// The header with the calls (or credits) left, e.g. `x-ratelimit-remaining`. Required.
+    #[serde(default)]
+    pub remaining: String,
+    /// The header saying when the allowance comes back, if the API sends one.
+    #[serde(default)]
+    pub reset: Option<String>,
+    /// How `reset` is written: `epoch_seconds` (the default), `seconds_left` or `timestamp`
+    /// (RFC 3339, or epoch seconds).
+    #[serde(default)]
+    pub reset_format: ResetFormat,
+}
+
+/// `quota.reset_format:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetFormat {
+    #[default]
+    EpochSeconds,
+    SecondsLeft,
+    Timestamp,
 }
 
 /// `request:` — the HTTP call for one subject.
@@ -228,6 +258,14 @@ pub(crate) fn schema() -> ConfigSchema {
                 "Profile field → JSON pointer into the response, e.g. identity.name: /person/name.",
             )
             .required(),
+        )
+        .property(
+            "quota",
+            ConfigProperty::new(
+                PropertyType::Object,
+                "remaining, reset, reset_format (epoch_seconds, seconds_left, timestamp): the \
+                 rate-limit headers of the API's allowance.",
+            ),
         )
         .property(
             "health",

@@ -6,7 +6,10 @@
 
 use std::collections::BTreeSet;
 
-use enrichd_sdk::{Category, Identifier, SettingsIssue, check_base_url, parse_settings};
+use enrichd_sdk::{
+    Category, Identifier, SettingsIssue, check_base_url, parse_settings,
+    quota::{QuotaHeaders, Reset},
+};
 use reqwest::{
     Method, Url,
     header::{HeaderName, HeaderValue},
@@ -50,6 +53,8 @@ pub(crate) struct ValidManifest {
     pub(crate) not_found: NotFoundRules,
     pub(crate) mapping: Mapping,
     pub(crate) health: Option<HealthPlan>,
+    /// The headers of the API's allowance (`quota:`).
+    pub(crate) quota: Option<QuotaHeaders<String>>,
 }
 
 /// The checked `request:`.
@@ -146,6 +151,10 @@ pub(crate) fn manifest(settings: &serde_json::Value) -> Result<ValidManifest, Ve
         .health
         .as_ref()
         .and_then(|health| health_plan(health, base_url.as_ref(), allowed, &mut issues));
+    let quota = raw
+        .quota
+        .as_ref()
+        .and_then(|section| quota_headers(section, &mut issues));
 
     match request {
         Some((request, host)) if issues.0.is_empty() => Ok(ValidManifest {
@@ -160,6 +169,7 @@ pub(crate) fn manifest(settings: &serde_json::Value) -> Result<ValidManifest, Ve
             not_found,
             mapping,
             health,
+            quota,
         }),
         _ => Err(issues.0),
     }
@@ -482,6 +492,47 @@ fn mapping(raw: &HttpManifest, issues: &mut Issues) -> Mapping {
         }
     }
     Mapping::new(fields)
+}
+
+/// The checked `quota:`: header names as HTTP allows them, lower-cased.
+fn quota_headers(
+    section: &manifest::QuotaSection,
+    issues: &mut Issues,
+) -> Option<QuotaHeaders<String>> {
+    let remaining = if section.remaining.trim().is_empty() {
+        issues.add(
+            "quota.remaining",
+            "is required: the header with the calls left, e.g. x-ratelimit-remaining",
+        );
+        None
+    } else {
+        quota_header("remaining", &section.remaining, issues)
+    };
+    let reset = match &section.reset {
+        None => Some(Reset::Unknown),
+        Some(text) => {
+            quota_header("reset", text, issues).map(|header| match section.reset_format {
+                manifest::ResetFormat::EpochSeconds => Reset::EpochSeconds(header),
+                manifest::ResetFormat::SecondsLeft => Reset::SecondsLeft(header),
+                manifest::ResetFormat::Timestamp => Reset::Timestamp(header),
+            })
+        }
+    };
+    Some(QuotaHeaders::new(remaining?, reset?))
+}
+
+/// `text` as a header name of `quota.<key>`.
+fn quota_header(key: &str, text: &str, issues: &mut Issues) -> Option<String> {
+    match HeaderName::from_bytes(text.trim().as_bytes()) {
+        Ok(name) => Some(name.as_str().to_owned()),
+        Err(_) => {
+            issues.add(
+                format!("quota.{key}"),
+                format!("`{text}` is not a header name, e.g. x-ratelimit-remaining"),
+            );
+            None
+        }
+    }
 }
 
 fn health_plan(

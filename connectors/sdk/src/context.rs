@@ -64,7 +64,11 @@ impl EnrichContext {
 
     /// [`report_quota`](Self::report_quota) what `response`'s headers say, read with
     /// `headers`; nothing when they carry no readable count.
-    pub fn observe_quota(&self, headers: &QuotaHeaders, response: &UpstreamResponse) {
+    pub fn observe_quota<S: AsRef<str>>(
+        &self,
+        headers: &QuotaHeaders<S>,
+        response: &UpstreamResponse,
+    ) {
         if let Some(quota) = headers.read(&response.headers, SystemTime::now()) {
             self.report_quota(quota);
         }

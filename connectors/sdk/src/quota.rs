@@ -17,15 +17,16 @@ pub struct Quota {
     pub resets_at: Option<SystemTime>,
 }
 
-/// How an upstream gives the moment its allowance comes back.
+/// How an upstream gives the moment its allowance comes back (the header's name is `S`: a
+/// `&'static str` in a connector's code, a `String` read from a manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reset {
+pub enum Reset<S = &'static str> {
     /// Unix epoch seconds in the named header (GitHub, X, Gravatar).
-    EpochSeconds(&'static str),
+    EpochSeconds(S),
     /// Seconds from now in the named header (Pipedrive).
-    SecondsLeft(&'static str),
+    SecondsLeft(S),
     /// An RFC 3339 timestamp or epoch seconds in the named header (Mastodon).
-    Timestamp(&'static str),
+    Timestamp(S),
     /// Not given (HubSpot's daily allowance).
     Unknown,
 }
@@ -48,24 +49,26 @@ pub enum Reset {
 /// assert_eq!(quota.resets_at, Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotaHeaders {
-    remaining: &'static str,
-    reset: Reset,
+pub struct QuotaHeaders<S = &'static str> {
+    remaining: S,
+    reset: Reset<S>,
 }
 
-impl QuotaHeaders {
-    pub const fn new(remaining: &'static str, reset: Reset) -> QuotaHeaders {
+impl<S> QuotaHeaders<S> {
+    pub const fn new(remaining: S, reset: Reset<S>) -> QuotaHeaders<S> {
         QuotaHeaders { remaining, reset }
     }
+}
 
+impl<S: AsRef<str>> QuotaHeaders<S> {
     /// The quota `headers` report, if they carry a readable remaining count. A reset that
     /// cannot be read is `None` (enrichd then waits a while and asks again).
     pub fn read(&self, headers: &HeaderMap, now: SystemTime) -> Option<Quota> {
-        let remaining = number(headers, self.remaining)?;
-        let resets_at = match self.reset {
-            Reset::EpochSeconds(name) => number(headers, name).map(epoch),
-            Reset::SecondsLeft(name) => number(headers, name).map(|s| now + secs(s)),
-            Reset::Timestamp(name) => text(headers, name).and_then(|value| {
+        let remaining = number(headers, self.remaining.as_ref())?;
+        let resets_at = match &self.reset {
+            Reset::EpochSeconds(name) => number(headers, name.as_ref()).map(epoch),
+            Reset::SecondsLeft(name) => number(headers, name.as_ref()).map(|s| now + secs(s)),
+            Reset::Timestamp(name) => text(headers, name.as_ref()).and_then(|value| {
                 value
                     .parse::<u64>()
                     .ok()
@@ -137,6 +140,22 @@ mod tests {
             .read(&epoch_form, now())
             .unwrap();
         assert_eq!(quota.resets_at, Some(epoch(NOW + 30)));
+    }
+
+    #[test]
+    fn header_names_may_be_owned_strings() {
+        let h = headers(&[("x-left", "9"), ("x-back", "1800000060")]);
+        let quota = QuotaHeaders::new(
+            "x-left".to_owned(),
+            Reset::EpochSeconds("x-back".to_owned()),
+        );
+        assert_eq!(
+            quota.read(&h, now()),
+            Some(Quota {
+                remaining: 9,
+                resets_at: Some(epoch(NOW + 60)),
+            })
+        );
     }
 
     #[test]

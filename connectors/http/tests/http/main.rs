@@ -7,6 +7,7 @@ mod helpers;
 mod hosts;
 mod mapping;
 mod not_found;
+mod quota;
 mod request;
 mod settings;
 mod stand_in;
