@@ -471,6 +471,14 @@ async fn a_dry_run_calls_nothing_and_writes_nothing() {
         .await
         .body;
     assert_eq!(decision(&with_max, "first")["reason"], "budget_exhausted");
+    let exactly = dry_run(json!({"user_id": "dry-1", "max_cost": 1}))
+        .await
+        .body;
+    assert_eq!(
+        decision(&exactly, "first")["call"],
+        "yes",
+        "a cost equal to the cap fits"
+    );
 
     assert_eq!(
         calls(&first).await + calls(&second).await + calls(&third).await,
