@@ -608,8 +608,9 @@ impl Call {
                 let reset_ms = quota
                     .resets_at
                     .map_or(now_ms + millis(QUOTA_PROBE_AFTER), unix_ms);
-                // At least a second: a reset already past means the next call may probe.
-                let until = reset_ms.clamp(now_ms + 1_000, latest);
+                // At least a second (a reset already past: the next call may probe), at most
+                // the longest wait allowed.
+                let until = reset_ms.max(now_ms + 1_000).min(latest);
                 block_until = Some(block_until.map_or(until, |b| b.max(until)));
             }
         }

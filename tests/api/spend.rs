@@ -699,3 +699,48 @@ async fn a_dry_run_says_why_each_connector_would_not_be_called() {
     assert_eq!(calls(&paid).await, 1);
     assert_eq!(calls(&off).await, 0);
 }
+
+#[tokio::test]
+async fn a_quota_spent_without_a_reset_time_is_left_alone_for_a_minute() {
+    let github = github_answering(octocat().insert_header("x-ratelimit-remaining", "0")).await;
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .without_upstream("hubspot")
+        .upstream("github", &github.uri())
+        .spawn()
+        .await;
+
+    assert_eq!(app.enrich(github_only("probe-1")).await.status, 200);
+    let refused = app.enrich(github_only("probe-2")).await.body;
+    let github_source = source(&refused["error"]["details"], "github");
+    assert_eq!(github_source["status"], "rate_limited", "{refused}");
+    let wait = github_source["retry_after_ms"].as_u64().unwrap();
+    assert!(
+        (55_000..=60_000).contains(&wait),
+        "a minute, then a probe: {wait} ms"
+    );
+    assert_eq!(github_calls(&github).await, 1);
+}
+
+#[tokio::test]
+async fn a_reset_already_past_stops_calls_for_a_second_only() {
+    let github = github_answering(
+        octocat()
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", "1000"),
+    )
+    .await;
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .without_upstream("hubspot")
+        .upstream("github", &github.uri())
+        .spawn()
+        .await;
+
+    assert_eq!(app.enrich(github_only("past-1")).await.status, 200);
+    let refused = app.enrich(github_only("past-2")).await.body;
+    let wait = source(&refused["error"]["details"], "github")["retry_after_ms"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=1_000).contains(&wait), "{wait} ms");
+}
