@@ -149,6 +149,8 @@ async fn a_waterfall_stops_at_the_first_connector_that_fills_the_fields() {
     );
     assert!(metrics.contains("enrichd_connector_cost_total{connector=\"first\"} 0.25"));
     assert!(!metrics.contains("enrichd_connector_cost_total{connector=\"third\"}"));
+    // A free connector's calls add no cost series.
+    assert!(!metrics.contains("enrichd_connector_cost_total{connector=\"github\"}"));
     let mut today = usage(&app).await;
     let key = format!(
         "{}spend:{{default}}:{}",
