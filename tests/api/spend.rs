@@ -592,18 +592,12 @@ async fn a_quota_spent_on_one_replica_stops_calls_on_the_other() {
 
 #[tokio::test]
 async fn a_quota_left_is_shown_and_calls_go_on() {
-    let github = github_answering(
+    let (app, github) = github_app(
         octocat()
             .insert_header("x-ratelimit-remaining", "41")
             .insert_header("x-ratelimit-reset", "1800000000"),
     )
     .await;
-    let app = TestAppBuilder::new()
-        .without_redis()
-        .without_upstream("hubspot")
-        .upstream("github", &github.uri())
-        .spawn()
-        .await;
     for user in ["q-1", "q-2"] {
         assert_eq!(app.enrich(github_only(user)).await.status, 200);
     }
@@ -704,13 +698,7 @@ async fn a_dry_run_says_why_each_connector_would_not_be_called() {
 
 #[tokio::test]
 async fn a_quota_spent_without_a_reset_time_is_left_alone_for_a_minute() {
-    let github = github_answering(octocat().insert_header("x-ratelimit-remaining", "0")).await;
-    let app = TestAppBuilder::new()
-        .without_redis()
-        .without_upstream("hubspot")
-        .upstream("github", &github.uri())
-        .spawn()
-        .await;
+    let (app, github) = github_app(octocat().insert_header("x-ratelimit-remaining", "0")).await;
 
     assert_eq!(app.enrich(github_only("probe-1")).await.status, 200);
     let refused = app.enrich(github_only("probe-2")).await.body;
@@ -726,18 +714,12 @@ async fn a_quota_spent_without_a_reset_time_is_left_alone_for_a_minute() {
 
 #[tokio::test]
 async fn a_reset_already_past_stops_calls_for_a_second_only() {
-    let github = github_answering(
+    let (app, _github) = github_app(
         octocat()
             .insert_header("x-ratelimit-remaining", "0")
             .insert_header("x-ratelimit-reset", "1000"),
     )
     .await;
-    let app = TestAppBuilder::new()
-        .without_redis()
-        .without_upstream("hubspot")
-        .upstream("github", &github.uri())
-        .spawn()
-        .await;
 
     assert_eq!(app.enrich(github_only("past-1")).await.status, 200);
     let refused = app.enrich(github_only("past-2")).await.body;
@@ -745,4 +727,16 @@ async fn a_reset_already_past_stops_calls_for_a_second_only() {
         .as_u64()
         .unwrap();
     assert!((1..=1_000).contains(&wait), "{wait} ms");
+}
+
+/// An app without Redis whose only connector is GitHub, answering every lookup with `answer`.
+async fn github_app(answer: ResponseTemplate) -> (TestApp, MockServer) {
+    let github = github_answering(answer).await;
+    let app = TestAppBuilder::new()
+        .without_redis()
+        .without_upstream("hubspot")
+        .upstream("github", &github.uri())
+        .spawn()
+        .await;
+    (app, github)
 }
