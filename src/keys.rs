@@ -7,6 +7,9 @@
 
 use crate::domain::{Tenant, UserKey};
 
+/// The consumer group every replica reads the [jobs stream](Keys::jobs) in.
+pub const JOB_WORKERS: &str = "workers";
+
 /// Builds the keys of one deployment.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -74,6 +77,29 @@ impl Keys {
         format!("{}spend:{{{tenant}}}:{day}", self.prefix)
     }
 
+    /// The bulk jobs' work: one Stream of `{job, index}` entries for every job (nothing about
+    /// a user), read by the consumer group [`JOB_WORKERS`].
+    pub fn jobs(&self) -> String {
+        format!("{}jobs", self.prefix)
+    }
+
+    /// The ids of the jobs queued or running (a set).
+    pub fn jobs_active(&self) -> String {
+        format!("{}jobs:active", self.prefix)
+    }
+
+    /// One key of bulk job `id` (`meta`, `input`, `results`, `webhook`); a job's keys share
+    /// a hash tag, so its scripts may touch them together.
+    pub fn job(&self, id: &str, part: &str) -> String {
+        format!("{}job:{{{id}}}:{part}", self.prefix)
+    }
+
+    /// Which job results hold something about a user (a set of `<job>:<index>`), so that an
+    /// erasure finds them.
+    pub fn user_jobs(&self, user: &UserKey) -> String {
+        format!("{}:jobs", self.user(user))
+    }
+
     /// The pub/sub channel replicas tell each other things on.
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
@@ -111,6 +137,7 @@ impl Keys {
             self.lock(user),
             self.sources(user),
             self.overrides(user),
+            self.user_jobs(user),
         ];
         keys.extend(connectors.into_iter().map(|c| self.source(user, c)));
         keys
@@ -136,7 +163,9 @@ mod tests {
         );
         assert_eq!(keys.overrides(&user), "enrichd:{u-42}:overrides");
         let all = keys.all_of(&user, ["github"]);
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 6);
+        assert_eq!(keys.user_jobs(&user), "enrichd:{u-42}:jobs");
+        assert_eq!(keys.job("j1", "meta"), "enrichd:job:{j1}:meta");
         assert!(all.iter().all(|k| k.starts_with("enrichd:{u-42}:")));
     }
 

@@ -9,6 +9,7 @@ pub mod coordination;
 pub mod demo;
 pub mod domain;
 pub mod enrichment;
+pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod per_user;

@@ -1,4 +1,4 @@
-//! The `enrichd` command: `serve` (the default), `check-config` and `demo`.
+//! The `enrichd` command: `serve` (the default), `check-config`, `demo` and `jobs`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -36,6 +36,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: String,
     },
+    /// Bulk jobs on a running enrichd: submit a file and follow it, or show one.
+    Jobs {
+        #[command(subcommand)]
+        command: enrichd::jobs::cli::JobsCommand,
+    },
 }
 
 #[tokio::main]
@@ -46,6 +51,7 @@ async fn main() -> ExitCode {
         Command::Serve { config } => serve(config).await,
         Command::CheckConfig { config } => return check_config(config),
         Command::Demo { bind } => enrichd::demo::run(&bind).await,
+        Command::Jobs { command } => enrichd::jobs::cli::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 
 use prometheus::{
     CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -31,6 +31,12 @@ pub struct Metrics {
     pub coalesced: IntCounter,
     pub build_info: IntGaugeVec,
     pub config_reloads: IntCounterVec,
+    /// Subjects of bulk jobs recorded, by outcome (ok, partial, failed, suppressed).
+    pub jobs_subjects: IntCounterVec,
+    /// Jobs queued or running (over every replica, as this one last read it).
+    pub jobs_active: IntGauge,
+    /// Subjects of jobs waiting to be enriched (over every replica, as this one last read it).
+    pub jobs_queue_depth: IntGauge,
     /// Whether `http_requests` has a `tenant` label (`metrics.tenant_label`).
     tenant_label: bool,
 }
@@ -159,9 +165,33 @@ impl Metrics {
                 "Configuration reloads (SIGHUP), by result (ok, error).",
                 &["result"],
             ),
+            jobs_subjects: counter(
+                "enrichd_jobs_subjects_total",
+                "Subjects of bulk jobs recorded, by outcome (ok, partial, failed, suppressed).",
+                &["outcome"],
+            ),
+            jobs_active: IntGauge::new(
+                "enrichd_jobs_active",
+                "Bulk jobs queued or running, over every replica.",
+            )
+            .expect("metric definitions are valid"),
+            jobs_queue_depth: IntGauge::new(
+                "enrichd_jobs_queue_depth",
+                "Subjects of bulk jobs waiting to be enriched, over every replica.",
+            )
+            .expect("metric definitions are valid"),
             registry,
             tenant_label,
         };
+        for gauge in [&metrics.jobs_active, &metrics.jobs_queue_depth] {
+            metrics
+                .registry
+                .register(Box::new(gauge.clone()))
+                .expect("metric names are unique");
+        }
+        for outcome in ["ok", "partial", "failed", "suppressed"] {
+            metrics.jobs_subjects.with_label_values(&[outcome]);
+        }
         metrics
             .registry
             .register(Box::new(metrics.coalesced.clone()))

@@ -15,6 +15,7 @@ use crate::{
     coordination::{Coordination, Event},
     domain::{Tenant, micros},
     enrichment::{Enricher, Services},
+    jobs::{Jobs, Work},
     keys::Keys,
     metrics::Metrics,
     privacy::{Action, Audit, Suppressions},
@@ -23,6 +24,9 @@ use crate::{
     tasks::Tasks,
     traces::Traces,
 };
+
+/// Job submissions read at once (each may be `jobs.max_body_bytes`).
+const JOB_SUBMISSIONS: usize = 2;
 
 /// How long shutdown waits for the background tasks it cancelled to let go.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
@@ -87,6 +91,17 @@ impl Application {
         ));
         let ledger = Arc::new(Ledger::new(link.clone(), keys.clone(), budgets_of(&config)));
         ledger.spawn_flusher(&tasks);
+        let jobs = Arc::new(
+            Jobs::new(
+                &config.jobs,
+                link.clone(),
+                keys.clone(),
+                config.sealer.clone(),
+                metrics.clone(),
+                tasks.clone(),
+            )
+            .context("Failed to build the webhooks' HTTP client")?,
+        );
         let cache = Arc::new(ProfileCache::new(
             config.cache.local_capacity,
             link,
@@ -137,6 +152,11 @@ impl Application {
         if let Some(path) = config.path.clone() {
             reload_on_sighup(&tasks, reloads, enricher.clone(), path, factories.clone());
         }
+        jobs.spawn_workers(Work {
+            enricher: enricher.clone(),
+            registry: registry.clone(),
+            describe: api::describe_job_error,
+        });
         let others = Replicas {
             cache: cache.clone(),
             registry: registry.clone(),
@@ -174,6 +194,8 @@ impl Application {
             suppressions,
             audit,
             ledger,
+            jobs,
+            job_submissions: tokio::sync::Semaphore::new(JOB_SUBMISSIONS),
             phase: PhaseCell::default(),
         });
 

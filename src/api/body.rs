@@ -30,12 +30,20 @@ pub async fn json_body<T: DeserializeOwned>(
     if !is_json(request) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let body = tokio::time::timeout(limits.timeout, read(request, payload, limits.max_bytes))
+    parse(&bytes(request, payload, limits).await?)
+}
+
+/// The whole body of `request`, whatever its type, within `limits`.
+pub async fn bytes(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limits: &BodyLimits,
+) -> Result<BytesMut, ApiError> {
+    tokio::time::timeout(limits.timeout, read(request, payload, limits.max_bytes))
         .await
         .map_err(|_| ApiError::RequestTimeout {
             after_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-        })??;
-    parse(&body)
+        })?
 }
 
 /// The whole body, refusing more than `limit` bytes.
@@ -124,22 +132,26 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-fn is_json(request: &HttpRequest) -> bool {
-    let Some(content_type) = request
+/// Whether `request` says its body is JSON.
+pub fn is_json(request: &HttpRequest) -> bool {
+    let essence = media_type(request);
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The media type of `request`'s body, lower case, without parameters (`""`: none).
+pub fn media_type(request: &HttpRequest) -> String {
+    let content_type = request
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = content_type
+        .unwrap_or_default();
+    content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -65,6 +65,18 @@ pub enum ApiError {
     SuppressionsUnknown,
     #[error("{0}")]
     Suppression(#[from] SuppressError),
+    #[error("No job has this id (for this tenant).")]
+    JobNotFound,
+    #[error("The job holds more than {limit} subjects (jobs.max_subjects); split it.")]
+    TooManySubjects { limit: usize },
+    #[error(
+        "Too many subjects are waiting in jobs already (jobs.max_queued_subjects); retry once they have drained."
+    )]
+    JobQueueFull,
+    #[error("{0}")]
+    JobConflict(&'static str),
+    #[error("Too many jobs are being submitted at once; retry in a moment.")]
+    JobsBusy,
 }
 
 impl ApiError {
@@ -100,6 +112,11 @@ impl ApiError {
                 SuppressError::Full(_) => "suppression_list_full",
                 SuppressError::Store(_) => "state_unavailable",
             },
+            ApiError::JobNotFound => "job_not_found",
+            ApiError::TooManySubjects { .. } => "too_many_subjects",
+            ApiError::JobQueueFull => "job_queue_full",
+            ApiError::JobConflict(_) => "job_conflict",
+            ApiError::JobsBusy => "jobs_busy",
         }
     }
 
@@ -108,6 +125,7 @@ impl ApiError {
             ApiError::InvalidJson { line, column, .. } => json!({"line": line, "column": column}),
             ApiError::InvalidField(field) => json!({"field": field.field}),
             ApiError::PayloadTooLarge { limit } => json!({"limit_bytes": limit}),
+            ApiError::TooManySubjects { limit } => json!({"limit_subjects": limit}),
             ApiError::AllSourcesFailed { sources }
             | ApiError::RequiredSourceFailed { sources }
             | ApiError::BudgetExhausted { sources } => json!({"sources": sources}),
@@ -128,7 +146,12 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::InvalidJson { .. } | ApiError::InvalidField(_) => StatusCode::BAD_REQUEST,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManySubjects { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::JobNotFound => StatusCode::NOT_FOUND,
+            ApiError::JobQueueFull => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::JobConflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::TenantNotAllowed => StatusCode::FORBIDDEN,
@@ -148,7 +171,7 @@ impl ResponseError for ApiError {
                 LifecycleError::State(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::CacheUnavailable(_) | ApiError::SuppressionsUnknown => {
+            ApiError::CacheUnavailable(_) | ApiError::SuppressionsUnknown | ApiError::JobsBusy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::SubjectSuppressed => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,

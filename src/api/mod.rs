@@ -7,6 +7,7 @@ mod docs;
 mod enrich;
 mod error;
 mod health;
+mod jobs;
 mod observe;
 pub mod openapi;
 mod privacy;
@@ -26,6 +27,7 @@ pub use self::{
     auth::{Authenticator, Caller},
     body::BodyLimits,
     error::ApiError,
+    jobs::describe as describe_job_error,
     observe::observe,
 };
 use crate::{
@@ -61,6 +63,10 @@ pub struct AppState {
     pub audit: Arc<Audit>,
     /// What each tenant spends (`GET /v1/usage`, dry runs).
     pub ledger: Arc<crate::spend::Ledger>,
+    /// Bulk jobs.
+    pub jobs: Arc<crate::jobs::Jobs>,
+    /// Job submissions being read at once (their bodies are large).
+    pub job_submissions: tokio::sync::Semaphore,
     /// Where the process is in its life (starts as [`Phase::Starting`]).
     pub phase: PhaseCell,
 }
@@ -164,6 +170,18 @@ fn public_routes(config: &mut web::ServiceConfig) {
                 .route(web::put().to(profiles::put_overrides)),
         )
         .service(resource("/v1/usage", "GET").route(web::get().to(usage::usage)))
+        .service(resource("/v1/jobs", "POST").route(web::post().to(jobs::submit)))
+        .service(
+            resource("/v1/jobs/{id}", "GET, DELETE")
+                .route(web::get().to(jobs::status))
+                .route(web::delete().to(jobs::cancel)),
+        )
+        .service(resource("/v1/jobs/{id}/results", "GET").route(web::get().to(jobs::results)))
+        .service(resource("/v1/jobs/{id}/webhook", "GET").route(web::get().to(jobs::webhook)))
+        .service(
+            resource("/v1/jobs/{id}/webhook/redeliver", "POST")
+                .route(web::post().to(jobs::redeliver)),
+        )
         .service(resource("/v1/suppressions", "POST").route(web::post().to(privacy::suppress)))
         .service(resource("/v1/suppressions/lift", "POST").route(web::post().to(privacy::lift)))
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))

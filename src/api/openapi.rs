@@ -17,13 +17,19 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{connectors, enrich, health, privacy, profiles, usage};
+use super::{connectors, enrich, health, jobs, privacy, profiles, usage};
 
 /// Every route, as (method, path): the one list the document and the tests are checked against.
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/enrich"),
     ("post", "/v1/enrich/batch"),
     ("get", "/v1/usage"),
+    ("post", "/v1/jobs"),
+    ("get", "/v1/jobs/{id}"),
+    ("delete", "/v1/jobs/{id}"),
+    ("get", "/v1/jobs/{id}/results"),
+    ("get", "/v1/jobs/{id}/webhook"),
+    ("post", "/v1/jobs/{id}/webhook/redeliver"),
     ("get", "/v1/profiles/{user_id}"),
     ("delete", "/v1/profiles/{user_id}"),
     ("get", "/v1/profiles/{user_id}/overrides"),
@@ -53,6 +59,12 @@ pub const ROUTES: &[(&str, &str)] = &[
         enrich::enrich,
         enrich::enrich_batch,
         usage::usage,
+        jobs::submit,
+        jobs::status,
+        jobs::cancel,
+        jobs::results,
+        jobs::webhook,
+        jobs::redeliver,
         profiles::get_profile,
         profiles::delete_profile,
         profiles::get_overrides,
@@ -77,6 +89,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     tags(
         (name = "enrichment", description = "Enrich subjects: fan out to the connectors, merge, cache."),
         (name = "profiles", description = "Cached profiles: read, refresh, erase."),
+        (name = "jobs", description = "Bulk jobs: many subjects enriched in the background, results as NDJSON, a signed webhook at the end."),
         (name = "privacy", description = "Suppressions (the right to object) and the audit trail (admin)."),
         (name = "connectors", description = "The connectors and their runtime lifecycle (enable, disable, reload and discover need an admin token)."),
         (name = "operations", description = "Probes, metrics and this document; no authentication."),
@@ -141,6 +154,12 @@ mod tests {
         "enrich",
         "enrichBatch",
         "usage",
+        "submitJob",
+        "getJob",
+        "cancelJob",
+        "jobResults",
+        "jobWebhook",
+        "redeliverJobWebhook",
         "getProfile",
         "deleteProfile",
         "getOverrides",

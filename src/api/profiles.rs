@@ -115,7 +115,11 @@ pub async fn delete_profile(
             }
         }
     }
-    let erased = state.enricher.erase(&user).await;
+    // Jobs first: their index of the user goes with the user's other keys.
+    let erased = match state.jobs.erase(&user).await {
+        Ok(()) => state.enricher.erase(&user).await,
+        Err(err) => Err(err),
+    };
     let outcome = match &erased {
         Ok(()) => "ok".to_owned(),
         Err(err) => format!("failed: {err}"),

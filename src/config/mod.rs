@@ -3,11 +3,13 @@
 
 mod auth;
 mod env;
+mod jobs;
 mod spend;
 mod typed;
 mod validate;
 
 pub use auth::{AuthConfig, KeyConfig};
+pub use jobs::JobsConfig;
 pub use spend::{CostConfig, UntilConfig, WaterfallConfig};
 
 pub(crate) use env::substitute;
@@ -64,6 +66,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `budgets:` — credits each tenant may spend per UTC day (unlisted tenants: no limit).
     pub budgets: BTreeMap<crate::domain::Tenant, f64>,
+    /// `jobs:` — bulk jobs and their webhooks.
+    pub jobs: JobsConfig,
 }
 
 /// `privacy:` — suppressions and the audit trail (PRODUCT.md §9).

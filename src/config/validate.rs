@@ -12,14 +12,14 @@ use enrichd_sdk::Secret;
 
 use super::{
     CacheConfig, Config, ConfigIssue, ConnectorConfig, EnrichmentConfig, HealthCheckConfig,
-    MetricsConfig, PrivacyConfig, SentinelConfig, ServerConfig, TelemetryConfig,
+    JobsConfig, MetricsConfig, PrivacyConfig, SentinelConfig, ServerConfig, TelemetryConfig,
     typed::{section, typed},
 };
 use crate::connectors::Factories;
 use crate::domain::{parse_email, parse_handle, parse_phone};
 use crate::{privacy::KeyedHasher, redis_link::TlsFiles, sealing::Sealer};
 
-const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry, privacy, metrics, budgets";
+const TOP_LEVEL_KEYS: &str = "server, auth, cache, enrichment, connectors, connectors_dir, health_check, state_file, telemetry, privacy, metrics, budgets, jobs";
 
 /// Validate the whole configuration.
 pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<ConfigIssue>> {
@@ -46,6 +46,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     let privacy: PrivacyConfig = section(map.remove("privacy"), "privacy", &mut issues);
     let metrics: MetricsConfig = section(map.remove("metrics"), "metrics", &mut issues);
     let budgets = super::spend::budgets(map.remove("budgets"), &mut issues);
+    let jobs: JobsConfig = section(map.remove("jobs"), "jobs", &mut issues);
     let connectors = connectors(map.remove("connectors"), factories, &mut issues);
     for key in map.keys() {
         issues.push(ConfigIssue::new(
@@ -62,6 +63,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     check_enrichment(&enrichment, &connectors, &mut issues);
     super::spend::check_waterfalls(&enrichment.waterfalls, &connectors, &mut issues);
     check_telemetry(&telemetry, &mut issues);
+    super::jobs::check(&jobs, enrichment.deadline_ms, &mut issues);
     let hasher = load_hasher(&privacy, &mut issues);
 
     if issues.is_empty() {
@@ -82,6 +84,7 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
             hasher,
             budgets,
             metrics,
+            jobs,
         })
     } else {
         Err(issues)

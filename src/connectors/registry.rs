@@ -90,6 +90,8 @@ struct Context {
     deadline_ms: u64,
     /// Whether Redis is there for cluster-wide rate limits.
     shared: bool,
+    /// The share of each rate limit bulk jobs may take.
+    bulk_share: f64,
 }
 
 /// The live set of connectors.
@@ -129,6 +131,7 @@ impl ConnectorRegistry {
                 priority: config.enrichment.priority.clone(),
                 deadline_ms: config.enrichment.deadline_ms,
                 shared,
+                bulk_share: config.jobs.max_share,
             }),
             stats: Mutex::new(HashMap::new()),
             tasks,
@@ -224,7 +227,7 @@ impl ConnectorRegistry {
             confidence: config.confidence.unwrap_or(metadata.default_confidence),
             ttl: Duration::from_secs(config.ttl_seconds.unwrap_or(metadata.default_ttl_seconds)),
             timeout: Duration::from_millis(config.timeout_ms.unwrap_or(context.deadline_ms)),
-            guard: ConnectorGuard::new(&config, context.shared),
+            guard: ConnectorGuard::new(&config, context.shared, context.bulk_share),
             config,
             origin,
             metadata,

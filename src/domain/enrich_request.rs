@@ -42,6 +42,15 @@ pub struct EnrichRequestBody {
     pub max_cost: Option<f64>,
 }
 
+/// Whose enrichment it is: an interactive caller's, or a bulk job's (whose calls are paced
+/// within `jobs.max_share` of each rate limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Priority {
+    #[default]
+    Interactive,
+    Bulk,
+}
+
 /// A validated enrichment request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnrichRequest {
@@ -56,6 +65,7 @@ pub struct EnrichRequest {
     pub timeout: Option<Duration>,
     /// The most the request may spend, in micro-credits.
     pub max_cost: Option<u64>,
+    pub priority: Priority,
 }
 
 /// Add the identifiers a caller sent to `subject`, each validated and named in the error as
@@ -146,6 +156,7 @@ impl EnrichRequest {
             refresh: body.refresh.unwrap_or(false),
             timeout,
             max_cost,
+            priority: Priority::Interactive,
         })
     }
 }

@@ -8,7 +8,7 @@ mod overrides;
 mod tenant;
 
 pub use credits::{MAX_CREDITS, credits, micros, valid_credits};
-pub use enrich_request::{EnrichRequest, EnrichRequestBody, add_identifiers};
+pub use enrich_request::{EnrichRequest, EnrichRequestBody, Priority, add_identifiers};
 pub use identifiers::{UserId, parse_email, parse_handle, parse_phone};
 pub use overrides::{MAX_OVERRIDES, Overrides};
 pub use tenant::{Tenant, UserKey};

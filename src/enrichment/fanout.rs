@@ -32,7 +32,7 @@ use crate::{
     clock::unix_ms,
     connectors::ConnectorEntry,
     coordination::{Coordination, Event},
-    domain::credits,
+    domain::{Priority, credits},
     metrics::Metrics,
     resilience::Admission,
     spend::{Price, Refusal, Spend},
@@ -126,6 +126,8 @@ pub struct Calls {
     spend: Arc<Spend>,
     /// Connectors asked in turn rather than at once.
     waterfalls: Waterfalls,
+    /// A bulk job's calls wait for their share of the rate limits.
+    priority: Priority,
 }
 
 impl Calls {
@@ -165,7 +167,7 @@ impl FanOut {
     }
 
     /// The calls of one request, over all its waves, within `spend`.
-    pub fn calls(&self, spend: Arc<Spend>, waterfalls: Waterfalls) -> Calls {
+    pub fn calls(&self, spend: Arc<Spend>, waterfalls: Waterfalls, priority: Priority) -> Calls {
         let (sender, answers) = mpsc::unbounded_channel();
         Calls {
             sender,
@@ -174,6 +176,7 @@ impl FanOut {
             started: Instant::now(),
             spend,
             waterfalls,
+            priority,
         }
     }
 
@@ -297,6 +300,7 @@ impl FanOut {
             coordination: self.coordination.clone(),
             limits: self.limits,
             spend: calls.spend.clone(),
+            priority: calls.priority,
             trace_headers: self.traces.headers(traced.as_ref()),
             traced,
         };
@@ -391,6 +395,7 @@ struct Call {
     limits: Limits,
     /// What the request may spend (the call reserves its most before it starts).
     spend: Arc<Spend>,
+    priority: Priority,
     /// The call's span, when tracing is on, and the headers that pass it on upstream.
     traced: Option<Traced>,
     trace_headers: reqwest::header::HeaderMap,
@@ -400,7 +405,15 @@ impl Call {
     async fn run(self) -> SourceOutcome {
         let started = Instant::now();
         let name = self.entry.name.as_str();
-        match self.entry.guard.admit(name, &self.coordination).await {
+        // A bulk job's call may wait for its rate limit, for half the time left at most.
+        let wait_until = (self.priority == Priority::Bulk)
+            .then(|| started + self.deadline.saturating_duration_since(started) / 2);
+        match self
+            .entry
+            .guard
+            .admit(name, &self.coordination, wait_until)
+            .await
+        {
             Admission::Call { .. } => {}
             Admission::CircuitOpen => {
                 return SourceOutcome::failed(

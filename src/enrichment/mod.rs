@@ -51,7 +51,7 @@ use crate::{
     config::{Config, WaterfallConfig},
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
-    domain::{EnrichRequest, Overrides, Tenant, UserKey},
+    domain::{EnrichRequest, Overrides, Priority, Tenant, UserKey},
     metrics::Metrics,
     per_user::PerUser,
     privacy::{Suppressions, Verdict},
@@ -176,6 +176,7 @@ struct Job {
     /// The most the request may spend, in micro-credits (requests with another limit do not
     /// share its flight).
     max_cost: Option<u64>,
+    priority: Priority,
     deadline: Instant,
 }
 
@@ -288,6 +289,7 @@ impl Enricher {
             reuse_sources: shared && !request.refresh,
             rebuild: false,
             max_cost: request.max_cost,
+            priority: request.priority,
             deadline,
         };
         let built = self.coalesced(job).await?;
@@ -382,6 +384,7 @@ impl Enricher {
             refresh: true,
             timeout: None,
             max_cost: None,
+            priority: Priority::Interactive,
         };
         Some(self.enrich(request).await)
     }
@@ -418,6 +421,7 @@ impl Enricher {
                 reuse_sources: true,
                 rebuild: true,
                 max_cost: None,
+                priority: Priority::Interactive,
                 deadline: Instant::now() + self.inner.deadline,
             };
             if let Err(err) = self.coalesced(job).await {
@@ -447,6 +451,7 @@ impl Enricher {
             reuse_sources: true,
             rebuild: false,
             max_cost: None,
+            priority: Priority::Interactive,
             deadline: Instant::now() + self.inner.deadline,
         };
         self.inner.tasks.spawn(async move {

@@ -66,7 +66,9 @@ impl Inner {
             .collect();
         let spend = Spend::new(self.ledger.clone(), job.user.tenant(), job.max_cost);
         let waterfalls = self.waterfalls_over(targets);
-        let mut calls = self.fan_out.calls(Arc::new(spend), waterfalls);
+        let mut calls = self
+            .fan_out
+            .calls(Arc::new(spend), waterfalls, job.priority);
         // The wave and the identifier of each connector asked in a later wave, recorded on its
         // outcome once it has one.
         let mut marks: Vec<(usize, u8, Option<Via>)> = Vec::new();

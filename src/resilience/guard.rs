@@ -36,19 +36,29 @@ pub struct ConnectorGuard {
 
 impl ConnectorGuard {
     /// `shared` says whether Redis is configured (for `scope: cluster` limits).
-    pub fn new(config: &ConnectorConfig, shared: bool) -> ConnectorGuard {
+    /// `bulk_share` is the share of its rate limit bulk jobs may take (`jobs.max_share`).
+    pub fn new(config: &ConnectorConfig, shared: bool, bulk_share: f64) -> ConnectorGuard {
         ConnectorGuard {
             breaker: CircuitBreaker::new(
                 config.circuit_breaker.failure_threshold,
                 Duration::from_secs(config.circuit_breaker.open_seconds),
             ),
-            limiter: config.rate_limit.as_ref().map(|l| Limiter::new(l, shared)),
+            limiter: config
+                .rate_limit
+                .as_ref()
+                .map(|l| Limiter::new(l, shared, bulk_share)),
             not_before_ms: AtomicU64::new(0),
         }
     }
 
-    /// Decide whether `connector` may be called now.
-    pub async fn admit(&self, connector: &str, coordination: &Coordination) -> Admission {
+    /// Decide whether `connector` may be called now; a bulk job's call (`wait_until` set) may
+    /// wait for its rate limit until then.
+    pub async fn admit(
+        &self,
+        connector: &str,
+        coordination: &Coordination,
+        wait_until: Option<tokio::time::Instant>,
+    ) -> Admission {
         let now = unix_ms(SystemTime::now());
         let not_before = self.not_before_ms.load(Ordering::Acquire);
         if now < not_before {
@@ -62,7 +72,7 @@ impl ConnectorGuard {
             Allow::Call => false,
         };
         if let Some(limiter) = &self.limiter
-            && let Err(retry_after) = limiter.take(connector, coordination).await
+            && let Err(retry_after) = limiter.take(connector, coordination, wait_until).await
         {
             if probe {
                 self.breaker.on_abandoned_probe();

@@ -14,12 +14,12 @@ use crate::helpers::free_port;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_enrichd");
 
-fn write_config(text: &str) -> tempfile_path::TempPath {
+pub(crate) fn write_config(text: &str) -> tempfile_path::TempPath {
     tempfile_path::TempPath::with(text)
 }
 
 /// A minimal temporary-file helper (no extra crate needed).
-mod tempfile_path {
+pub(crate) mod tempfile_path {
     pub struct TempPath(pub std::path::PathBuf);
 
     impl TempPath {
@@ -51,7 +51,7 @@ fn check_config_refusing(text: &str) -> String {
 }
 
 /// Wait (at most 15 s) until the binary at `base` answers `/healthz`; returns when waiting began.
-async fn wait_until_serving(client: &reqwest::Client, base: &str) -> Instant {
+pub(crate) async fn wait_until_serving(client: &reqwest::Client, base: &str) -> Instant {
     let started = Instant::now();
     while client.get(format!("{base}/healthz")).send().await.is_err() {
         assert!(

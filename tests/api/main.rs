@@ -14,6 +14,8 @@ mod health;
 mod helpers;
 mod hostile;
 mod identity;
+mod jobs;
+mod jobs_processes;
 mod openapi;
 mod privacy;
 mod profiles;
