@@ -56,6 +56,10 @@ EXTRA = {
     # PRODUCT.md section 11 (spend control) names these two.
     "enrichd_connector_cost_total": "counter",
     "enrichd_connector_quota_remaining": "gauge",
+    # PRODUCT.md section 12 (bulk jobs) names these three.
+    "enrichd_jobs_subjects_total": "counter",
+    "enrichd_jobs_active": "gauge",
+    "enrichd_jobs_queue_depth": "gauge",
 }
 # "plus the standard process_* metrics" (what the prometheus crate's process collector exports).
 PROCESS = {
