@@ -17,7 +17,8 @@ pub struct JobsConfig {
     pub max_body_bytes: usize,
     /// The most subjects waiting over every job (a submission that would pass it is refused).
     pub max_queued_subjects: usize,
-    /// Subjects each replica enriches at once.
+    /// Subjects each replica enriches at once (0: this replica takes no job work, e.g. replicas
+    /// kept for interactive traffic while others run the jobs; needs Redis).
     pub workers: usize,
     /// How long a subject may stay claimed by a replica before another takes it over.
     pub claim_idle_ms: u64,
@@ -65,7 +66,18 @@ impl JobsConfig {
 }
 
 /// The problems of `jobs:`.
-pub(super) fn check(jobs: &JobsConfig, deadline_ms: u64, issues: &mut Vec<ConfigIssue>) {
+pub(super) fn check(
+    jobs: &JobsConfig,
+    deadline_ms: u64,
+    shared: bool,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if jobs.workers == 0 && !shared {
+        issues.push(ConfigIssue::new(
+            "jobs.workers",
+            "is 0 without Redis: jobs would never run (0 is for replicas sharing a Redis with others that run them)",
+        ));
+    }
     let mut within = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
         if !range.contains(&value) {
             issues.push(ConfigIssue::new(
@@ -81,7 +93,7 @@ pub(super) fn check(jobs: &JobsConfig, deadline_ms: u64, issues: &mut Vec<Config
         jobs.max_queued_subjects as u64,
         1..=100_000_000,
     );
-    within("workers", jobs.workers as u64, 1..=1024);
+    within("workers", jobs.workers as u64, 0..=1024);
     // A claim must outlive any enrichment, or a slow subject would be taken over while it runs.
     within(
         "claim_idle_ms",
@@ -128,7 +140,7 @@ mod tests {
     fn issues_of(yaml: serde_json::Value) -> Vec<String> {
         let jobs: JobsConfig = serde_json::from_value(yaml).unwrap();
         let mut issues = Vec::new();
-        check(&jobs, 800, &mut issues);
+        check(&jobs, 800, false, &mut issues);
         issues.into_iter().map(|i| i.to_string()).collect()
     }
 
@@ -140,7 +152,7 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let issues = issues_of(serde_json::json!({
-            "workers": 0,
+            "workers": 1025,
             "max_share": 1.5,
             "claim_idle_ms": 1000,
             "webhook_allowed_hosts": ["https://hooks.example.com/x"],
@@ -148,7 +160,7 @@ mod tests {
         }));
         let text = issues.join("\n");
         assert!(
-            text.contains("jobs.workers: 0 is outside 1..=1024"),
+            text.contains("jobs.workers: 1025 is outside 0..=1024"),
             "{text}"
         );
         assert!(
@@ -172,6 +184,20 @@ mod tests {
             "{text}"
         );
         assert_eq!(issues.len(), 6, "{text}");
+    }
+
+    #[test]
+    fn no_workers_needs_redis() {
+        let jobs: JobsConfig = serde_json::from_value(serde_json::json!({"workers": 0})).unwrap();
+        let mut issues = Vec::new();
+        check(&jobs, 800, true, &mut issues);
+        assert!(issues.is_empty());
+        check(&jobs, 800, false, &mut issues);
+        assert!(
+            issues[0]
+                .to_string()
+                .starts_with("jobs.workers: is 0 without Redis")
+        );
     }
 
     #[test]

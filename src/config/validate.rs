@@ -63,7 +63,10 @@ pub(super) fn config(root: Value, factories: &Factories) -> Result<Config, Vec<C
     check_enrichment(&enrichment, &connectors, &mut issues);
     super::spend::check_waterfalls(&enrichment.waterfalls, &connectors, &mut issues);
     check_telemetry(&telemetry, &mut issues);
-    super::jobs::check(&jobs, enrichment.deadline_ms, &mut issues);
+    let shared = !cache.redis_url.expose().trim().is_empty()
+        || !cache.redis_cluster_nodes.is_empty()
+        || cache.redis_sentinel.is_some();
+    super::jobs::check(&jobs, enrichment.deadline_ms, shared, &mut issues);
     let hasher = load_hasher(&privacy, &mut issues);
 
     if issues.is_empty() {

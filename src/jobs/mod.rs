@@ -285,8 +285,12 @@ impl Jobs {
         self.store.forget_gone_consumers(idle_ms).await
     }
 
-    /// Start this replica's workers, owned by the application's tasks.
+    /// Start this replica's workers, owned by the application's tasks (none with
+    /// `jobs.workers: 0`).
     pub fn spawn_workers(self: &Arc<Self>, work: Work) {
+        if self.config.workers == 0 {
+            return;
+        }
         let runner = runner::Runner::new(self.clone(), work);
         self.tasks.spawn(runner.run());
     }

@@ -73,7 +73,7 @@ impl Runner {
     /// another replica takes them over).
     pub async fn run(self) {
         let this = Arc::new(self);
-        let workers = this.jobs.config.workers.max(1);
+        let workers = this.jobs.config.workers;
         let claim_every = Duration::from_millis(this.jobs.config.claim_idle_ms / 2).max(POLL);
         let mut running = FuturesUnordered::new();
         let mut last_claim = Instant::now();

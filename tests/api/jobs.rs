@@ -652,3 +652,25 @@ fn the_readmes_python_verifier_accepts_enrichds_signature_and_nothing_else() {
     ));
     let _ = std::fs::remove_file(file);
 }
+
+#[tokio::test]
+async fn a_replica_without_workers_takes_jobs_and_leaves_the_work_to_the_others() {
+    let github = github_answering(octocat()).await;
+    let front = github_app(&github, "workers: 0").spawn().await;
+    let back = github_app(&github, "workers: 4")
+        .replica_of(&front)
+        .spawn()
+        .await;
+    let answer = submit(&front, subjects(50), "").await;
+    let id = answer.body["job_id"].as_str().unwrap().to_owned();
+    let job = finished(&front, &id, Duration::from_secs(10)).await;
+    assert_eq!(job["counts"]["ok"], 50);
+    assert_eq!(
+        metric(&front, "enrichd_jobs_subjects_total{outcome=\"ok\"}").await,
+        0.0
+    );
+    assert_eq!(
+        metric(&back, "enrichd_jobs_subjects_total{outcome=\"ok\"}").await,
+        50.0
+    );
+}
