@@ -674,3 +674,78 @@ async fn a_replica_without_workers_takes_jobs_and_leaves_the_work_to_the_others(
         50.0
     );
 }
+
+#[tokio::test]
+async fn suppressed_subjects_count_as_suppressed_and_their_lines_name_nobody() {
+    let github = github_answering(octocat()).await;
+    let app = github_app(&github, "").privacy("").spawn().await;
+    let suppressed = app
+        .send(
+            app.client
+                .post(app.url("/v1/suppressions"))
+                .json(&json!({"email": "ada@example.com"})),
+        )
+        .await;
+    assert_eq!(suppressed.status, 204, "{}", suppressed.body);
+    let answer = app
+        .send(app.client.post(app.url("/v1/jobs")).json(&json!({"subjects": [
+            {"user_id": "fine", "handles": {"github": "fine"}},
+            {"user_id": "objected", "email": "Ada@Example.com", "handles": {"github": "ada"}},
+        ]})))
+        .await;
+    let id = answer.body["job_id"].as_str().unwrap().to_owned();
+    let job = finished(&app, &id, Duration::from_secs(10)).await;
+    assert_eq!(job["counts"]["ok"], 1);
+    assert_eq!(job["counts"]["suppressed"], 1);
+    let lines = results(&app, &id, "").await;
+    assert_eq!(lines[1]["error"]["code"], "subject_suppressed");
+    assert_eq!(lines[1]["user_id"], Value::Null);
+    assert!(
+        !calls_by_login(&github).await.contains_key("ada"),
+        "not called"
+    );
+    assert_eq!(
+        metric(&app, "enrichd_jobs_subjects_total{outcome=\"suppressed\"}").await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_jobs_subjects_are_charged_to_its_tenants_budget() {
+    let paid = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"company": "Acme"})))
+        .mount(&paid)
+        .await;
+    let host = paid.uri().trim_start_matches("http://").to_owned();
+    let vendor = format!(
+        "kind: http, confidence: 0.9, retry: {{max_attempts: 1}}, cost: {{per_call: 1}}, \
+         settings: {{requires: [user_id], allowed_hosts: [\"{host}\"], \
+         request: {{url: \"{}/person?u={{user_id}}\"}}, \
+         mapping: {{identity.company: /company}}}}",
+        paid.uri()
+    );
+    let app = TestAppBuilder::new()
+        .without_upstream("hubspot")
+        .without_upstream("github")
+        .connector_yaml("paid", &vendor)
+        .yaml("budgets: {default: {daily: 3}}\n")
+        .yaml(&jobs_yaml(""))
+        .spawn()
+        .await;
+    let body: String = (0..5)
+        .map(|i| format!("{{\"user_id\":\"b-{i}\"}}\n"))
+        .collect();
+    let answer = submit(&app, body, "").await;
+    let id = answer.body["job_id"].as_str().unwrap().to_owned();
+    let job = finished(&app, &id, Duration::from_secs(10)).await;
+    assert_eq!(job["counts"]["ok"], 3, "{job}");
+    assert_eq!(job["counts"]["failed"], 2);
+    let refused: Vec<Value> = results(&app, &id, "")
+        .await
+        .into_iter()
+        .filter(|l| l["error"]["code"] == "budget_exhausted")
+        .collect();
+    assert_eq!(refused.len(), 2);
+    assert_eq!(paid.received_requests().await.unwrap().len(), 3);
+}
