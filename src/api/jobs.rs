@@ -141,12 +141,11 @@ pub async fn submit(
     if lines.is_empty() {
         return Err(FieldError::new("subjects", "must hold at least one subject").into());
     }
-    let field = |name: &'static str| if ndjson { name } else { "webhook.url" };
     if let Some(url) = &options.webhook {
         let allowed = reqwest::Url::parse(url).is_ok_and(|u| state.jobs.webhook_allowed(&u));
         if !allowed {
             return Err(FieldError::new(
-                field("webhook_url"),
+                if ndjson { "webhook_url" } else { "webhook.url" },
                 "must be an http(s) URL whose host is in jobs.webhook_allowed_hosts",
             )
             .into());

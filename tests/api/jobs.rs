@@ -396,6 +396,12 @@ async fn bad_lines_are_reported_per_line_and_bodies_over_the_limits_are_refused(
         .await;
     assert_eq!(not_a_job.status, 400);
     assert_eq!(not_a_job.body["error"]["details"]["field"], "subject");
+    let evil = app
+        .send(app.client.post(app.url("/v1/jobs")).json(&json!({
+            "subjects": [{"user_id": "e"}], "webhook": {"url": "https://evil.example.com/"}})))
+        .await;
+    assert_eq!(evil.status, 400);
+    assert_eq!(evil.body["error"]["details"]["field"], "webhook.url");
     let unknown = submit(&app, subjects(1), "?connectors=github,nope").await;
     assert_eq!(unknown.status, 400);
     assert_eq!(unknown.body["error"]["details"]["field"], "connectors");
@@ -748,4 +754,63 @@ async fn a_jobs_subjects_are_charged_to_its_tenants_budget() {
         .collect();
     assert_eq!(refused.len(), 2);
     assert_eq!(paid.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn webhook_redirects_are_followed_only_to_allowed_hosts_and_only_keeping_the_post() {
+    let github = github_answering(octocat()).await;
+    let target = receiver(&[]).await;
+    let port = target.address().port();
+    let redirecting = MockServer::start().await;
+    for (path, status, location) in [
+        ("/kept", 307, format!("http://127.0.0.1:{port}/landed")),
+        ("/elsewhere", 308, format!("http://localhost:{port}/landed")),
+        ("/as-get", 302, format!("http://127.0.0.1:{port}/landed")),
+    ] {
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::path(path))
+            .respond_with(
+                ResponseTemplate::new(status).insert_header("location", location.as_str()),
+            )
+            .mount(&redirecting)
+            .await;
+    }
+    let app = github_app(&github, "webhook_max_attempts: 1").spawn().await;
+    let mut logs = Vec::new();
+    for path in ["/kept", "/elsewhere", "/as-get"] {
+        let hook = format!("{}{path}", redirecting.uri());
+        let answer = submit(
+            &app,
+            subjects(1),
+            &format!("?webhook_url={}", urlencode(&hook)),
+        )
+        .await;
+        let id = answer.body["job_id"].as_str().unwrap().to_owned();
+        finished(&app, &id, Duration::from_secs(10)).await;
+        let mut log = Value::Null;
+        crate::helpers::eventually("an attempt", async || {
+            log = app.get(&format!("/v1/jobs/{id}/webhook")).await.body;
+            !log["attempts"].as_array().unwrap().is_empty()
+        })
+        .await;
+        logs.push(log["attempts"][0].clone());
+    }
+    assert_eq!(
+        logs[0]["delivered"], true,
+        "a 307 to an allowed host is followed"
+    );
+    assert_eq!(logs[1]["delivered"], false, "localhost is not listed");
+    assert!(
+        logs[1]["error"].as_str().unwrap().contains("redirect"),
+        "{}",
+        logs[1]
+    );
+    assert_eq!(
+        (logs[2]["status"].clone(), logs[2]["delivered"].clone()),
+        (json!(302), json!(false))
+    );
+    // Only the 307 reached the target, as a signed POST with its body.
+    let landed = deliveries(&target).await;
+    assert_eq!(landed.len(), 1);
+    assert_eq!(landed[0]["status"], "completed");
 }
