@@ -187,6 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn edges_of_the_share_and_the_secret() {
+        let none = issues_of(serde_json::json!({"max_share": 0.0}));
+        assert_eq!(none, ["jobs.max_share: 0 is outside (0, 1]"]);
+        assert!(issues_of(serde_json::json!({"max_share": 1.0})).is_empty());
+        let sixteen = issues_of(serde_json::json!({
+            "webhook_allowed_hosts": ["hooks.example.com"],
+            "webhook_secret": "0123456789abcdef",
+        }));
+        assert!(sixteen.is_empty(), "{sixteen:?}");
+    }
+
+    #[test]
     fn no_workers_needs_redis() {
         let jobs: JobsConfig = serde_json::from_value(serde_json::json!({"workers": 0})).unwrap();
         let mut issues = Vec::new();

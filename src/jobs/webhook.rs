@@ -242,6 +242,10 @@ mod tests {
         assert_eq!(header.len(), "t=1700000000,v1=".len() + 64);
         let ok = |h: &str, body: &[u8], now| verify(b"secret-of-16-bytes", h, body, now, 300);
         assert!(ok(&header, b"{\"job_id\":\"j\"}", 1_700_000_100));
+        assert!(
+            ok(&header, b"{\"job_id\":\"j\"}", 1_700_000_300),
+            "the tolerance itself"
+        );
         assert!(!ok(&header, b"{\"job_id\":\"k\"}", 1_700_000_100));
         assert!(!ok(&header, b"{\"job_id\":\"j\"}", 1_700_000_301));
         assert!(!verify(

@@ -213,6 +213,21 @@ mod tests {
         assert_eq!(limiter_share(&limit_of(10, 0.01)), 1);
     }
 
+    #[tokio::test]
+    async fn a_spent_limit_comes_back_at_its_rate() {
+        let coordination = Coordination::new(None, Keys::new("t:"));
+        // 10 per second: once spent, a call is possible again 100 ms later.
+        let config: RateLimitConfig =
+            serde_json::from_value(serde_json::json!({"requests": 10, "per_seconds": 1})).unwrap();
+        let limiter = Limiter::new(&config, false, 1.0);
+        for _ in 0..10 {
+            assert!(limiter.take("c", &coordination, None).await.is_ok());
+        }
+        assert!(limiter.take("c", &coordination, None).await.is_err());
+        let until = Some(Instant::now() + Duration::from_millis(400));
+        assert!(limiter.take("c", &coordination, until).await.is_ok());
+    }
+
     fn limiter_share(limiter: &Limiter) -> u32 {
         match &limiter.bulk {
             Window::Local(_) => {

@@ -293,6 +293,8 @@ async fn a_webhook_answered_500_twice_is_delivered_on_the_third_attempt_and_rede
     assert_eq!(statuses, [&json!(500), &json!(500), &json!(204)]);
     assert_eq!(attempts[2]["delivered"], true);
     assert_eq!(attempts[0]["error"], "answered 500");
+    let numbers: Vec<&Value> = attempts.iter().map(|a| &a["attempt"]).collect();
+    assert_eq!(numbers, [&json!(1), &json!(2), &json!(3)]);
     assert!(!log.to_string().contains("t0ken"), "the URL is not shown");
 
     let again = app
