@@ -38,6 +38,7 @@ const NDJSON: &str = "application/x-ndjson";
 pub struct JobBody {
     /// The subjects, each as `POST /v1/enrich` takes it; at most `jobs.max_subjects`.
     #[schema(value_type = Vec<EnrichRequestBody>)]
+    #[serde(deserialize_with = "bounded::subjects")]
     subjects: Vec<Box<RawValue>>,
     /// Where to POST the signed notice when the job ends.
     #[serde(default)]
@@ -190,20 +191,15 @@ fn read_job(
     tenant: &Tenant,
 ) -> Result<(Vec<Line>, Options), ApiError> {
     if ndjson {
-        let lines = split_lines(raw);
-        if lines.len() > max {
-            return Err(ApiError::TooManySubjects { limit: max });
-        }
+        let lines = split_lines(raw, max).ok_or(ApiError::TooManySubjects { limit: max })?;
         let lines = lines
             .into_iter()
             .map(|line| ndjson_line(is_connector, tenant, line))
             .collect();
         return Ok((lines, options));
     }
-    let job: JobBody = body::parse(raw)?;
-    if job.subjects.len() > max {
-        return Err(ApiError::TooManySubjects { limit: max });
-    }
+    let job: JobBody = bounded::within(max, || body::parse(raw))
+        .ok_or(ApiError::TooManySubjects { limit: max })??;
     let options = Options {
         webhook: job.webhook.map(|w| w.url),
         refresh: job.refresh,
@@ -220,8 +216,10 @@ fn read_job(
     Ok((lines, options))
 }
 
-/// The non-empty lines of an NDJSON body (a `\r` before the `\n` is dropped).
-fn split_lines(raw: &Bytes) -> Vec<Bytes> {
+/// The non-empty lines of an NDJSON body (a `\r` before the `\n` is dropped); `None` past
+/// `max` (told before they are all split: a body of empty-ish lines must not become millions
+/// of slices).
+fn split_lines(raw: &Bytes, max: usize) -> Option<Vec<Bytes>> {
     let mut lines = Vec::new();
     let mut start = 0;
     for end in memchr_newlines(raw).chain(std::iter::once(raw.len())) {
@@ -230,11 +228,61 @@ fn split_lines(raw: &Bytes) -> Vec<Bytes> {
             line.truncate(line.len() - 1);
         }
         if !line.iter().all(u8::is_ascii_whitespace) {
+            if lines.len() == max {
+                return None;
+            }
             lines.push(line);
         }
         start = end + 1;
     }
-    lines
+    Some(lines)
+}
+
+/// The `subjects` of a JSON job, refused past `jobs.max_subjects` while they are read: a
+/// body of `[1,1,1,…]` must not become millions of values first.
+mod bounded {
+    use std::{cell::Cell, fmt};
+
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    thread_local! {
+        /// The most subjects the parse on this thread may read, and whether it had more.
+        static LIMIT: Cell<(usize, bool)> = const { Cell::new((usize::MAX, false)) };
+    }
+
+    /// `parse` with at most `max` subjects; `None` when the body had more.
+    pub fn within<T>(max: usize, parse: impl FnOnce() -> T) -> Option<T> {
+        LIMIT.set((max, false));
+        let parsed = parse();
+        let (_, over) = LIMIT.replace((usize::MAX, false));
+        (!over).then_some(parsed)
+    }
+
+    pub fn subjects<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Box<RawValue>>, D::Error> {
+        struct Subjects;
+        impl<'de> Visitor<'de> for Subjects {
+            type Value = Vec<Box<RawValue>>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of subjects")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let (max, _) = LIMIT.get();
+                let mut subjects = Vec::new();
+                while let Some(subject) = seq.next_element::<Box<RawValue>>()? {
+                    if subjects.len() == max {
+                        LIMIT.set((max, true));
+                        return Err(A::Error::custom("too many subjects"));
+                    }
+                    subjects.push(subject);
+                }
+                Ok(subjects)
+            }
+        }
+        d.deserialize_seq(Subjects)
+    }
 }
 
 fn memchr_newlines(raw: &[u8]) -> impl Iterator<Item = usize> + '_ {

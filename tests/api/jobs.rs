@@ -375,6 +375,24 @@ async fn bad_lines_are_reported_per_line_and_bodies_over_the_limits_are_refused(
     let too_many = submit(&app, subjects(6), "").await;
     assert_eq!(too_many.status, 413);
     assert_eq!(too_many.body["error"]["code"], "too_many_subjects");
+    let too_many_json = app
+        .send(
+            app.client
+                .post(app.url("/v1/jobs"))
+                .json(&json!({"subjects": [1, 1, 1, 1, 1, 1]})),
+        )
+        .await;
+    assert_eq!(too_many_json.status, 413);
+    assert_eq!(too_many_json.body["error"]["code"], "too_many_subjects");
+    let five = app
+        .send(
+            app.client
+                .post(app.url("/v1/jobs"))
+                .json(&json!({"subjects": [1, 1, 1, 1, 1]})),
+        )
+        .await;
+    assert_eq!(five.status, 202, "five is the limit: {}", five.body);
+    assert_eq!(five.body["total"], 5);
     let too_big = submit(&app, "x".repeat(4096), "").await;
     assert_eq!(too_big.status, 413);
     assert_eq!(too_big.body["error"]["code"], "payload_too_large");
