@@ -26,6 +26,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("The request body must be JSON, sent with `Content-Type: application/json`.")]
     UnsupportedMediaType,
+    #[error("A job is sent as `Content-Type: application/json` or `application/x-ndjson`.")]
+    UnsupportedJobMediaType,
     #[error("A valid `Authorization: Bearer <key>` header is required.")]
     Unauthorized,
     #[error("This route needs an admin token; the key given is not one.")]
@@ -86,7 +88,9 @@ impl ApiError {
             ApiError::InvalidJson { .. } => "invalid_json",
             ApiError::InvalidField(_) => "invalid_request",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedJobMediaType => {
+                "unsupported_media_type"
+            }
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden | ApiError::TenantNotAllowed => "forbidden",
             ApiError::RouteNotFound { .. } => "not_found",
@@ -152,7 +156,9 @@ impl ResponseError for ApiError {
             ApiError::JobNotFound => StatusCode::NOT_FOUND,
             ApiError::JobQueueFull => StatusCode::TOO_MANY_REQUESTS,
             ApiError::JobConflict(_) => StatusCode::CONFLICT,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedJobMediaType => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::TenantNotAllowed => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound { .. } | ApiError::ProfileNotFound => StatusCode::NOT_FOUND,

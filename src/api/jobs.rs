@@ -100,7 +100,7 @@ pub async fn submit(
     let media = body::media_type(&request);
     let ndjson = media == NDJSON;
     if !ndjson && !body::is_json(&request) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedJobMediaType);
     }
     // Jobs' bodies are large: a few at a time, so that memory stays bounded.
     let Ok(_permit) =

@@ -407,6 +407,12 @@ async fn bad_lines_are_reported_per_line_and_bodies_over_the_limits_are_refused(
         )
         .await;
     assert_eq!(plain.status, 415);
+    assert!(
+        plain.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-ndjson")
+    );
     let not_a_job = app
         .send(
             app.client
