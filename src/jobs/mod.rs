@@ -303,3 +303,21 @@ fn valid_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::valid_id;
+
+    #[test]
+    fn job_ids_are_32_lower_case_hex_digits() {
+        assert!(valid_id("0f8fad5bd9cb469fa16570867728950e"));
+        assert!(!valid_id("0f8fad5bd9cb469fa16570867728950"), "31");
+        assert!(!valid_id("0f8fad5bd9cb469fa16570867728950e0"), "33");
+        assert!(!valid_id("0F8FAD5BD9CB469FA16570867728950E"), "upper case");
+        assert!(
+            !valid_id("0f8fad5bd9cb469fa1657086772895}{"),
+            "a hash tag's braces"
+        );
+        assert!(!valid_id("0f8fad5bd9cb469fa16570867728950g"));
+    }
+}
