@@ -127,7 +127,7 @@ impl Webhooks {
                 attempt.stop()
             } else if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error("too many redirects")
-            } else if allowed_url(attempt.url(), &listed) {
+            } else if self::allowed(attempt.url(), &listed) {
                 attempt.follow()
             } else {
                 attempt.error("redirected to a host not in jobs.webhook_allowed_hosts")
@@ -212,10 +212,6 @@ impl Webhooks {
             Err(err) => finish(None, Some(describe(&err))),
         }
     }
-}
-
-fn allowed_url(url: &Url, listed: &[String]) -> bool {
-    allowed(url, listed)
 }
 
 /// A transport failure, without the URL (it may carry a token).
