@@ -88,6 +88,12 @@ impl Keys {
         format!("{}jobs:active", self.prefix)
     }
 
+    /// A tenant's jobs by creation time (a sorted set of ids, the newest
+    /// [`crate::jobs::LISTED`] kept), for `GET /v1/jobs`.
+    pub fn tenant_jobs(&self, tenant: &str) -> String {
+        format!("{}jobs:tenant:{{{tenant}}}", self.prefix)
+    }
+
     /// One key of bulk job `id` (`meta`, `input`, `results`, `webhook`); a job's keys share
     /// a hash tag, so its scripts may touch them together.
     pub fn job(&self, id: &str, part: &str) -> String {

@@ -403,6 +403,53 @@ async fn find_job(state: &AppState, caller: &Caller, id: &str) -> Result<Meta, A
         .ok_or(ApiError::JobNotFound)
 }
 
+/// The jobs listed when `limit` is not given.
+const LISTED_BY_DEFAULT: usize = 20;
+
+/// The tenant's jobs, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    operation_id = "listJobs",
+    tag = "jobs",
+    summary = "The caller's tenant's jobs still kept, newest first (what `GET /v1/jobs/{id}` answers for each).",
+    params(("limit" = Option<u64>, Query, description = "At most this many jobs, 1-1000 (default 20).")),
+    responses(
+        (status = 200, description = "The jobs.", example = json!({"jobs": [{"job_id": "0f8fad5bd9cb469fa16570867728950e", "status": "running",
+            "counts": {"total": 1000, "done": 420, "ok": 400, "partial": 12, "failed": 5, "suppressed": 3},
+            "created_at": "2026-12-01T10:00:00Z", "started_at": "2026-12-01T10:00:01Z", "finished_at": null, "eta_seconds": 14,
+            "refresh": false, "connectors": null, "webhook": {"configured": true}}]})),
+        (status = 400, description = "A bad `limit`.", body = ErrorResponse),
+        (status = 401, description = UNAUTHORIZED, body = ErrorResponse),
+        (status = 503, description = REDIS_DOWN, body = ErrorResponse),
+    ),
+    security(("apiKey" = []), ("adminToken" = [])),
+)]
+pub async fn list(
+    ApiCaller(caller): ApiCaller,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut limit = LISTED_BY_DEFAULT;
+    for (name, value) in query::pairs(&request, &["limit"])? {
+        limit = value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=crate::jobs::LISTED).contains(n))
+            .ok_or_else(|| {
+                FieldError::new(name.as_str(), format!("must be 1-{}", crate::jobs::LISTED))
+            })?;
+    }
+    let jobs = state
+        .jobs
+        .recent(&caller.tenant, limit)
+        .await
+        .map_err(ApiError::CacheUnavailable)?;
+    let now = crate::clock::unix_ms(std::time::SystemTime::now());
+    let views: Vec<Value> = jobs.iter().map(|meta| meta.view(now)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "jobs": views })))
+}
+
 /// A job's status and counts.
 #[utoipa::path(
     get,

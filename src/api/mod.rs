@@ -3,6 +3,7 @@
 mod auth;
 mod body;
 mod connectors;
+mod console;
 mod docs;
 mod enrich;
 mod error;
@@ -10,6 +11,7 @@ mod health;
 mod jobs;
 mod observe;
 pub mod openapi;
+mod pages;
 mod privacy;
 mod profiles;
 mod query;
@@ -127,7 +129,8 @@ impl AppState {
 pub enum Listener {
     /// Every route (no `server.admin_bind`).
     All,
-    /// The enrichment, profile and connector-listing routes, `/openapi.json` and `/docs`.
+    /// The enrichment, profile, job and connector-listing routes, `/openapi.json`, `/docs`
+    /// and `/console`.
     Public,
     /// `/metrics`, `/healthz`, `/readyz` and the connector lifecycle (admin) routes.
     Admin,
@@ -170,7 +173,11 @@ fn public_routes(config: &mut web::ServiceConfig) {
                 .route(web::put().to(profiles::put_overrides)),
         )
         .service(resource("/v1/usage", "GET").route(web::get().to(usage::usage)))
-        .service(resource("/v1/jobs", "POST").route(web::post().to(jobs::submit)))
+        .service(
+            resource("/v1/jobs", "GET, POST")
+                .route(web::get().to(jobs::list))
+                .route(web::post().to(jobs::submit)),
+        )
         .service(
             resource("/v1/jobs/{id}", "GET, DELETE")
                 .route(web::get().to(jobs::status))
@@ -187,6 +194,8 @@ fn public_routes(config: &mut web::ServiceConfig) {
         .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))
         .service(resource("/v1/connectors/{name}", "GET").route(web::get().to(connectors::detail)))
         .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)))
+        .service(resource("/console", "GET").route(web::get().to(console::page)))
+        .service(resource("/console/{asset}", "GET").route(web::get().to(console::asset)))
         .service(resource("/docs", "GET").route(web::get().to(docs::page)))
         .service(resource("/docs/{asset}", "GET").route(web::get().to(docs::asset)));
 }

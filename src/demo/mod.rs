@@ -120,4 +120,7 @@ fn print_examples(base: &str, sample: &Subject) {
     println!("  curl -s {base}/readyz");
     println!("  curl -s {base}/metrics | grep ^enrichd_");
     println!("The API's documentation, to read and try in a browser: {base}/docs");
+    println!(
+        "The console — overview, connectors, try it, jobs, erasure — in a browser: {base}/console"
+    );
 }

@@ -11,7 +11,7 @@ use std::{
 use bytes::Bytes;
 
 use super::model::{Item, Meta, NewJob, Outcome, Recorded, Status, erased_line};
-use crate::domain::UserKey;
+use crate::domain::{Tenant, UserKey};
 
 /// The most jobs kept in process.
 pub const MAX_KEPT: usize = 1000;
@@ -104,6 +104,20 @@ impl LocalJobs {
                 index,
             })
             .collect()
+    }
+
+    /// The newest `limit` jobs of `tenant`, newest first.
+    pub fn recent(&self, tenant: &Tenant, limit: usize) -> Vec<Meta> {
+        let state = self.state();
+        let mut metas: Vec<Meta> = state
+            .jobs
+            .values()
+            .filter(|j| j.meta.tenant == *tenant)
+            .map(|j| j.meta.clone())
+            .collect();
+        metas.sort_by_key(|m| std::cmp::Reverse(m.created_at));
+        metas.truncate(limit);
+        metas
     }
 
     pub fn input(&self, job: &str, index: u64) -> Option<Bytes> {

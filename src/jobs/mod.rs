@@ -43,6 +43,9 @@ use crate::{
     tasks::Tasks,
 };
 
+/// The jobs a tenant's list keeps (`GET /v1/jobs` shows at most these, newest first).
+pub const LISTED: usize = 1000;
+
 /// Results read from the store at once while streaming them.
 const RESULTS_CHUNK: u64 = 500;
 
@@ -187,6 +190,11 @@ impl Jobs {
         }
         let meta = self.store.meta(id).await?;
         Ok(meta.filter(|m| tenant.is_none_or(|t| *t == m.tenant)))
+    }
+
+    /// The newest `limit` jobs of `tenant` still kept, newest first.
+    pub async fn recent(&self, tenant: &Tenant, limit: usize) -> Result<Vec<Meta>, RedisError> {
+        self.store.recent(tenant, limit.min(LISTED)).await
     }
 
     /// Cancel an open job: its subjects not started yet are never enriched; the webhook says

@@ -15,7 +15,10 @@ use redis::{
     streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply},
 };
 
-use super::model::{Item, Meta, NewJob, Outcome, Recorded, erased_line};
+use super::{
+    LISTED,
+    model::{Item, Meta, NewJob, Outcome, Recorded, erased_line, now_ms},
+};
 use crate::{
     domain::UserKey,
     keys::{JOB_WORKERS, Keys},
@@ -225,6 +228,7 @@ impl RedisJobs {
         pipe.add_command(hset).ignore();
         pipe.cmd("PEXPIREAT").arg(&meta_key).arg(at).ignore();
         self.link.run::<()>(&pipe).await?;
+        self.list(meta, at).await?;
         if meta.status.is_open() {
             self.link
                 .run::<()>(
@@ -327,6 +331,41 @@ impl RedisJobs {
             .run(redis::cmd("HGET").arg(&key).arg(index))
             .await?;
         Ok(stored.and_then(|s| self.opened(&key, index, s)))
+    }
+
+    /// Add a job to its tenant's list, which keeps the newest [`LISTED`] and lives as long
+    /// as the newest job.
+    async fn list(&self, meta: &Meta, expires_at: u64) -> Result<(), RedisError> {
+        let key = self.keys.tenant_jobs(meta.tenant.as_str());
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(&key)
+            .arg(meta.created_at)
+            .arg(&meta.id)
+            .ignore();
+        pipe.cmd("ZREMRANGEBYRANK")
+            .arg(&key)
+            .arg(0)
+            .arg(-(LISTED as i64) - 1)
+            .ignore();
+        pipe.cmd("PEXPIREAT").arg(&key).arg(expires_at).ignore();
+        self.link.run(&pipe).await
+    }
+
+    /// The newest `limit` jobs of `tenant` still kept, newest first.
+    pub async fn recent(&self, tenant: &str, limit: usize) -> Result<Vec<Meta>, RedisError> {
+        let key = self.keys.tenant_jobs(tenant);
+        let oldest_kept = now_ms().saturating_sub(self.retention_seconds * 1000);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(format!("({oldest_kept}"))
+            .ignore();
+        pipe.cmd("ZREVRANGE").arg(&key).arg(0).arg(limit.max(1) - 1);
+        let (ids,): (Vec<String>,) = self.link.run(&pipe).await?;
+        let metas = futures_util::future::try_join_all(ids.iter().map(|id| self.meta(id))).await?;
+        Ok(metas.into_iter().flatten().collect())
     }
 
     pub async fn meta(&self, job: &str) -> Result<Option<Meta>, RedisError> {

@@ -8,7 +8,10 @@ use super::{
     model::{Meta, NewJob, Outcome},
     redis_store::RedisJobs,
 };
-use crate::{domain::UserKey, redis_link::RedisError};
+use crate::{
+    domain::{Tenant, UserKey},
+    redis_link::RedisError,
+};
 
 /// Why a job could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,13 @@ impl Store {
         match self {
             Store::Redis(r) => r.meta(job).await,
             Store::Local(l) => Ok(l.meta(job)),
+        }
+    }
+
+    pub async fn recent(&self, tenant: &Tenant, limit: usize) -> Result<Vec<Meta>, RedisError> {
+        match self {
+            Store::Redis(r) => r.recent(tenant.as_str(), limit).await,
+            Store::Local(l) => Ok(l.recent(tenant, limit)),
         }
     }
 

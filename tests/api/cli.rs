@@ -542,7 +542,7 @@ async fn the_demo_enriches_the_sample_user_offline_and_keeps_serving() {
                 break;
             }
             seen.push_str(&String::from_utf8_lossy(&buffer[..read]));
-            if seen.contains("/docs\n") {
+            if seen.contains("/console\n") {
                 break;
             }
         }
@@ -557,6 +557,9 @@ async fn the_demo_enriches_the_sample_user_offline_and_keeps_serving() {
     let client = reqwest::Client::new();
     let docs = client.get(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
+    assert!(output.contains(&format!("{base}/console\n")), "{output}");
+    let console = client.get(format!("{base}/console")).send().await.unwrap();
+    assert_eq!(console.status(), 200);
     let profile = client
         .get(format!("{base}/v1/profiles/demo-user-1"))
         .send()

@@ -24,16 +24,22 @@ pub struct RedisServer {
 pub fn ensure_redis() {
     static ENSURED: std::sync::Once = std::sync::Once::new();
     ENSURED.call_once(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/ensure-tools.sh");
-        let status = Command::new(script)
-            .args(["redis-server", "redis-sentinel"])
-            .status()
-            .expect("tools/ensure-tools.sh runs");
-        assert!(
-            status.success(),
-            "redis-server and redis-sentinel are needed (apt-get install redis-server redis-sentinel)"
-        );
+        ensure_tools(
+            &["redis-server", "redis-sentinel"],
+            "apt-get install redis-server redis-sentinel",
+        )
     });
+}
+
+/// Run `tools/ensure-tools.sh` with `tools` (`COMMAND[=PACKAGE]`); panics with `hint` when
+/// they cannot be installed.
+pub fn ensure_tools(tools: &[&str], hint: &str) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/ensure-tools.sh");
+    let status = Command::new(script)
+        .args(tools)
+        .status()
+        .expect("tools/ensure-tools.sh runs");
+    assert!(status.success(), "{tools:?} are needed ({hint})");
 }
 
 impl RedisServer {

@@ -471,6 +471,40 @@ async fn jobs_belong_to_their_tenant() {
         .send_as(Some("key-sales"), app.client.get(app.url(&path)))
         .await;
     assert_eq!(ours.status, 200);
+    // Listed for its tenant only, newest first.
+    let second = app
+        .send_as(
+            Some("key-sales"),
+            app.client
+                .post(app.url("/v1/jobs"))
+                .header("content-type", "application/x-ndjson")
+                .body(subjects(1)),
+        )
+        .await;
+    let newest = second.body["job_id"].as_str().unwrap().to_owned();
+    let listed = |key: &'static str, query: &'static str| {
+        let request = app.client.get(app.url(&format!("/v1/jobs{query}")));
+        app.send_as(Some(key), request)
+    };
+    let sales = listed("key-sales", "").await;
+    assert_eq!(sales.status, 200, "{}", sales.body);
+    let ids: Vec<&str> = sales.body["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [newest.as_str(), id.as_str()]);
+    assert_eq!(sales.body["jobs"][1]["counts"]["total"], 2);
+    let one = listed("key-sales", "?limit=1").await;
+    assert_eq!(one.body["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(one.body["jobs"][0]["job_id"], newest.as_str());
+    let ops = listed("key-ops", "").await;
+    assert_eq!(ops.body, json!({"jobs": []}));
+    for bad in ["?limit=0", "?limit=1001", "?limit=x", "?after=1"] {
+        let refused = listed("key-sales", bad).await;
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.body);
+    }
     // The job enriched the sales tenant's profiles.
     let mut redis = app.redis().connection();
     crate::helpers::eventually("the profiles", async || {
@@ -546,6 +580,9 @@ async fn without_redis_jobs_run_in_process() {
     assert_eq!(job["refresh"], true);
     assert_eq!(results(&app, &id, "?after=9").await.len(), 10);
     assert_eq!(calls_by_login(&github).await.len(), 20);
+    let listed = app.get("/v1/jobs").await;
+    assert_eq!(listed.body["jobs"][0]["job_id"], id.as_str());
+    assert_eq!(listed.body["jobs"][0]["status"], "completed");
 }
 
 #[tokio::test]

@@ -3,9 +3,11 @@
 
 mod auth;
 mod bad_input;
+mod browser;
 mod cli;
 mod cluster;
 mod connectors;
+mod console;
 mod encryption;
 mod enrich;
 mod erasure;
