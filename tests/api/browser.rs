@@ -3,6 +3,7 @@
 //! when missing, like redis-server: the tests are never skipped.
 
 use std::{
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -43,8 +44,11 @@ impl Browser {
     pub async fn start(folder: &str, width: u32, height: u32) -> Browser {
         ensure_chromium();
         let port = free_port();
+        // A process group of its own, so that Chromium and every helper process it starts
+        // go with it when the test ends, passed or not.
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -180,16 +184,17 @@ impl Browser {
             .collect()
     }
 
-    pub async fn close(mut self) {
+    /// End the session, then the driver and whatever is left of the browser.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.wait();
     }
 }

@@ -380,7 +380,11 @@ async fn the_console_fits_a_360_pixel_screen_and_an_api_key_sees_no_admin_action
     browser.client.goto(&console).await.unwrap();
     browser.fill("#signin-key", &format!("{API_KEY}\n")).await;
     browser.shown("#nav").await;
-    assert!(browser.text("#who-text").await.contains("API key"));
+    let who = browser.text("#who-text").await;
+    assert!(
+        who.contains("API key") && who.contains("tenant default"),
+        "{who}"
+    );
 
     browser.go(&format!("{console}#connectors")).await;
     browser.shown("#connectors-list").await;
@@ -418,6 +422,27 @@ async fn the_console_fits_a_360_pixel_screen_and_an_api_key_sees_no_admin_action
     );
     browser.screenshot("try-it-360px").await;
     assert_same_origin(&browser, &app).await;
+
+    // Signing out forgets the key and leaves nothing of what it saw.
+    browser.click("#sign-out").await;
+    let said = browser.shown("#signin-error").await.text().await.unwrap();
+    assert!(said.contains("Signed out"), "{said}");
+    assert_eq!(
+        browser
+            .eval("sessionStorage.getItem('enrichd.console.key')")
+            .await,
+        Value::Null
+    );
+    assert_eq!(
+        browser
+            .eval("document.getElementById('try-result').childElementCount")
+            .await,
+        json!(0)
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('nav').hidden").await,
+        json!(true)
+    );
     browser.close().await;
 }
 

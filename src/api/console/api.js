@@ -35,7 +35,7 @@ export class ApiError extends Error {
       case 401:
         return `enrichd refused the key (401 ${this.code}: ${this.message}). Check the key and sign in again.`;
       case 403:
-        return `This needs an admin token (403 ${this.code}: ${this.message}).`;
+        return `Not allowed with this credential: it needs an admin token, or the key may not act on that tenant (403 ${this.code}: ${this.message}).`;
       default:
         if (this.code === "not_found") {
           return `This address does not serve that route (${this.message}). With server.admin_bind, the admin routes and /metrics are on the admin address.`;
@@ -96,6 +96,11 @@ export async function call(method, path, { body, ndjson, key, quiet = false } = 
     throw failure;
   }
   return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** A sentence for the operator about anything thrown. */
+export function describe(error) {
+  return error instanceof ApiError ? error.describe() : `The console failed: ${error}`;
 }
 
 /** A path segment, percent-encoded. */

@@ -1,7 +1,7 @@
 // Connectors: `GET /v1/connectors` as a table, one connector's detail, and the lifecycle
 // actions (enable, disable, reload, discover) for admins, each confirmed first.
 
-import { ApiError, call, segment } from "./api.js";
+import { call, describe, segment } from "./api.js";
 import { badge, busy, confirmAction, el, fact, number, percent, replace, say, show, table } from "./dom.js";
 
 const ACTIONS = {
@@ -22,7 +22,7 @@ export function connectors(role) {
     try {
       list = (await call("GET", "v1/connectors")).body.connectors;
     } catch (error) {
-      return say(error.describe(), "error");
+      return say(describe(error), "error");
     }
     replace(host, table(null, ["Connector", "Category", "Enabled", "Health", "Circuit", "Requests",
       "Success", "p50 / p95 / p99", "Cost / call", ""], list.map(row), { id: "connectors-list" }));
@@ -63,13 +63,15 @@ export function connectors(role) {
     await busy(button, async () => {
       try {
         const answer = (await call("POST", `v1/connectors/${segment(name)}/${action}`)).body;
-        say(`${name}: ${action} done — now ${answer.enabled ? "enabled" : "disabled"}, ${answer.health ? answer.health.status : "health unknown"}.`, "ok");
+        say(`${name}: ${action} done — now ${answer.enabled ? "enabled" : "disabled"} (health: ${answer.health ? answer.health.status : "unknown"}).`, "ok");
       } catch (error) {
-        say(`${name}: ${action} failed — ${error.describe()}`, "error");
+        say(`${name}: ${action} failed — ${describe(error)}`, "error");
       }
     });
     await load();
-    const again = host.querySelector(`tr[data-connector="${CSS.escape(name)}"] button[data-action]`);
+    // The focus goes back to the row, on the action taken or the one that undoes it.
+    const row = host.querySelector(`tr[data-connector="${CSS.escape(name)}"]`);
+    const again = row && (row.querySelector(`button[data-action="${action}"]`) || row.querySelector("button[data-action]"));
     if (again) again.focus();
   }
 
@@ -86,7 +88,7 @@ export function connectors(role) {
         const part = (word, list) => `${word}: ${list && list.length ? list.map(show).join(", ") : "none"}`;
         say(`Discovered — ${part("added", found.added)}; ${part("changed", found.changed)}; ${part("removed", found.removed)}; ${part("refused", found.refused)}.`, "ok");
       } catch (error) {
-        say(`Discover failed — ${error.describe()}`, "error");
+        say(`Discover failed — ${describe(error)}`, "error");
       }
     });
     await load();
@@ -97,7 +99,7 @@ export function connectors(role) {
     try {
       c = (await call("GET", `v1/connectors/${segment(name)}`)).body;
     } catch (error) {
-      return say(error instanceof ApiError ? error.describe() : String(error), "error");
+      return say(describe(error), "error");
     }
     const schema = (c.config_schema && c.config_schema.properties) || {};
     const heading = el("h3", { tabindex: "-1", text: `${c.name} ${c.version || ""}` });
@@ -105,7 +107,7 @@ export function connectors(role) {
       heading,
       el("p", { text: c.description || "" }),
       el("dl", { className: "facts" },
-        fact("Kind", c.kind), fact("Origin", c.origin), fact("Category", c.category),
+        fact("Kind", c.kind), fact("Origin", show(c.origin)), fact("Category", c.category),
         fact("Fills", (c.capabilities || []).join(", ")),
         fact("Needs", (c.required_identifiers || []).join(", ") || "nothing"),
         fact("Health", c.health ? `${c.health.status} (checked ${c.health.last_check || "never"}, ${c.health.consecutive_failures} failures in a row)` : "—")),
@@ -117,7 +119,13 @@ export function connectors(role) {
           el("th", { scope: "row", text: key }), el("td", { text: s.type }),
           el("td", { text: s.required ? "yes" : "no" }), el("td", { text: s.sensitive ? "yes" : "no" }),
           el("td", { text: show(s.default) }), el("td", { text: s.description || "" })))),
-      el("button", { type: "button", text: "Close", onclick: () => replace(detail) })));
+      el("button", {
+        type: "button", text: "Close", onclick: () => {
+          replace(detail);
+          const opener = host.querySelector(`tr[data-connector="${CSS.escape(name)}"] button.link`);
+          if (opener) opener.focus();
+        },
+      })));
     heading.focus();
   }
 

@@ -46,7 +46,9 @@ export function table(caption, headers, rows, attributes = {}) {
   return el("div", { className: "scroll" },
     el("table", attributes,
       caption ? el("caption", { text: caption }) : null,
-      el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", text: h })))),
+      el("thead", {}, el("tr", {}, headers.map((h) => (h === ""
+        ? el("th", { scope: "col" }, el("span", { className: "visually-hidden", text: "Actions" }))
+        : el("th", { scope: "col", text: h }))))),
       el("tbody", {}, rows)));
 }
 
@@ -93,11 +95,11 @@ let bannerTimer = 0;
 export function say(text, kind = "info") {
   const node = banner();
   clearTimeout(bannerTimer);
+  // One live region, always in the page (a region shown only when it speaks is often not
+  // announced); empty, it takes no room.
   node.textContent = text;
   node.className = `message ${kind}`;
-  node.setAttribute("role", kind === "error" ? "alert" : "status");
-  node.hidden = false;
-  if (kind !== "error") bannerTimer = setTimeout(() => { node.hidden = true; }, 8000);
+  if (kind !== "error") bannerTimer = setTimeout(() => { node.textContent = ""; }, 8000);
 }
 
 /** Ask before doing something that cannot be undone. With `typed`, the operator must type
@@ -164,5 +166,7 @@ export async function busy(button, work) {
   } finally {
     button.disabled = false;
     button.removeAttribute("aria-busy");
+    // A disabled button loses the focus; give it back if nothing else took it.
+    if (button.isConnected && (document.activeElement === document.body || !document.activeElement)) button.focus();
   }
 }

@@ -1,7 +1,7 @@
 // Jobs: the tenant's bulk jobs with progress, their results to download, cancelling, and a
 // small form to submit one.
 
-import { call, segment } from "./api.js";
+import { call, describe, segment } from "./api.js";
 import { badge, busy, confirmAction, el, number, replace, say, table } from "./dom.js";
 
 /** How often the list is read again while a job is open and the list is shown. */
@@ -24,11 +24,21 @@ export function jobs() {
     try {
       list = (await call("GET", "v1/jobs?limit=50")).body.jobs;
     } catch (error) {
-      return say(error.describe(), "error");
+      return say(describe(error), "error");
     }
+    // Rows are rebuilt: the focused button is found again by job and action.
+    const focused = document.activeElement && document.activeElement.closest ? document.activeElement : null;
+    const focusedJob = focused && host.contains(focused) ? focused.closest("tr")?.dataset.job : null;
+    const focusedAct = focusedJob ? focused.dataset.act : null;
     replace(host, list.length === 0
       ? el("p", { className: "muted", id: "jobs-none", text: "No jobs yet (they are kept for jobs.retention_seconds)." })
       : table(null, ["Job", "Status", "Progress", "ok / partial / failed / suppressed", "Created", "ETA", ""], list.map(row), { id: "jobs-list" }));
+    if (focusedJob) {
+      const row = host.querySelector(`tr[data-job="${CSS.escape(focusedJob)}"]`);
+      const again = row && (row.querySelector(`button[data-act="${focusedAct}"]`) || row.querySelector("button"));
+      (again || document.getElementById("jobs-title")).focus();
+    }
+    clearTimeout(timer);
     if (shown && list.some((j) => j.status === "queued" || j.status === "running")) {
       timer = setTimeout(load, EVERY_MS);
     }
@@ -46,8 +56,8 @@ export function jobs() {
       el("td", { text: job.created_at }),
       el("td", { className: "num", text: job.eta_seconds === null || job.eta_seconds === undefined ? "—" : `${job.eta_seconds} s` }),
       el("td", { className: "actions" },
-        el("button", { type: "button", text: "Results", "aria-label": `Download the results of job ${job.job_id}`, onclick: (e) => download(job.job_id, e.currentTarget) }),
-        open ? el("button", { type: "button", className: "danger", text: "Cancel", "aria-label": `Cancel job ${job.job_id}`, onclick: (e) => cancel(job.job_id, e.currentTarget) }) : null));
+        el("button", { type: "button", text: "Results", "data-act": "results", "aria-label": `Download the results of job ${job.job_id}`, onclick: (e) => download(job.job_id, e.currentTarget) }),
+        open ? el("button", { type: "button", className: "danger", text: "Cancel", "data-act": "cancel", "aria-label": `Cancel job ${job.job_id}`, onclick: (e) => cancel(job.job_id, e.currentTarget) }) : null));
   }
 
   async function download(id, button) {
@@ -62,7 +72,7 @@ export function jobs() {
         setTimeout(() => URL.revokeObjectURL(url), 10000);
         say(`Results of ${id} downloaded (${answer.body.split("\n").filter(Boolean).length} lines).`, "ok");
       } catch (error) {
-        say(error.describe(), "error");
+        say(describe(error), "error");
       }
     });
   }
@@ -78,7 +88,7 @@ export function jobs() {
       const answer = (await call("DELETE", `v1/jobs/${segment(id)}`)).body;
       say(`Job ${id} is ${answer.status}.`, "ok");
     } catch (error) {
-      say(error.describe(), "error");
+      say(describe(error), "error");
     }
     load();
   }
@@ -92,7 +102,7 @@ export function jobs() {
         say(`Job ${answer.job_id} queued: ${answer.total} subjects.`, "ok");
         form.reset();
       } catch (error) {
-        say(error.describe(), "error");
+        say(describe(error), "error");
       }
     });
     load();

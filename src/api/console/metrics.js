@@ -85,6 +85,18 @@ const serving = (labels) => SERVING.has(labels.route);
 /** Source statuses that are the upstream's or the network's fault. */
 const FAILED = new Set(["timeout", "error", "rate_limited", "circuit_open"]);
 
+/** Source statuses counted although no call was made. */
+const NOT_CALLED = new Set(["skipped", "disabled", "budget_exhausted"]);
+
+/** Lookups answered from a cache: fresh local entries, and Redis's fresh or stale ones (a
+ * stale local entry goes on to Redis, so it is a hit only when there is no Redis). */
+function cacheHits(samples) {
+  const redis = samples.some((s) => s.name === "enrichd_cache_lookups_total" && s.labels.tier === "redis");
+  return total(samples, "enrichd_cache_lookups_total", (l) => (l.tier === "local"
+    ? l.result === "hit" || (!redis && l.result === "stale")
+    : l.result === "hit" || l.result === "stale"));
+}
+
 /** The figures of one scrape that later figures are computed from. */
 export function snapshot(samples, at) {
   return {
@@ -92,9 +104,9 @@ export function snapshot(samples, at) {
     requests: total(samples, "enrichd_http_requests_total", api),
     errors: total(samples, "enrichd_http_requests_total", (l) => api(l) && Number(l.status) >= 500),
     lookups: total(samples, "enrichd_cache_lookups_total", (l) => l.tier === "local"),
-    hits: total(samples, "enrichd_cache_lookups_total", (l) => l.result === "hit" || l.result === "stale"),
+    hits: cacheHits(samples),
     latency: buckets(samples, "enrichd_http_request_duration_seconds", serving),
-    calls: byLabel(samples, "enrichd_connector_requests_total", "connector"),
+    calls: byLabel(samples, "enrichd_connector_requests_total", "connector", (l) => !NOT_CALLED.has(l.status)),
     failed: byLabel(samples, "enrichd_connector_requests_total", "connector", (l) => FAILED.has(l.status)),
     healthy: byLabel(samples, "enrichd_connector_healthy", "connector"),
     open: byLabel(samples, "enrichd_connector_circuit_open", "connector"),
@@ -109,7 +121,8 @@ export function between(now, before) {
   const requests = grew(now.requests, before.requests);
   const lookups = grew(now.lookups, before.lookups);
   const p99 = quantile(0.99, delta(now.latency, before.latency));
-  const connectors = [...now.calls.keys()].sort().map((name) => {
+  const names = new Set([...now.calls.keys(), ...now.healthy.keys(), ...now.open.keys()]);
+  const connectors = [...names].sort().map((name) => {
     const calls = grew(now.calls.get(name) || 0, before.calls.get(name) || 0);
     const failed = grew(now.failed.get(name) || 0, before.failed.get(name) || 0);
     return {

@@ -1,6 +1,6 @@
 // Overview: the service at a glance from `/metrics`, scraped every 5 seconds while shown.
 
-import { ApiError, call } from "./api.js";
+import { call, describe } from "./api.js";
 import { sparkline } from "./charts.js";
 import { badge, el, millis, number, percent, replace, table } from "./dom.js";
 import { between, parse, snapshot } from "./metrics.js";
@@ -23,46 +23,46 @@ export function overview() {
   const history = Object.fromEntries(FIGURES.map((f) => [f.key, []]));
   let previous = null;
   let timer = 0;
+  let scraping = false;
 
   async function scrape() {
+    if (scraping) return;
+    scraping = true;
     let samples;
     try {
-      const answer = await call("GET", "metrics");
-      samples = parse(answer.body);
+      samples = parse((await call("GET", "metrics")).body);
     } catch (error) {
-      note.textContent = error instanceof ApiError ? error.describe() : String(error);
+      note.textContent = describe(error);
       note.className = "message error";
       note.hidden = false;
       return;
+    } finally {
+      scraping = false;
     }
     note.hidden = true;
     const now = snapshot(samples, Date.now());
+    // The first scrape (or the first after a pause) is only where rates start from.
+    const figures = between(now, previous || now);
     if (previous) {
-      const figures = between(now, previous);
       for (const f of FIGURES) {
         history[f.key].push(figures[f.key]);
         if (history[f.key].length > KEPT) history[f.key].shift();
       }
-      draw(figures);
-    } else {
-      draw(null, now);
     }
+    draw(figures, previous !== null);
     previous = now;
   }
 
-  function draw(figures, first) {
+  function draw(figures, measured) {
     replace(cards, FIGURES.map((f) => {
       const values = history[f.key];
-      const latest = figures ? figures[f.key] : null;
       return el("figure", { className: "card", "data-figure": f.key },
         el("figcaption", { text: f.title }),
-        el("p", { className: "figure", text: figures ? f.format(latest) : "…" }),
+        el("p", { className: "figure", text: measured ? f.format(figures[f.key]) : "…" }),
         sparkline(values.length ? values : [null], { label: `${f.title} over the last 5 minutes` }),
         el("p", { className: "muted small", text: f.hint }));
     }));
-    const rows = (figures ? figures.connectors : [...first.calls.keys()].sort().map((name) => ({
-      name, rate: null, failure: null, healthy: first.healthy.get(name), open: first.open.get(name),
-    }))).map((c) => el("tr", { "data-connector": c.name },
+    const rows = figures.connectors.map((c) => el("tr", { "data-connector": c.name },
       el("th", { scope: "row", text: c.name }),
       el("td", {}, badge(c.healthy === undefined ? "unknown" : c.healthy ? "healthy" : "unhealthy")),
       el("td", {}, badge(c.open ? "open" : "closed")),
@@ -76,10 +76,16 @@ export function overview() {
     show() {
       scrape();
       clearInterval(timer);
-      timer = setInterval(() => { if (!document.hidden) scrape(); }, EVERY_MS);
+      timer = setInterval(() => {
+        if (document.hidden) previous = null;
+        else scrape();
+      }, EVERY_MS);
     },
     hide() {
       clearInterval(timer);
+      // Rates are not averaged over the time the page was not looking; the charts show a gap.
+      previous = null;
+      for (const f of FIGURES) history[f.key].push(null);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Erase and suppress: `DELETE /v1/profiles/{id}` and `POST /v1/suppressions` (or `/lift`),
 // each after the operator has typed what they are about to act on.
 
-import { call, segment } from "./api.js";
+import { call, describe, segment } from "./api.js";
 import { busy, confirmAction, el, fields, identifiers, replace, say, table } from "./dom.js";
 
 export function privacy(role) {
@@ -35,7 +35,7 @@ export function privacy(role) {
         say(`${user} erased${alsoSuppress ? " and suppressed" : ""}.`, "ok");
         erase.reset();
       } catch (error) {
-        say(error.describe(), "error");
+        say(describe(error), "error");
       }
     });
     loadAudit();
@@ -58,7 +58,7 @@ export function privacy(role) {
         say(action === "lift" ? "Lifted." : "Suppressed.", "ok");
         suppress.reset();
       } catch (error) {
-        say(error.describe(), "error");
+        say(describe(error), "error");
       }
     });
     loadAudit();
@@ -75,7 +75,7 @@ export function privacy(role) {
           el("td", { text: e.time }), el("td", { text: e.actor }), el("td", { text: e.tenant }),
           el("td", { text: e.action }), el("td", { text: (e.targets || []).join(", ") }), el("td", { text: e.outcome })))));
     } catch (error) {
-      replace(audit, el("p", { className: "muted", text: `Audit trail: ${error.describe()}` }));
+      replace(audit, el("p", { className: "muted", text: `Audit trail: ${describe(error)}` }));
     }
   }
 

@@ -51,7 +51,7 @@ export function renderProfile(answer, timing) {
       fact("Enriched", answer.enriched_at), fact("Expires", answer.expires_at),
       answer.cost !== undefined ? fact("Cost", number(answer.cost, 4)) : null,
       timing.total ? fact("Server time", `${timing.total.dur} ms (Server-Timing)`) : null),
-    renderSources(answer.sources || [], timing),
+    renderSources(answer.sources || [], timing, answer.cache === "miss" || answer.cache === "bypass"),
     SECTIONS.filter((s) => answer.profile && s in answer.profile).map((section) => {
       const rows = leaves(answer.profile[section], provenance, section).map(([path, value]) => fieldRow(path, value, provenance));
       if (rows.length === 0) return null;
@@ -79,8 +79,9 @@ function fieldRow(path, value, provenance) {
     el("td", { className: "notes" }, notes));
 }
 
-/** The sources: a table and a timeline (waves start when the wave before has answered). */
-function renderSources(sources, timing) {
+/** The sources: a table and, when they were asked just now (not a cached answer), a timeline
+ * of the calls (a wave starts when the wave before has answered). */
+function renderSources(sources, timing, calledNow) {
   const rows = sources.map((s) => el("tr", { "data-source": s.connector, "data-status": s.status },
     el("th", { scope: "row", text: s.connector }),
     el("td", {}, badge(s.status)),
@@ -111,7 +112,7 @@ function renderSources(sources, timing) {
   return el("section", { className: "section", "data-section": "sources" },
     el("h4", { text: "Sources" }),
     table(null, ["Connector", "Status", "Wave", "Via", "Latency", "Confidence", "Cost"], rows),
-    calls.length ? el("figure", { className: "timeline-figure" }, timeline(calls, span),
+    calledNow && calls.length ? el("figure", { className: "timeline-figure" }, el("div", { className: "scroll" }, timeline(calls, span)),
       el("figcaption", { className: "muted small", text: "When each connector answered; a later wave starts once the one before has answered. Skipped and disabled connectors are not drawn." })) : null);
 }
 
@@ -119,15 +120,18 @@ function renderSources(sources, timing) {
 export function renderDryRun(plan) {
   const rows = (plan.connectors || []).map((c) => el("tr", { "data-connector": c.connector, "data-call": c.call },
     el("th", { scope: "row", text: c.connector }),
-    el("td", {}, badge(c.call === "yes" ? "call" : "no-call")),
+    el("td", {}, badge(c.call)),
     el("td", { text: c.reason || "" }),
     el("td", { className: "num", text: number(c.cost, 4) })));
   return el("article", { className: "profile", id: "dry-run" },
     el("h3", { tabindex: "-1", text: `Dry run for ${plan.user_id}` }),
     el("p", { text: "Nothing was called or stored." }),
     el("dl", { className: "facts" },
-      fact("Cache", plan.cache), fact("Projected cost", number(plan.projected_cost, 4))),
-    table(null, ["Connector", "Would call", "Why not", "Cost"], rows),
+      fact("Cache", plan.cache), fact("Projected cost", number(plan.projected_cost, 4)),
+      plan.projected_cost_max !== undefined ? fact("At most", number(plan.projected_cost_max, 4)) : null,
+      plan.budget_remaining !== undefined && plan.budget_remaining !== null
+        ? fact("Budget left today", number(plan.budget_remaining, 4)) : null),
+    table(null, ["Connector", "Would call", "Why not (or when)", "Cost"], rows),
     el("details", {}, el("summary", { text: "The answer as JSON" }),
       el("pre", { className: "json", text: JSON.stringify(plan, null, 2) })));
 }

@@ -1,6 +1,6 @@
 // Try it: a subject form → `POST /v1/enrich` (or its dry run), rendered with provenance.
 
-import { call } from "./api.js";
+import { call, describe } from "./api.js";
 import { busy, el, fields, identifiers, replace, say } from "./dom.js";
 import { renderDryRun, renderProfile, serverTiming } from "./profile.js";
 
@@ -38,9 +38,9 @@ export function tryIt() {
         shown.querySelector("h3").focus();
       } catch (error) {
         const sources = error.details && error.details.sources;
-        replace(result, el("p", { className: "message error", role: "alert", id: "try-error", text: error.describe() }),
+        replace(result, el("p", { className: "message error", role: "alert", id: "try-error", text: describe(error) }),
           sources ? renderProfile({ user_id: subject().user_id, sources, provenance: {}, profile: {} }, {}) : null);
-        say(error.describe(), "error");
+        say(describe(error), "error");
       }
     });
   }
@@ -53,7 +53,7 @@ export function tryIt() {
         list.map((c) => el("label", { className: "check" },
           el("input", { type: "checkbox", name: "connector", value: c.name }), ` ${c.name}${c.enabled ? "" : " (disabled)"}`)));
     } catch (error) {
-      say(error.describe(), "error");
+      say(describe(error), "error");
     }
   }
 
