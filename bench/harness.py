@@ -16,6 +16,8 @@ Everything runs on loopback and is started and stopped here. Scenarios:
   stall     one upstream accepts and never answers: every response within the deadline?
   memory    peak RSS (VmHWM) after enriching many distinct users with local_capacity 10000.
   callgrind instructions per hit-path request, counted by valgrind (repeatable).
+  redis_memory  bytes of Redis per user (used_memory growth over N users, two connectors),
+            this build and each --extra-binary side by side.
 
 Each scenario reports requests/s, p50/p99/p99.9 latency, upstream calls and enrichd's peak RSS;
 repeated runs are summarised by their median. Results go to --out as JSON and Markdown.
@@ -258,7 +260,7 @@ class Harness:
               if (self.args.sealed if sealed is None else sealed) else []),
             "enrichment:",
             f"  deadline_ms: {deadline_ms}",
-            "  priority: [hubspot, github, gravatar]",
+            f"  priority: [{', '.join(c for c in ('hubspot', 'github', 'gravatar') if c in connectors)}]",
             "connectors:",
         ]
         settings = {
@@ -1015,6 +1017,123 @@ def scenario_jobs(h: Harness, run: int) -> dict:
         up.stop()
 
 
+def redis_info_memory(url: str) -> int:
+    """`used_memory` of the Redis at `url` (after a moment for lazy frees)."""
+    host, port = url.removeprefix("redis://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"INFO memory\r\n")
+        data = b""
+        while b"used_memory:" not in data or not data.endswith(b"\r\n"):
+            data += s.recv(65536)
+    for line in data.decode().splitlines():
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    raise BenchError("no used_memory in INFO memory")
+
+
+def redis_info_field(url: str, section: str, field: str) -> int:
+    """One numeric field of `INFO <section>`."""
+    for line in redis_command(url, "INFO", section).decode(errors="replace").splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split(":")[1])
+    raise BenchError(f"no {field} in INFO {section}")
+
+
+def redis_command(url: str, *args: str) -> bytes:
+    """One command to the Redis at `url`, its raw reply."""
+    host, port = url.removeprefix("redis://").split(":")
+    request = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(request.encode())
+        time.sleep(0.05)
+        return s.recv(1 << 20)
+
+
+def stored_sizes(reply: bytes) -> list[int]:
+    """A bulk reply's value size as stored, and as JSON (a packed value's header says)."""
+    if not reply.startswith(b"$") or reply.startswith(b"$-1"):
+        return [0, 0]
+    head, _, rest = reply.partition(b"\r\n")
+    value = rest[:int(head[1:])]
+    if value[:3] == b"\xfeZ\x01":
+        return [len(value), int.from_bytes(value[3:7], "little")]
+    return [len(value), len(value)]
+
+
+def scenario_redis_memory(h: Harness, run: int) -> dict:
+    """Bytes of Redis memory per user (profile, per-source answers, remembered identifiers,
+    indexes) with two connectors, for this build and each --extra-binary, each on a Redis of
+    its own: `used_memory` after enriching N users minus before, over N."""
+    a = h.args
+    up = h.start_upstream(f"rmem-up{run}", delay_ms=0)
+    builds = [("this build", h.binary)] + [(label, Path(path)) for label, path in h.extra_binaries]
+    results, checks = {}, []
+    try:
+        for label, binary in builds:
+            redis_proc, redis_url = h.start_redis()
+            name = f"rmem{run}{len(results)}"
+            enrichd = h.start_enrichd(name, h.enrichd_config(
+                name, up, redis_url=redis_url, connectors=("hubspot", "github")), binary=binary)
+            try:
+                time.sleep(0.5)
+                before = redis_info_memory(redis_url)
+                commands_before = redis_info_field(redis_url, "stats", "total_commands_processed")
+                r = h.load("enrich", enrichd.port, a.redis_memory_users, "--prefix", f"rm{run}x",
+                           "--concurrency", "16")
+                if r["statuses"] != {"200": a.redis_memory_users}:
+                    checks.append(f"{label}: statuses {r['statuses']} errors {r['errors']}")
+                time.sleep(1.0)  # the writes follow the answers
+                after = redis_info_memory(redis_url)
+                commands = redis_info_field(redis_url, "stats", "total_commands_processed") - commands_before
+                # Then every user read back once by a replica whose in-process tier holds one.
+                reader = h.start_enrichd(f"{name}r", h.enrichd_config(
+                    name, up, redis_url=redis_url, connectors=("hubspot", "github"), local_capacity=1),
+                    binary=binary)
+                try:
+                    hits_before = redis_info_field(redis_url, "stats", "total_commands_processed")
+                    rr = h.load("get", reader.port, a.redis_memory_users, "--prefix", f"rm{run}x",
+                                "--users", str(a.redis_memory_users))
+                    hit_commands = redis_info_field(redis_url, "stats", "total_commands_processed") - hits_before
+                    if rr["statuses"] != {"200": a.redis_memory_users}:
+                        checks.append(f"{label} reads: statuses {rr['statuses']}")
+                finally:
+                    reader.stop()
+                user = f"rm{run}x0"
+                keys = redis_command(redis_url, "KEYS", f"bench{name}:*{{{user}}}*").decode(errors="replace")
+                usage = {}
+                for key in [k for k in keys.split("\r\n") if k.startswith(f"bench{name}:")]:
+                    reply = redis_command(redis_url, "MEMORY", "USAGE", key).decode()
+                    usage[key.split("}", 1)[1] or key] = int(reply.strip(":\r\n") or 0)
+                # Each value's size as stored and, when packed, as JSON (from its header).
+                values = {}
+                for key in [k for k in keys.split("\r\n") if k.startswith(f"bench{name}:")]:
+                    short = key.split("}", 1)[1] or key
+                    if short.endswith(":profile"):
+                        for field in ("body", "subject"):
+                            reply = redis_command(redis_url, "HGET", key, field)
+                            values[f"{short}.{field}"] = stored_sizes(reply)
+                            if a.redis_memory_dump:
+                                Path(a.redis_memory_dump, f"{label[:6]}{short}.{field}".replace(":", "_")).write_bytes(reply)
+                    elif ":source:" in short:
+                        reply = redis_command(redis_url, "GET", key)
+                        values[short] = stored_sizes(reply)
+                        if a.redis_memory_dump:
+                            Path(a.redis_memory_dump, f"{label[:6]}{short}".replace(":", "_")).write_bytes(reply)
+                per_user = (after - before) / a.redis_memory_users
+                results[label] = {"users": a.redis_memory_users, "bytes_per_user": round(per_user),
+                                  "commands_per_miss": round(commands / a.redis_memory_users, 2),
+                                  "commands_per_redis_hit": round(hit_commands / a.redis_memory_users, 2),
+                                  "keys_of_one_user": usage, "values_of_one_user": values}
+                log(f"  {label}: {per_user:.0f} bytes of Redis per user ({a.redis_memory_users} users); "
+                    f"one user's keys: {usage}; values (stored, JSON): {values}")
+            finally:
+                enrichd.stop()
+                h.stop(redis_proc)
+        return {"results": {"redis_memory": results}, "checks": checks}
+    finally:
+        up.stop()
+
+
 SCENARIOS = {
     "hit": scenario_hit,
     "miss": scenario_miss,
@@ -1023,6 +1142,7 @@ SCENARIOS = {
     "memory": scenario_memory,
     "callgrind": scenario_callgrind,
     "jobs": scenario_jobs,
+    "redis_memory": scenario_redis_memory,
 }
 
 
@@ -1160,6 +1280,25 @@ def summarise(all_runs: dict[str, list[dict]], args: argparse.Namespace) -> tupl
                f"cache.local_capacity {args.memory_capacity}; {len(runs)} runs.", "",
                f"Peak RSS (VmHWM): median **{median(hwm):.1f} MiB** (each run: {', '.join(f'{x:.1f}' for x in hwm)}).", "",
                "RSS as users accumulate (last run): " + ", ".join(f"{s['users']}: {s['VmRSS'] / 1024:.1f} MiB" for s in samples), ""]
+    if "redis_memory" in all_runs:
+        runs = all_runs["redis_memory"]
+        labels = list(runs[0]["results"]["redis_memory"])
+        md += ["### Redis memory per user", "",
+               f"`used_memory` growth over {args.redis_memory_users} users enriched with two connectors "
+               f"(hubspot, github), each build on a Redis of its own; {len(runs)} runs.", "",
+               "| build | bytes per user (median) | each run | Redis commands per miss / per Redis-tier hit | one user's keys (MEMORY USAGE, last run) | one user's values, stored / as JSON (bytes) |",
+               "|---|---|---|---|---|---|"]
+        summary["redis_memory"] = {}
+        for label in labels:
+            each = [r["results"]["redis_memory"][label]["bytes_per_user"] for r in runs]
+            keys = runs[-1]["results"]["redis_memory"][label]["keys_of_one_user"]
+            summary["redis_memory"][label] = {"bytes_per_user_median": median(each), "each_run": each}
+            last = runs[-1]["results"]["redis_memory"][label]
+            md.append(f"| {label} | {median(each):.0f} | {', '.join(str(x) for x in each)} | "
+                      f"{last['commands_per_miss']} / {last['commands_per_redis_hit']} | "
+                      + ", ".join(f"`{k}` {v}" for k, v in sorted(keys.items())) + " | "
+                      + ", ".join(f"`{k}` {v[0]} / {v[1]}" for k, v in sorted(last["values_of_one_user"].items())) + " |")
+        md.append("")
     if "callgrind" in all_runs:
         runs = all_runs["callgrind"]
         md += ["### Instructions per request (callgrind)", "",
@@ -1218,6 +1357,10 @@ def main() -> int:
     p.add_argument("--stall-connections", type=int, default=16)
     p.add_argument("--stall-check-requests", type=int, default=200)
     p.add_argument("--memory-users", type=int, default=100000)
+    p.add_argument("--redis-memory-users", type=int, default=5000,
+                   help="redis_memory: users enriched into each build's Redis")
+    p.add_argument("--redis-memory-dump", default="",
+                   help="redis_memory: a folder to write one user's stored values to (replies as read)")
     p.add_argument("--memory-capacity", type=int, default=10000)
     p.add_argument("--callgrind-users", type=int, default=1000)
     p.add_argument("--callgrind-requests", type=int, default=2000)

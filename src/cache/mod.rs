@@ -14,7 +14,7 @@
 
 pub mod fence;
 mod memory;
-mod packed;
+pub mod packed;
 mod redis;
 
 use std::{

@@ -1,4 +1,4 @@
-//! How the in-process tier keeps entries small: LZ4 with a built-in dictionary.
+//! How the cache keeps entries small, in process and in Redis: LZ4 with a built-in dictionary.
 //!
 //! Profiles and per-source answers are verbose JSON whose keys repeat from one user to the
 //! next (sections, provenance paths, connector names). Compressed alone, an entry cannot refer
@@ -23,6 +23,44 @@ pub fn compress(bytes: &[u8]) -> Box<[u8]> {
 /// The bytes [`compress`] was given; `None` if `packed` is not its output.
 pub fn decompress(packed: &[u8]) -> Option<Vec<u8>> {
     lz4_flex::block::decompress_size_prepended_with_dict(packed, DICTIONARY).ok()
+}
+
+/// What a value packed for Redis starts with: JSON never starts with `0xFE`, and a sealed
+/// value starts with `0xFF`, so a value written before packing is told apart and read as it
+/// is.
+const PACKED: [u8; 3] = [0xFE, b'Z', 0x01];
+
+/// The packed form's header: [`PACKED`], then the unpacked length (`u32`, little-endian).
+const HEADER: usize = PACKED.len() + 4;
+
+/// JSON as enrichd stores it in Redis: [`PACKED`], its length, and the LZ4 block compressed
+/// against [`DICTIONARY`] (sealed after this, when encryption at rest is on).
+pub fn pack(json: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(json.len()).expect("values are far below 4 GiB");
+    let mut packed = vec![0; HEADER + lz4_flex::block::get_maximum_output_size(json.len())];
+    packed[..PACKED.len()].copy_from_slice(&PACKED);
+    packed[PACKED.len()..HEADER].copy_from_slice(&length.to_le_bytes());
+    let written = lz4_flex::block::compress_into_with_dict(json, &mut packed[HEADER..], DICTIONARY)
+        .expect("the buffer has room for the worst case");
+    packed.truncate(HEADER + written);
+    packed
+}
+
+/// A value read from Redis (opened) as the JSON it holds: unpacked if [`pack`] made it, as it
+/// is otherwise (written before values were packed). `None` when it claims to unpack to more
+/// than `max` bytes or does not unpack — a value enrichd did not write.
+pub fn unpack(stored: Vec<u8>, max: usize) -> Option<Vec<u8>> {
+    let Some(rest) = stored.strip_prefix(&PACKED) else {
+        return Some(stored);
+    };
+    let (length, block) = rest.split_first_chunk::<4>()?;
+    let length = u32::from_le_bytes(*length) as usize;
+    if length > max {
+        return None;
+    }
+    let mut json = vec![0; length];
+    let written = lz4_flex::block::decompress_into_with_dict(block, &mut json, DICTIONARY).ok()?;
+    (written == length).then_some(json)
 }
 
 /// A profile as the in-process tier keeps it: body and subject compressed together (the
@@ -79,6 +117,37 @@ mod tests {
             assert_eq!(decompress(&compress(input)).as_deref(), Some(input));
         }
         assert_eq!(decompress(b"\xff\xff\xff\x7f garbage"), None);
+    }
+
+    #[test]
+    fn values_packed_for_redis_unpack_exactly_and_older_ones_read_as_they_are() {
+        let json = br#"{"user_id":"u-1","profile":{"identity":{"name":"Ada"}},"provenance":{}}"#;
+        let packed = pack(json);
+        assert!(packed.starts_with(&PACKED));
+        assert_eq!(unpack(packed.clone(), 1024).as_deref(), Some(&json[..]));
+        // Exactly the length it claims fits; one byte less of room does not.
+        assert_eq!(
+            unpack(packed.clone(), json.len()).as_deref(),
+            Some(&json[..])
+        );
+        assert_eq!(unpack(packed.clone(), json.len() - 1), None);
+        // Written before packing: as it is.
+        assert_eq!(unpack(json.to_vec(), 1024).as_deref(), Some(&json[..]));
+        assert_eq!(unpack(Vec::new(), 1024).as_deref(), Some(&b""[..]));
+        // A header that lies, a cut block, no length at all: not a value enrichd wrote.
+        let mut lying = packed.clone();
+        lying[PACKED.len()..HEADER].copy_from_slice(&(json.len() as u32 + 5).to_le_bytes());
+        assert_eq!(unpack(lying, 1024), None);
+        assert_eq!(unpack(packed[..packed.len() - 3].to_vec(), 1024), None);
+        assert_eq!(unpack(PACKED.to_vec(), 1024), None);
+        let mut huge = PACKED.to_vec();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            unpack(huge, 1 << 20),
+            None,
+            "never allocates what a header claims"
+        );
+        assert!(pack(json).len() < json.len());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The shared tier in Redis: a user's profile hash and per-source answers, one round trip per
 //! read. Writes are one `MULTI` closed by a short script that checks the erasure fence, and an
 //! erasure is one script, so that the fence is checked atomically with the writes it guards
-//! (see `cache::fence`).
+//! (see `cache::fence`). Values are packed (`cache::packed`: LZ4 against a dictionary of
+//! enrichd's JSON keys), then sealed when encryption at rest is on; values written before
+//! packing are read as they are.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL};
+use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL, packed};
 use crate::{
     domain::{Overrides, UserKey},
     keys::Keys,
@@ -122,8 +124,12 @@ impl RedisStore {
             .arg("subject");
         let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
             self.link.run(&hmget).await?;
-        let body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b));
-        let subject = subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
+        let body = body
+            .and_then(|b| self.sealer.open(&field_name(&key, "body"), b))
+            .and_then(|b| packed::unpack(b, MAX_PROFILE_BYTES));
+        let subject = subject
+            .and_then(|s| self.sealer.open(&field_name(&key, "subject"), s))
+            .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES));
         Ok(match (body, fresh_until) {
             (Some(body), Some(fresh_until_ms)) if is_profile_json(&body) => {
                 let subject = subject.filter(|s| s.len() <= MAX_SUBJECT_BYTES);
@@ -169,7 +175,8 @@ impl RedisStore {
         let mut longest = 0;
         for source in sources {
             let key = self.keys.source(user, &source.connector);
-            let value = self.sealer.seal(&key, &source.json);
+            let packed = packed::pack(&source.json);
+            let value = self.sealer.seal(&key, &packed);
             pipe.cmd("SET")
                 .arg(&key)
                 .arg(value.as_ref())
@@ -189,10 +196,9 @@ impl RedisStore {
         }
         if let Some((profile, keep_for)) = profile {
             let key = self.keys.profile(user);
-            let body = self.sealer.seal(&field_name(&key, "body"), &profile.body);
-            let subject = self
-                .sealer
-                .seal(&field_name(&key, "subject"), &profile.subject);
+            let (body, subject) = (packed::pack(&profile.body), packed::pack(&profile.subject));
+            let body = self.sealer.seal(&field_name(&key, "body"), &body);
+            let subject = self.sealer.seal(&field_name(&key, "subject"), &subject);
             pipe.cmd("HSET")
                 .arg(&key)
                 .arg("body")
@@ -318,7 +324,11 @@ impl RedisStore {
             .zip(connectors)
             .map(|(value, connector)| {
                 let key = self.keys.source(user, connector);
-                parse_source(value.and_then(|v| self.sealer.open(&key, v)))
+                parse_source(
+                    value
+                        .and_then(|v| self.sealer.open(&key, v))
+                        .and_then(|v| packed::unpack(v, MAX_PROFILE_BYTES)),
+                )
             })
             .collect()
     }

@@ -124,12 +124,18 @@ async fn with_keys_redis_holds_no_name_email_or_handle_in_clear() {
 }
 
 #[tokio::test]
-async fn without_keys_values_are_stored_as_before() {
+async fn without_keys_values_are_packed_not_sealed() {
     let app = TestAppBuilder::new().spawn().await;
     assert_eq!(app.enrich(known_subject("clear-1")).await.status, 200);
     app.wait_for_profile_in_redis("clear-1").await;
-    let held = everything_in_redis(&app);
-    assert!(held.iter().any(|value| contains(value, "biglytics")));
+    // Packed (LZ4) is not sealed: unpacked, the values read in clear.
+    let unpacked: Vec<Vec<u8>> = everything_in_redis(&app)
+        .into_iter()
+        .filter(|value| value.starts_with(b"\xFEZ\x01"))
+        .filter_map(|value| enrichd::cache::packed::unpack(value, usize::MAX))
+        .collect();
+    assert!(unpacked.len() >= 3, "the profile, its subject, a source");
+    assert!(unpacked.iter().any(|value| contains(value, "biglytics")));
 }
 
 #[tokio::test]

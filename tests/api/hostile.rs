@@ -236,11 +236,12 @@ async fn remembered_identifiers_stay_bounded() {
     }
     app.wait_for_profile_in_redis("many-1").await;
 
-    let subject: Vec<u8> = redis::cmd("HGET")
+    let stored: Vec<u8> = redis::cmd("HGET")
         .arg(app.profile_key("many-1"))
         .arg("subject")
         .query(&mut app.redis().connection())
         .unwrap();
+    let subject = enrichd::cache::packed::unpack(stored, usize::MAX).unwrap();
 
     assert!(subject.len() < 4096, "{} bytes remembered", subject.len());
 }
@@ -448,14 +449,19 @@ async fn what_redis_holds_is_checked_before_it_is_served_or_used() {
     let app = TestAppBuilder::new().spawn().await;
     let mut redis = app.redis().connection();
     let far_future = 4_102_444_800_000u64; // 2100
+    use enrichd::cache::packed::pack;
+    // Packed values that lie: a header claiming 4 GiB, a cut block, packed non-JSON.
+    let mut huge = pack(b"{}");
+    huge[3..7].copy_from_slice(&u32::MAX.to_le_bytes());
+    let whole = pack(br#"{"user_id": "junk-6", "profile": {}}"#);
+    let five_mib = format!(r#"{{"x": "{}"}}"#, "a".repeat(5 * 1024 * 1024));
     for (user, body, subject) in [
-        ("junk-1", "not json at all".to_owned(), "{}".to_owned()),
-        ("junk-2", "[1, 2, 3]".to_owned(), "{}".to_owned()),
-        (
-            "junk-3",
-            format!(r#"{{"x": "{}"}}"#, "a".repeat(5 * 1024 * 1024)),
-            "{}".to_owned(),
-        ),
+        ("junk-1", b"not json at all".to_vec(), b"{}".to_vec()),
+        ("junk-2", b"[1, 2, 3]".to_vec(), b"{}".to_vec()),
+        ("junk-3", five_mib.into_bytes(), b"{}".to_vec()),
+        ("junk-5", huge, pack(b"{}")),
+        ("junk-6", whole[..whole.len() - 2].to_vec(), pack(b"{}")),
+        ("junk-7", pack(b"[1, 2, 3]"), pack(b"{}")),
     ] {
         redis::cmd("HSET")
             .arg(app.profile_key(user))

@@ -166,7 +166,8 @@ async fn an_email_alone_reaches_github_and_x_through_the_chain_in_one_call() {
         .arg("subject")
         .query(&mut app.redis().connection())
         .unwrap();
-    let remembered: Value = serde_json::from_slice(&remembered.unwrap()).unwrap();
+    let remembered = enrichd::cache::packed::unpack(remembered.unwrap(), usize::MAX).unwrap();
+    let remembered: Value = serde_json::from_slice(&remembered).unwrap();
     assert!(remembered.get("handles").is_none(), "{remembered}");
 }
 
@@ -592,6 +593,8 @@ async fn an_identifier_the_caller_sent_is_never_replaced_by_a_found_one() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let stored: Value = serde_json::from_slice(&stored.expect("GitHub's answer is kept")).unwrap();
+    let stored =
+        enrichd::cache::packed::unpack(stored.expect("GitHub's answer is kept"), usize::MAX);
+    let stored: Value = serde_json::from_slice(&stored.unwrap()).unwrap();
     assert_eq!(stored["identifiers"], "the-callers-login");
 }

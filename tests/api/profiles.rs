@@ -165,3 +165,68 @@ async fn profile_routes_validate_their_inputs() {
     let long = app.delete_profile(&"x".repeat(129)).await;
     assert_eq!(long.status, 400);
 }
+
+#[tokio::test]
+async fn values_written_before_packing_are_still_read_and_packed_ones_are_smaller() {
+    use enrichd::cache::packed::unpack;
+    let app = TestAppBuilder::new().spawn().await;
+    let first = app.enrich(known_subject("p-old")).await;
+    assert_eq!(first.status, 200);
+    app.wait_for_profile_in_redis("p-old").await;
+    let mut redis = app.redis().connection();
+    let key = app.profile_key("p-old");
+    let source_key = format!("{}{{p-old}}:source:github", app.prefix);
+    crate::helpers::eventually("the source answer in Redis", async || {
+        redis::cmd("EXISTS")
+            .arg(&source_key)
+            .query::<bool>(&mut app.redis().connection())
+            .unwrap()
+    })
+    .await;
+
+    // Rewrite every value as the previous version wrote it: plain JSON.
+    let mut plain_sizes = 0;
+    let mut packed_sizes = 0;
+    for field in ["body", "subject"] {
+        let packed: Vec<u8> = redis::cmd("HGET")
+            .arg(&key)
+            .arg(field)
+            .query(&mut redis)
+            .unwrap();
+        let plain = unpack(packed.clone(), usize::MAX).unwrap();
+        assert_ne!(packed, plain, "{field} is stored packed");
+        (plain_sizes, packed_sizes) = (plain_sizes + plain.len(), packed_sizes + packed.len());
+        redis::cmd("HSET")
+            .arg(&key)
+            .arg(field)
+            .arg(plain)
+            .query::<()>(&mut redis)
+            .unwrap();
+    }
+    assert!(
+        packed_sizes * 2 < plain_sizes,
+        "packed {packed_sizes} bytes vs {plain_sizes} in JSON"
+    );
+    let packed: Vec<u8> = redis::cmd("GET")
+        .arg(&source_key)
+        .query(&mut redis)
+        .unwrap();
+    let plain = unpack(packed, usize::MAX).unwrap();
+    redis::cmd("SET")
+        .arg(&source_key)
+        .arg(plain)
+        .arg("KEEPTTL")
+        .query::<()>(&mut redis)
+        .unwrap();
+
+    // A replica with nothing in process reads them from Redis as before.
+    let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
+    let read = replica.get_profile("p-old").await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["profile"], first.body["profile"]);
+    assert_eq!(read.body["provenance"], first.body["provenance"]);
+    // The remembered identifiers and the per-source answer serve a refresh.
+    let refreshed = replica.get("/v1/profiles/p-old?refresh=true").await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    assert_eq!(source(&refreshed.body, "github")["status"], "ok");
+}
