@@ -112,6 +112,20 @@ mod tests {
     }
 
     #[test]
+    fn a_packed_profile_is_fresh_until_its_time_and_not_at_it() {
+        let packed = Packed::pack(&CachedProfile {
+            body: Bytes::from_static(b"{}"),
+            fresh_until_ms: 1_000,
+            subject: Bytes::new(),
+        });
+        let at = |ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+        assert!(packed.is_fresh(at(0)));
+        assert!(packed.is_fresh(at(999)));
+        assert!(!packed.is_fresh(at(1_000)));
+        assert!(!packed.is_fresh(at(5_000)));
+    }
+
+    #[test]
     fn any_bytes_round_trip_and_garbage_is_refused() {
         for input in [&b""[..], b"\x00\xff not json", DICTIONARY] {
             assert_eq!(decompress(&compress(input)).as_deref(), Some(input));
