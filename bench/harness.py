@@ -321,7 +321,7 @@ class Harness:
         port = free_port()
         conf = self.work / "static-nginx.conf"
         conf.write_text(f"""
-worker_processes 1;
+worker_processes {self.args.nginx_workers};
 daemon off;
 pid {self.work}/static-nginx.pid;
 error_log {self.work}/static-nginx.error.log warn;
@@ -1371,6 +1371,8 @@ def main() -> int:
     p.add_argument("--job-workers", type=int, default=32, help="jobs.workers of the jobs scenario")
     p.add_argument("--job-connections", type=int, default=4, help="interactive load beside the job")
     p.add_argument("--workers", type=int, default=1, help="enrichd server.workers (1: it is pinned to one CPU)")
+    p.add_argument("--nginx-workers", default="1",
+                   help="worker_processes of the static nginx of the hit scenario (`auto`: one per CPU)")
     p.add_argument("--noise-threshold", type=float, default=0.25,
                    help="a measurement during which other programs used more CPU cores than this is repeated")
     p.add_argument("--noise-retries", type=int, default=3)

@@ -24,8 +24,13 @@ fn ensure_chromium() {
     static ENSURED: std::sync::Once = std::sync::Once::new();
     ENSURED.call_once(|| {
         ensure_tools(
-            &["chromium", "chromedriver=chromium-driver"],
-            "apt-get install chromium chromium-driver",
+            &[
+                "chromium",
+                "chromedriver=chromium-driver",
+                // A font for the pages' text (a recommendation only, which the setup skips).
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf=fonts-dejavu-core",
+            ],
+            "apt-get install chromium chromium-driver fonts-dejavu-core",
         )
     });
 }
