@@ -201,7 +201,7 @@ impl ProfileCache {
             return local.and_then(|p| p.unpack());
         };
         match redis.get(user).await {
-            Ok(Some(profile)) => {
+            Ok(Some((profile, kept))) => {
                 self.count(
                     "redis",
                     if profile.is_fresh(now) {
@@ -216,7 +216,7 @@ impl ProfileCache {
                 self.local
                     .put(
                         user.as_str().to_owned(),
-                        Arc::new(Packed::pack(&profile)),
+                        Arc::new(kept.unwrap_or_else(|| Packed::pack(&profile))),
                         keep_for,
                     )
                     .await;

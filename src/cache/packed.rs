@@ -63,31 +63,39 @@ pub fn unpack(stored: Vec<u8>, max: usize) -> Option<Vec<u8>> {
     (written == length).then_some(json)
 }
 
-/// A profile as the in-process tier keeps it: body and subject compressed together (the
-/// subject's identifiers also appear in the body), unpacked in about a microsecond on a hit.
+/// A profile as the in-process tier keeps it: body and subject each compressed as [`compress`]
+/// does — the same bytes as a value [`pack`]ed for Redis after its 3-byte mark, so that a
+/// profile read from Redis is kept as it came, not compressed again — unpacked in about a
+/// microsecond on a hit.
 pub struct Packed {
-    both: Box<[u8]>,
-    body_len: usize,
+    body: Box<[u8]>,
+    subject: Box<[u8]>,
     fresh_until_ms: u64,
 }
 
 impl Packed {
     pub fn pack(profile: &CachedProfile) -> Packed {
-        let mut both = Vec::with_capacity(profile.body.len() + profile.subject.len());
-        both.extend_from_slice(&profile.body);
-        both.extend_from_slice(&profile.subject);
         Packed {
-            both: compress(&both),
-            body_len: profile.body.len(),
+            body: compress(&profile.body),
+            subject: compress(&profile.subject),
             fresh_until_ms: profile.fresh_until_ms,
         }
     }
 
+    /// The profile whose body and subject Redis held [`pack`]ed as `body` and `subject`
+    /// (opened), kept as they are; `None` when either was written before values were packed.
+    pub fn adopt(body: &[u8], subject: &[u8], fresh_until_ms: u64) -> Option<Packed> {
+        Some(Packed {
+            body: Box::from(body.strip_prefix(&PACKED)?),
+            subject: Box::from(subject.strip_prefix(&PACKED)?),
+            fresh_until_ms,
+        })
+    }
+
     pub fn unpack(&self) -> Option<CachedProfile> {
-        let both = Bytes::from(decompress(&self.both)?);
         Some(CachedProfile {
-            body: both.slice(..self.body_len.min(both.len())),
-            subject: both.slice(self.body_len.min(both.len())..),
+            body: Bytes::from(decompress(&self.body)?),
+            subject: Bytes::from(decompress(&self.subject)?),
             fresh_until_ms: self.fresh_until_ms,
         })
     }
@@ -109,6 +117,22 @@ mod tests {
             subject: Bytes::from_static(br#"{"user_id":"u-1","email":"ada@example.com"}"#),
         };
         assert_eq!(Packed::pack(&profile).unpack(), Some(profile));
+    }
+
+    #[test]
+    fn a_profile_packed_for_redis_is_adopted_as_it_is_and_plain_json_is_not() {
+        let profile = CachedProfile {
+            body: Bytes::from_static(br#"{"user_id":"u-1","profile":{"identity":{"name":"Ada"}}}"#),
+            fresh_until_ms: 42,
+            subject: Bytes::from_static(br#"{"user_id":"u-1","email":"ada@example.com"}"#),
+        };
+        let (body, subject) = (pack(&profile.body), pack(&profile.subject));
+        let adopted = Packed::adopt(&body, &subject, 42).unwrap();
+        assert_eq!(adopted.unpack(), Some(profile.clone()));
+        // The very bytes the in-process tier would have made.
+        assert_eq!(adopted.body, Packed::pack(&profile).body);
+        assert!(Packed::adopt(&profile.body, &subject, 42).is_none());
+        assert!(Packed::adopt(&body, &profile.subject, 42).is_none());
     }
 
     #[test]

@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CachedProfile, CachedSource, SourceToStore, fence::FENCE_TTL, packed};
+use super::{
+    CachedProfile, CachedSource, SourceToStore,
+    fence::FENCE_TTL,
+    packed::{self, Packed},
+};
 use crate::{
     domain::{Overrides, UserKey},
     keys::Keys,
@@ -113,8 +117,12 @@ impl RedisStore {
         }
     }
 
-    /// The profile hash's three fields, in one round trip.
-    pub async fn get(&self, user: &UserKey) -> Result<Option<CachedProfile>, RedisError> {
+    /// The profile hash's three fields, in one round trip; with them, when Redis held them
+    /// packed, the profile as the in-process tier keeps it (no need to compress it again).
+    pub async fn get(
+        &self,
+        user: &UserKey,
+    ) -> Result<Option<(CachedProfile, Option<Packed>)>, RedisError> {
         let key = self.keys.profile(user);
         let mut hmget = redis::cmd("HMGET");
         hmget
@@ -124,20 +132,29 @@ impl RedisStore {
             .arg("subject");
         let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
             self.link.run(&hmget).await?;
-        let body = body
-            .and_then(|b| self.sealer.open(&field_name(&key, "body"), b))
-            .and_then(|b| packed::unpack(b, MAX_PROFILE_BYTES));
-        let subject = subject
-            .and_then(|s| self.sealer.open(&field_name(&key, "subject"), s))
-            .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES));
+        let stored_body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b));
+        let stored_subject =
+            subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
+        let kept = match (&stored_body, &stored_subject, fresh_until) {
+            (Some(body), Some(subject), Some(fresh_until_ms)) => {
+                Packed::adopt(body, subject, fresh_until_ms)
+            }
+            _ => None,
+        };
+        let body = stored_body.and_then(|b| packed::unpack(b, MAX_PROFILE_BYTES));
+        let subject = stored_subject
+            .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES))
+            .filter(|s| s.len() <= MAX_SUBJECT_BYTES);
         Ok(match (body, fresh_until) {
             (Some(body), Some(fresh_until_ms)) if is_profile_json(&body) => {
-                let subject = subject.filter(|s| s.len() <= MAX_SUBJECT_BYTES);
-                Some(CachedProfile {
+                // Kept as it came only if what it holds read back whole.
+                let kept = kept.filter(|_| subject.is_some());
+                let profile = CachedProfile {
                     body: Bytes::from(body),
                     fresh_until_ms,
                     subject: Bytes::from(subject.unwrap_or_default()),
-                })
+                };
+                Some((profile, kept))
             }
             (Some(_), Some(_)) => {
                 tracing::warn!(
