@@ -109,23 +109,23 @@ impl Packed {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_profile_round_trips_exactly() {
-        let profile = CachedProfile {
+    fn ada() -> CachedProfile {
+        CachedProfile {
             body: Bytes::from_static(br#"{"user_id":"u-1","profile":{"identity":{"name":"Ada"}}}"#),
             fresh_until_ms: 42,
             subject: Bytes::from_static(br#"{"user_id":"u-1","email":"ada@example.com"}"#),
-        };
+        }
+    }
+
+    #[test]
+    fn a_profile_round_trips_exactly() {
+        let profile = ada();
         assert_eq!(Packed::pack(&profile).unpack(), Some(profile));
     }
 
     #[test]
     fn a_profile_packed_for_redis_is_adopted_as_it_is_and_plain_json_is_not() {
-        let profile = CachedProfile {
-            body: Bytes::from_static(br#"{"user_id":"u-1","profile":{"identity":{"name":"Ada"}}}"#),
-            fresh_until_ms: 42,
-            subject: Bytes::from_static(br#"{"user_id":"u-1","email":"ada@example.com"}"#),
-        };
+        let profile = ada();
         let (body, subject) = (pack(&profile.body), pack(&profile.subject));
         let adopted = Packed::adopt(&body, &subject, 42).unwrap();
         assert_eq!(adopted.unpack(), Some(profile.clone()));
