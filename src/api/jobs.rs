@@ -431,14 +431,8 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut limit = LISTED_BY_DEFAULT;
-    for (name, value) in query::pairs(&request, &["limit"])? {
-        limit = value
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=crate::jobs::LISTED).contains(n))
-            .ok_or_else(|| {
-                FieldError::new(name.as_str(), format!("must be 1-{}", crate::jobs::LISTED))
-            })?;
+    for (_, value) in query::pairs(&request, &["limit"])? {
+        limit = query::limit(&value, crate::jobs::LISTED)?;
     }
     let jobs = state
         .jobs

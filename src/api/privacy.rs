@@ -182,13 +182,7 @@ pub async fn read_audit(
     for (name, value) in query::pairs(&request, &["limit", "before"])? {
         match name.as_str() {
             "limit" => {
-                limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=audit::MAX_READ).contains(n))
-                    .ok_or_else(|| {
-                        FieldError::new("limit", format!("must be 1-{}", audit::MAX_READ))
-                    })?;
+                limit = query::limit(&value, audit::MAX_READ)?;
             }
             _ => {
                 if !audit::is_entry_id(&value) {

@@ -43,6 +43,15 @@ pub fn flag(request: &HttpRequest, name: &str, allowed: &[&str]) -> Result<bool,
     Ok(value)
 }
 
+/// The value of a `limit` parameter: a whole number from 1 to `max`.
+pub fn limit(value: &str, max: usize) -> Result<usize, FieldError> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| FieldError::new("limit", format!("must be 1-{max}")))
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;

@@ -171,12 +171,7 @@ async fn an_operator_signs_in_tries_a_subject_disables_a_connector_and_erases_a_
         ],
     )
     .await;
-    let stored = app
-        .send_as(
-            Some(ADMIN),
-            app.client.get(app.url("/v1/profiles/console-user")),
-        )
-        .await;
+    let stored = app.get_profile("console-user").await;
     assert_eq!(stored.status, 200, "{}", stored.body);
     let provenance = &stored.body["provenance"];
     for field in ["identity.name", "identity.company", "demographics.city"] {
@@ -330,12 +325,7 @@ async fn an_operator_signs_in_tries_a_subject_disables_a_connector_and_erases_a_
     browser
         .until("document.getElementById('message').textContent.includes('console-user erased')")
         .await;
-    let erased = app
-        .send_as(
-            Some(ADMIN),
-            app.client.get(app.url("/v1/profiles/console-user")),
-        )
-        .await;
+    let erased = app.get_profile("console-user").await;
     assert_eq!(erased.status, 404, "{}", erased.body);
 
     // The overview draws its figures from /metrics (two scrapes apart).
