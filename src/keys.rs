@@ -33,12 +33,19 @@ impl Keys {
         }
     }
 
-    /// The merged profile of a user (a hash: `body`, `fresh_until`, `subject`).
+    /// Everything cached about a user: profile, subject and per-source answers in one value
+    /// (see `cache::entry`).
+    pub fn entry(&self, user: &UserKey) -> String {
+        format!("{}:entry", self.user(user))
+    }
+
+    /// The merged profile of a user in the layout before entries (a hash: `body`,
+    /// `fresh_until`, `subject`); read while it lasts, removed by the next write.
     pub fn profile(&self, user: &UserKey) -> String {
         format!("{}:profile", self.user(user))
     }
 
-    /// One connector's last answer about a user (JSON).
+    /// One connector's last answer about a user in the layout before entries (JSON).
     pub fn source(&self, user: &UserKey, connector: &str) -> String {
         format!("{}:source:{connector}", self.user(user))
     }
@@ -49,8 +56,9 @@ impl Keys {
         format!("{}:source:", self.user(user))
     }
 
-    /// The set of connectors that have an answer about a user stored (so that an erasure
-    /// finds them all, also those of connectors no longer configured).
+    /// The set of connectors that have an answer about a user stored in the layout before
+    /// entries (so that an erasure finds them all, also those of connectors no longer
+    /// configured).
     pub fn sources(&self, user: &UserKey) -> String {
         format!("{}:sources", self.user(user))
     }
@@ -139,6 +147,7 @@ impl Keys {
         connectors: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
         let mut keys = vec![
+            self.entry(user),
             self.profile(user),
             self.lock(user),
             self.sources(user),
@@ -169,7 +178,8 @@ mod tests {
         );
         assert_eq!(keys.overrides(&user), "enrichd:{u-42}:overrides");
         let all = keys.all_of(&user, ["github"]);
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
+        assert_eq!(keys.entry(&user), "enrichd:{u-42}:entry");
         assert_eq!(keys.user_jobs(&user), "enrichd:{u-42}:jobs");
         assert_eq!(keys.job("j1", "meta"), "enrichd:job:{j1}:meta");
         assert!(all.iter().all(|k| k.starts_with("enrichd:{u-42}:")));

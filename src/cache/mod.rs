@@ -12,6 +12,7 @@
 //! never fail a request: a lookup that errs falls back to the in-process tier (and is counted
 //! in `enrichd_cache_lookups_total{result="error"}`), a failed write is logged.
 
+pub mod entry;
 pub mod fence;
 mod memory;
 pub mod packed;
@@ -26,7 +27,10 @@ use bytes::Bytes;
 use enrichd_sdk::{Enrichment, Subject};
 use serde::{Deserialize, Serialize};
 
-pub use self::fence::{Fence, Fences};
+pub use self::{
+    entry::Stored,
+    fence::{Fence, Fences},
+};
 use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
 pub use crate::clock::unix_ms;
 use crate::{
@@ -48,6 +52,8 @@ pub struct Claimed {
     pub lock: LockOutcome,
     pub overrides: Overrides,
     pub sources: Vec<Option<CachedSource>>,
+    /// What Redis held about the user: the base the work's writes merge into.
+    pub stored: Stored,
 }
 
 /// A profile as kept in the cache.
@@ -268,8 +274,10 @@ impl ProfileCache {
     }
 
     /// The writes that follow an answer, if `fence` still holds, in one round trip to Redis:
-    /// per-source answers (each kept for its own time), the profile (already in process, see
-    /// [`store_local`](Self::store_local)) and the release of the user's lock; then the event
+    /// the user's entry — `stored` (what the work read when it began, updated to what it
+    /// wrote) with the per-source answers (each kept for its own time) and the profile
+    /// (already in process, see [`store_local`](Self::store_local)) — and the release of the
+    /// user's lock; then the event
     /// that makes the other replicas drop their copy. Without Redis, or when it fails, the
     /// per-source answers are kept in process. When the fence stopped the writes, the
     /// in-process copy is dropped too.
@@ -277,6 +285,7 @@ impl ProfileCache {
         &self,
         fence: &Fence,
         user: &UserKey,
+        stored: &mut Stored,
         sources: Vec<SourceToStore>,
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
@@ -292,7 +301,7 @@ impl ProfileCache {
         let written = match (&self.redis, fence.token()) {
             (Some(redis), Some(token)) => {
                 match redis
-                    .write_back(user, token, &sources, profile, lock_token)
+                    .write_back(user, token, stored, &sources, profile, lock_token)
                     .await
                 {
                     Ok(true) => true,
@@ -350,6 +359,7 @@ impl ProfileCache {
                     },
                     overrides: read.overrides,
                     sources: read.sources,
+                    stored: read.stored,
                 }
             }
             Err(err) => {
@@ -365,6 +375,7 @@ impl ProfileCache {
             lock: LockOutcome::Unavailable,
             overrides: self.local_overrides(user).await,
             sources: self.local_sources(user, connectors).await,
+            stored: Stored::default(),
         }
     }
 
@@ -421,8 +432,13 @@ impl ProfileCache {
         }
     }
 
-    /// The cached answers of `connectors` about a user, in order.
-    pub async fn sources(&self, user: &UserKey, connectors: &[&str]) -> Vec<Option<CachedSource>> {
+    /// The cached answers of `connectors` about a user, in order, and what Redis holds about
+    /// them (the base of writes, see [`claim`](Self::claim)).
+    pub async fn sources(
+        &self,
+        user: &UserKey,
+        connectors: &[&str],
+    ) -> (Vec<Option<CachedSource>>, Stored) {
         if let Some(redis) = &self.redis {
             match redis.sources(user, connectors).await {
                 Ok(found) => return found,
@@ -431,7 +447,10 @@ impl ProfileCache {
                 }
             }
         }
-        self.local_sources(user, connectors).await
+        (
+            self.local_sources(user, connectors).await,
+            Stored::default(),
+        )
     }
 
     /// The answers of `connectors` kept in process (without Redis, or while it is down).

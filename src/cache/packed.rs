@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::CachedProfile;
 
 /// The key skeleton the entries are compressed against.
-const DICTIONARY: &[u8] = include_bytes!("lz4_dictionary.json");
+pub(super) const DICTIONARY: &[u8] = include_bytes!("lz4_dictionary.json");
 
 /// `bytes` compressed, in an allocation of exactly its size.
 pub fn compress(bytes: &[u8]) -> Box<[u8]> {
@@ -49,9 +49,9 @@ pub fn pack(json: &[u8]) -> Vec<u8> {
 /// A value read from Redis (opened) as the JSON it holds: unpacked if [`pack`] made it, as it
 /// is otherwise (written before values were packed). `None` when it claims to unpack to more
 /// than `max` bytes or does not unpack — a value enrichd did not write.
-pub fn unpack(stored: Vec<u8>, max: usize) -> Option<Vec<u8>> {
+pub fn unpack(stored: &[u8], max: usize) -> Option<Vec<u8>> {
     let Some(rest) = stored.strip_prefix(&PACKED) else {
-        return Some(stored);
+        return Some(stored.to_vec());
     };
     let (length, block) = rest.split_first_chunk::<4>()?;
     let length = u32::from_le_bytes(*length) as usize;
@@ -162,26 +162,23 @@ mod tests {
         let json = br#"{"user_id":"u-1","profile":{"identity":{"name":"Ada"}},"provenance":{}}"#;
         let packed = pack(json);
         assert!(packed.starts_with(&PACKED));
-        assert_eq!(unpack(packed.clone(), 1024).as_deref(), Some(&json[..]));
+        assert_eq!(unpack(&packed, 1024).as_deref(), Some(&json[..]));
         // Exactly the length it claims fits; one byte less of room does not.
-        assert_eq!(
-            unpack(packed.clone(), json.len()).as_deref(),
-            Some(&json[..])
-        );
-        assert_eq!(unpack(packed.clone(), json.len() - 1), None);
+        assert_eq!(unpack(&packed, json.len()).as_deref(), Some(&json[..]));
+        assert_eq!(unpack(&packed, json.len() - 1), None);
         // Written before packing: as it is.
-        assert_eq!(unpack(json.to_vec(), 1024).as_deref(), Some(&json[..]));
-        assert_eq!(unpack(Vec::new(), 1024).as_deref(), Some(&b""[..]));
+        assert_eq!(unpack(json, 1024).as_deref(), Some(&json[..]));
+        assert_eq!(unpack(b"", 1024).as_deref(), Some(&b""[..]));
         // A header that lies, a cut block, no length at all: not a value enrichd wrote.
         let mut lying = packed.clone();
         lying[PACKED.len()..HEADER].copy_from_slice(&(json.len() as u32 + 5).to_le_bytes());
-        assert_eq!(unpack(lying, 1024), None);
-        assert_eq!(unpack(packed[..packed.len() - 3].to_vec(), 1024), None);
-        assert_eq!(unpack(PACKED.to_vec(), 1024), None);
+        assert_eq!(unpack(&lying, 1024), None);
+        assert_eq!(unpack(&packed[..packed.len() - 3], 1024), None);
+        assert_eq!(unpack(&PACKED, 1024), None);
         let mut huge = PACKED.to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(
-            unpack(huge, 1 << 20),
+            unpack(&huge, 1 << 20),
             None,
             "never allocates what a header claims"
         );

@@ -1,18 +1,20 @@
-//! The shared tier in Redis: a user's profile hash and per-source answers, one round trip per
-//! read. Writes are one `MULTI` closed by a short script that checks the erasure fence, and an
-//! erasure is one script, so that the fence is checked atomically with the writes it guards
-//! (see `cache::fence`). Values are packed (`cache::packed`: LZ4 against a dictionary of
-//! enrichd's JSON keys), then sealed when encryption at rest is on; values written before
-//! packing are read as they are.
+//! The shared tier in Redis: a user's entry (profile, subject and per-source answers in one
+//! value, see `cache::entry`), one round trip per read. Writes are one `MULTI` closed by a
+//! short script that checks the erasure fence, and an erasure is one script, so that the
+//! fence is checked atomically with the writes it guards (see `cache::fence`). Entries are
+//! sealed when encryption at rest is on. What the layout before entries stored (a profile
+//! hash, a key per connector's answer) is read while it lasts and removed by the next write.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
 use super::{
     CachedProfile, CachedSource, SourceToStore,
+    entry::{self, MAX_PROFILE_BYTES, MAX_SUBJECT_BYTES, Stored},
     fence::FENCE_TTL,
     packed::{self, Packed},
+    unix_ms,
 };
 use crate::{
     domain::{Overrides, UserKey},
@@ -22,25 +24,24 @@ use crate::{
 };
 
 /// The check that closes the writes after an answer, run last in their `MULTI` (so atomically
-/// with them): when the user's erasure fence no longer holds the token the work read, what the
-/// writes just stored is deleted again, as if it had never been written. Either way the
-/// user's lock is released if it is still ours. The values themselves are written by plain
-/// commands before it: passing them through a script costs Redis about 2 µs per KiB.
+/// with them): when the user's erasure fence no longer holds the token the work read, the
+/// entry just written is deleted again, as if it had never been written. When it landed and
+/// held a profile, what the layout before entries held about the user goes (the entry has
+/// replaced it). Either way the user's lock is released if it is still ours. The entry itself
+/// is written by a plain `SET` before it: passing it through a script costs Redis about 2 µs
+/// per KiB.
 ///
-/// KEYS: fence, lock, index of sources, profile, then the source keys written.
-/// ARGV: expected fence token, lock token (`""`: none), the longest source TTL in ms (`0`:
-/// none written), `1` when the profile was written, then the names of the sources written.
+/// KEYS: fence, lock, entry, then (to remove) the earlier layout's profile and index of
+/// sources. ARGV: expected fence token, lock token (`""`: none), `1` when the entry was
+/// written, the prefix of the earlier layout's source keys.
 const FENCE_CHECK: &str = r"
 local landed = (redis.call('GET', KEYS[1]) or '') == ARGV[1]
-if landed then
-  local longest = tonumber(ARGV[3])
-  if longest > 0 and redis.call('PTTL', KEYS[3]) < longest then
-    redis.call('PEXPIRE', KEYS[3], longest)
+if not landed and ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end
+if landed and #KEYS > 3 then
+  for _, name in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    redis.call('DEL', ARGV[4] .. name)
   end
-else
-  if ARGV[4] == '1' then redis.call('DEL', KEYS[4]) end
-  for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
-  if #ARGV > 4 then redis.call('SREM', KEYS[3], unpack(ARGV, 5)) end
+  redis.call('DEL', KEYS[4], KEYS[5])
 end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 if landed then return 1 end
@@ -49,8 +50,9 @@ return 0
 
 /// An erasure: every key of the user, then a new fence.
 ///
-/// KEYS: fence, index of sources, then every other key to delete (all with the user's hash
-/// tag, so one slot). ARGV: new fence token, its TTL in ms, the prefix of source keys.
+/// KEYS: fence, the earlier layout's index of sources, then every other key to delete (all
+/// with the user's hash tag, so one slot). ARGV: new fence token, its TTL in ms, the prefix
+/// of the earlier layout's source keys.
 const ERASE: &str = r"
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   redis.call('DEL', ARGV[3] .. name)
@@ -66,12 +68,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
-/// The replies of a claim's pipeline: lock, fence, overrides, per-source answers.
+/// The replies of a claim's pipeline: lock, fence, overrides, entry, keys of the earlier
+/// layout.
 type ClaimReply = (
     Option<String>,
     Option<String>,
     Option<Vec<u8>>,
-    Vec<Option<Vec<u8>>>,
+    Option<Vec<u8>>,
+    u32,
 );
 
 /// What [`RedisStore::claim`] reads.
@@ -82,6 +86,8 @@ pub struct ClaimRead {
     pub fence: Option<String>,
     pub overrides: Overrides,
     pub sources: Vec<Option<CachedSource>>,
+    /// The user's entry: what the work's writes merge into.
+    pub stored: Stored,
 }
 
 #[derive(Clone)]
@@ -106,6 +112,35 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// A profile as read back (opened; body and subject packed, or JSON when written before
+/// packing), and with it, when both were packed, the profile as the in-process tier keeps it
+/// (no need to compress it again). `None` when the body is not what enrichd writes.
+fn read_profile(
+    body: &[u8],
+    subject: Option<&[u8]>,
+    fresh_until_ms: u64,
+) -> Option<(CachedProfile, Option<Packed>)> {
+    let kept = subject.and_then(|subject| Packed::adopt(body, subject, fresh_until_ms));
+    let body = packed::unpack(body, MAX_PROFILE_BYTES).filter(|b| is_profile_json(b));
+    let Some(body) = body else {
+        tracing::warn!(
+            "A profile in Redis is not a JSON object of at most 4 MiB; treated as absent."
+        );
+        return None;
+    };
+    let subject = subject
+        .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES))
+        .filter(|s| s.len() <= MAX_SUBJECT_BYTES);
+    // Kept as it came only if what it holds read back whole.
+    let kept = kept.filter(|_| subject.is_some());
+    let profile = CachedProfile {
+        body: Bytes::from(body),
+        fresh_until_ms,
+        subject: Bytes::from(subject.unwrap_or_default()),
+    };
+    Some((profile, kept))
+}
+
 impl RedisStore {
     pub fn new(link: RedisLink, keys: Keys, sealer: Sealer) -> RedisStore {
         RedisStore {
@@ -117,9 +152,36 @@ impl RedisStore {
         }
     }
 
-    /// The profile hash's three fields, in one round trip; with them, when Redis held them
-    /// packed, the profile as the in-process tier keeps it (no need to compress it again).
+    /// The user's profile, in one round trip (two while the layout before entries holds
+    /// it); with it, the profile as the in-process tier keeps it.
     pub async fn get(
+        &self,
+        user: &UserKey,
+    ) -> Result<Option<(CachedProfile, Option<Packed>)>, RedisError> {
+        let key = self.keys.entry(user);
+        let mut get = redis::cmd("GET");
+        get.arg(&key);
+        let value: Option<Vec<u8>> = self.link.run(&get).await?;
+        let Some(value) = value.and_then(|v| self.sealer.open(&key, v)) else {
+            return self.get_before_entries(user).await;
+        };
+        match entry::profile_of(&value) {
+            Some(Some(section)) if section.keep_until_ms > unix_ms(SystemTime::now()) => Ok(
+                read_profile(section.body, Some(section.subject), section.fresh_until_ms),
+            ),
+            Some(Some(_)) => Ok(None),
+            Some(None) => self.get_before_entries(user).await,
+            None => {
+                tracing::warn!(
+                    "A user's entry in Redis is not one enrichd wrote; treated as absent."
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The profile hash of the layout before entries.
+    async fn get_before_entries(
         &self,
         user: &UserKey,
     ) -> Result<Option<(CachedProfile, Option<Packed>)>, RedisError> {
@@ -132,115 +194,73 @@ impl RedisStore {
             .arg("subject");
         let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
             self.link.run(&hmget).await?;
-        let stored_body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b));
-        let stored_subject =
-            subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
-        let kept = match (&stored_body, &stored_subject, fresh_until) {
-            (Some(body), Some(subject), Some(fresh_until_ms)) => {
-                Packed::adopt(body, subject, fresh_until_ms)
-            }
-            _ => None,
-        };
-        let body = stored_body.and_then(|b| packed::unpack(b, MAX_PROFILE_BYTES));
-        let subject = stored_subject
-            .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES))
-            .filter(|s| s.len() <= MAX_SUBJECT_BYTES);
+        let body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b));
+        let subject = subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
         Ok(match (body, fresh_until) {
-            (Some(body), Some(fresh_until_ms)) if is_profile_json(&body) => {
-                // Kept as it came only if what it holds read back whole.
-                let kept = kept.filter(|_| subject.is_some());
-                let profile = CachedProfile {
-                    body: Bytes::from(body),
-                    fresh_until_ms,
-                    subject: Bytes::from(subject.unwrap_or_default()),
-                };
-                Some((profile, kept))
-            }
-            (Some(_), Some(_)) => {
-                tracing::warn!(
-                    "A profile in Redis is not a JSON object of at most 4 MiB; treated as absent."
-                );
-                None
+            (Some(body), Some(fresh_until_ms)) => {
+                read_profile(&body, subject.as_deref(), fresh_until_ms)
             }
             _ => None,
         })
     }
 
     /// The writes that follow an answer, atomically and in one round trip, if the user's
-    /// erasure fence still holds `token` (else nothing is written): the per-source answers
-    /// (each with its own expiry, named in the user's index of sources), the profile and its
-    /// expiry when there is one. The user's lock is released either way when `lock_token` is
-    /// given. Returns whether the writes landed.
+    /// erasure fence still holds `token` (else nothing is written): the user's entry, that is
+    /// `stored` with the new per-source answers and the new profile, kept until its last part
+    /// is past its time. The user's lock is released either way when `lock_token` is given.
+    /// Returns whether the writes landed; when they did, `stored` is what was written.
     pub async fn write_back(
         &self,
         user: &UserKey,
         token: &str,
+        stored: &mut Stored,
         sources: &[SourceToStore],
         profile: Option<(&CachedProfile, Duration)>,
         lock_token: Option<&str>,
     ) -> Result<bool, RedisError> {
+        let now = unix_ms(SystemTime::now());
+        let merged = stored.merged(profile, sources, now);
+        let keep_for = if sources.is_empty() && profile.is_none() {
+            None
+        } else {
+            merged.keep_for_ms(now)
+        };
+        let key = self.keys.entry(user);
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let mut check = redis::cmd("EVAL");
-        check.arg(FENCE_CHECK);
-        let mut keys = vec![
-            self.keys.fence(user),
-            self.keys.lock(user),
-            self.keys.sources(user),
-            self.keys.profile(user),
-        ];
-        let mut longest = 0;
-        for source in sources {
-            let key = self.keys.source(user, &source.connector);
-            let packed = packed::pack(&source.json);
-            let value = self.sealer.seal(&key, &packed);
+        if let Some(keep_for) = keep_for {
+            let value = merged.encode();
             pipe.cmd("SET")
                 .arg(&key)
-                .arg(value.as_ref())
+                .arg(self.sealer.seal(&key, &value).as_ref())
                 .arg("PX")
-                .arg(millis(source.keep_for))
-                .ignore();
-            longest = longest.max(millis(source.keep_for));
-            keys.push(key);
-        }
-        if !sources.is_empty() {
-            let mut add = redis::cmd("SADD");
-            add.arg(self.keys.sources(user));
-            for source in sources {
-                add.arg(&source.connector);
-            }
-            pipe.add_command(add).ignore();
-        }
-        if let Some((profile, keep_for)) = profile {
-            let key = self.keys.profile(user);
-            let (body, subject) = (packed::pack(&profile.body), packed::pack(&profile.subject));
-            let body = self.sealer.seal(&field_name(&key, "body"), &body);
-            let subject = self.sealer.seal(&field_name(&key, "subject"), &subject);
-            pipe.cmd("HSET")
-                .arg(&key)
-                .arg("body")
-                .arg(body.as_ref())
-                .arg("fresh_until")
-                .arg(profile.fresh_until_ms)
-                .arg("subject")
-                .arg(subject.as_ref())
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&key)
-                .arg(millis(keep_for))
+                .arg(keep_for)
                 .ignore();
         }
-        check.arg(keys.len()).arg(&keys);
+        let removes_earlier = merged.legacy && profile.is_some() && keep_for.is_some();
+        let mut check = redis::cmd("EVAL");
+        check
+            .arg(FENCE_CHECK)
+            .arg(if removes_earlier { 5 } else { 3 })
+            .arg(self.keys.fence(user))
+            .arg(self.keys.lock(user))
+            .arg(&key);
+        if removes_earlier {
+            check
+                .arg(self.keys.profile(user))
+                .arg(self.keys.sources(user));
+        }
         check
             .arg(token)
             .arg(lock_token.unwrap_or_default())
-            .arg(longest)
-            .arg(if profile.is_some() { "1" } else { "0" });
-        for source in sources {
-            check.arg(&source.connector);
-        }
+            .arg(if keep_for.is_some() { "1" } else { "0" })
+            .arg(self.keys.source_prefix(user));
         pipe.add_command(check);
         let (landed,): (i64,) = self.link.run(&pipe).await?;
+        if landed == 1 {
+            *stored = merged;
+            stored.legacy &= !removes_earlier;
+        }
         Ok(landed == 1)
     }
 
@@ -252,7 +272,8 @@ impl RedisStore {
     }
 
     /// Send `lock` (a `SET NX` answering `OK` or nil), read the user's erasure fence, their
-    /// overrides and the per-source answers of `connectors`, in one round trip.
+    /// overrides and their entry, in one round trip (two while only the layout before
+    /// entries holds answers of `connectors`).
     pub async fn claim(
         &self,
         lock: redis::Cmd,
@@ -263,24 +284,58 @@ impl RedisStore {
         pipe.add_command(lock);
         pipe.cmd("GET").arg(self.keys.fence(user));
         pipe.cmd("GET").arg(self.keys.overrides(user));
-        if connectors.is_empty() {
-            let (taken, fence, overrides): (Option<String>, Option<String>, Option<Vec<u8>>) =
-                self.link.run(&pipe).await?;
-            return Ok(ClaimRead {
-                taken: taken.is_some(),
-                fence,
-                overrides: self.parse_overrides(user, overrides),
-                sources: Vec::new(),
-            });
-        }
-        pipe.add_command(self.mget_sources(user, connectors));
-        let (taken, fence, overrides, values): ClaimReply = self.link.run(&pipe).await?;
+        self.read_entry(&mut pipe, user);
+        let (taken, fence, overrides, value, earlier): ClaimReply = self.link.run(&pipe).await?;
+        let (sources, stored) = self.found(user, connectors, value, earlier).await?;
         Ok(ClaimRead {
             taken: taken.is_some(),
             fence,
             overrides: self.parse_overrides(user, overrides),
-            sources: self.parse_sources(user, connectors, values),
+            sources,
+            stored,
         })
+    }
+
+    /// The commands that read a user's entry and count the keys of the layout before it.
+    fn read_entry(&self, pipe: &mut redis::Pipeline, user: &UserKey) {
+        pipe.cmd("GET").arg(self.keys.entry(user));
+        pipe.cmd("EXISTS")
+            .arg(self.keys.profile(user))
+            .arg(self.keys.sources(user));
+    }
+
+    /// The per-source answers of `connectors` in `value` (the user's entry as read) and the
+    /// entry itself; when there is no entry but `earlier` keys of the layout before it, the
+    /// answers are read from there.
+    async fn found(
+        &self,
+        user: &UserKey,
+        connectors: &[&str],
+        value: Option<Vec<u8>>,
+        earlier: u32,
+    ) -> Result<(Vec<Option<CachedSource>>, Stored), RedisError> {
+        let key = self.keys.entry(user);
+        let present = value.is_some();
+        let mut stored = value
+            .and_then(|v| self.sealer.open(&key, v))
+            .and_then(|v| {
+                let decoded = Stored::decode(&v);
+                if decoded.is_none() {
+                    tracing::warn!(
+                        "A user's entry in Redis is not one enrichd wrote; it will be replaced."
+                    );
+                }
+                decoded
+            })
+            .unwrap_or_default();
+        stored.legacy = earlier > 0;
+        if !present && stored.legacy && !connectors.is_empty() {
+            let values: Vec<Option<Vec<u8>>> =
+                self.link.run(&self.mget_sources(user, connectors)).await?;
+            return Ok((self.parse_sources(user, connectors, values), stored));
+        }
+        let sources = connectors.iter().map(|c| stored.source(c)).collect();
+        Ok((sources, stored))
     }
 
     /// A user's overrides.
@@ -314,22 +369,21 @@ impl RedisStore {
         parse_overrides(value.and_then(|v| self.sealer.open(&self.keys.overrides(user), v)))
     }
 
-    /// The per-source answers of `connectors`, in order, in one round trip.
+    /// The per-source answers of `connectors`, in order, and the user's entry, in one round
+    /// trip (see [`claim`](Self::claim)).
     pub async fn sources(
         &self,
         user: &UserKey,
         connectors: &[&str],
-    ) -> Result<Vec<Option<CachedSource>>, RedisError> {
-        if connectors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let values: Vec<Option<Vec<u8>>> =
-            self.link.run(&self.mget_sources(user, connectors)).await?;
-        Ok(self.parse_sources(user, connectors, values))
+    ) -> Result<(Vec<Option<CachedSource>>, Stored), RedisError> {
+        let mut pipe = redis::pipe();
+        self.read_entry(&mut pipe, user);
+        let (value, earlier): (Option<Vec<u8>>, u32) = self.link.run(&pipe).await?;
+        self.found(user, connectors, value, earlier).await
     }
 
-    /// Per-source answers of `connectors` as read from Redis, opened; one that does not open,
-    /// is too large or does not parse counts as absent.
+    /// Per-source answers of `connectors` as the layout before entries stored them, opened;
+    /// one that does not open, is too large or does not parse counts as absent.
     fn parse_sources(
         &self,
         user: &UserKey,
@@ -344,7 +398,7 @@ impl RedisStore {
                 parse_source(
                     value
                         .and_then(|v| self.sealer.open(&key, v))
-                        .and_then(|v| packed::unpack(v, MAX_PROFILE_BYTES)),
+                        .and_then(|v| packed::unpack(&v, MAX_PROFILE_BYTES)),
                 )
             })
             .collect()
@@ -358,8 +412,8 @@ impl RedisStore {
         mget
     }
 
-    /// Erase a user: every key with their hash tag — the profile, the lock, every per-source
-    /// answer the index names (whatever connectors are configured now) and those of
+    /// Erase a user: every key with their hash tag — the entry, the lock, the layout before
+    /// entries: its profile, every per-source answer its index names (whatever connectors are configured now) and those of
     /// `connectors` (written before the index existed) — and set a new erasure fence, so that
     /// no write begun before this lands after it. Atomic.
     pub async fn erase<'a>(
@@ -394,13 +448,6 @@ impl RedisStore {
             .map(|_| ())
     }
 }
-
-/// The largest profile body served from Redis: far above what the list caps allow enrichd
-/// to write, so only a value written by something else is refused.
-const MAX_PROFILE_BYTES: usize = 4 * 1024 * 1024;
-
-/// The largest remembered subject read back (the handle cap keeps real ones under 10 KiB).
-const MAX_SUBJECT_BYTES: usize = 32 * 1024;
 
 /// Whether a profile body read back is what enrichd writes: a JSON object of bounded size.
 fn is_profile_json(body: &[u8]) -> bool {

@@ -101,7 +101,7 @@ impl Enricher {
         let mut outcomes: Vec<Option<SourceOutcome>> = vec![None; targets.len()];
         if cache != CacheStatus::Bypass && cache != CacheStatus::Hit {
             let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-            let mut found = inner.cache.sources(&user, &names).await;
+            let (mut found, _) = inner.cache.sources(&user, &names).await;
             found.resize(targets.len(), None);
             for (index, cached) in found.iter_mut().enumerate() {
                 outcomes[index] = inner.reuse(&subject, &targets[index], cached);

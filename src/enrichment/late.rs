@@ -8,7 +8,7 @@ use enrichd_sdk::Subject;
 
 use super::{Inner, SourceOutcome, build::BuiltProfile};
 use crate::{
-    cache::Fence,
+    cache::{Fence, Stored},
     connectors::ConnectorEntry,
     domain::{Overrides, UserKey},
 };
@@ -24,6 +24,8 @@ pub(super) struct LateAnswers {
     pub(super) targets: Vec<Arc<ConnectorEntry>>,
     pub(super) outcomes: Vec<SourceOutcome>,
     pub(super) overrides: Overrides,
+    /// The user's entry as the first writes left it (the base of the late ones).
+    pub(super) stored: Stored,
 }
 
 impl Inner {
@@ -44,6 +46,7 @@ impl Inner {
             targets,
             mut outcomes,
             overrides,
+            mut stored,
         } = answers;
         let this = self.clone();
         self.tasks.spawn(async move {
@@ -86,7 +89,14 @@ impl Inner {
                         .store_local(&fence, user, &cached, keep_for)
                         .await;
                     this.cache
-                        .write_back(&fence, user, sources, Some((&cached, keep_for)), None)
+                        .write_back(
+                            &fence,
+                            user,
+                            &mut stored,
+                            sources,
+                            Some((&cached, keep_for)),
+                            None,
+                        )
                         .await;
                     tracing::debug!(
                         late = arrived.len(),
@@ -95,7 +105,7 @@ impl Inner {
                 }
                 Err(_) => {
                     this.cache
-                        .write_back(&fence, user, sources, None, None)
+                        .write_back(&fence, user, &mut stored, sources, None, None)
                         .await
                 }
             }

@@ -47,7 +47,7 @@ use self::{
     write_order::WriteOrder,
 };
 use crate::{
-    cache::{CachedSource, Fence, ProfileCache},
+    cache::{CachedSource, Fence, ProfileCache, Stored},
     config::{Config, WaterfallConfig},
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
@@ -526,9 +526,10 @@ impl Inner {
             lock,
             found,
             overrides,
+            mut stored,
         } = match self.claim(&job, &targets).await {
             Claimed::ByAnotherReplica(built) => return (Ok(built), None),
-            Claimed::Here(claim) => claim,
+            Claimed::Here(claim) => *claim,
         };
         let Waves {
             subject: identifiers,
@@ -586,7 +587,14 @@ impl Inner {
         let writes = async move {
             let profile = to_store.as_ref().map(|b| (&b.cached, b.keep_for));
             this.cache
-                .write_back(&fence, &job.user, sources, profile, lock.as_deref())
+                .write_back(
+                    &fence,
+                    &job.user,
+                    &mut stored,
+                    sources,
+                    profile,
+                    lock.as_deref(),
+                )
                 .await;
             if let Some(late) = late {
                 let answers = LateAnswers {
@@ -597,6 +605,7 @@ impl Inner {
                     targets,
                     outcomes,
                     overrides,
+                    stored,
                 };
                 this.merge_late_answers(answers, late, pending);
             }
@@ -619,10 +628,11 @@ impl Inner {
             },
             found: Vec::new(),
             overrides: Overrides::default(),
+            stored: Stored::default(),
         };
         if !job.shared {
             claim.overrides = self.cache.overrides(&job.user).await;
-            return Claimed::Here(claim);
+            return Claimed::Here(Box::new(claim));
         }
         self.writes.writes_of(&job.user).await;
         let names: Vec<&str> = if job.reuse_sources {
@@ -636,6 +646,7 @@ impl Inner {
             .claim(&mut claim.fence, &job.user, lock_for, &names)
             .await;
         claim.overrides = read.overrides;
+        claim.stored = read.stored;
         let mut found = read.sources;
         match read.lock {
             LockOutcome::Acquired(token) => claim.lock.token = Some(token),
@@ -645,13 +656,13 @@ impl Inner {
                 }
                 if !names.is_empty() {
                     // The other replica may have stored some answers while we waited.
-                    found = self.cache.sources(&job.user, &names).await;
+                    (found, claim.stored) = self.cache.sources(&job.user, &names).await;
                 }
             }
             LockOutcome::Unavailable => {}
         }
         claim.found = found;
-        Claimed::Here(claim)
+        Claimed::Here(Box::new(claim))
     }
 }
 
@@ -663,11 +674,13 @@ struct Claim {
     found: Vec<Option<CachedSource>>,
     /// What the user's overrides say (they win the merge).
     overrides: Overrides,
+    /// What Redis held about the user: the base the writes merge into.
+    stored: Stored,
 }
 
 /// Whether this replica fans out, or another replica's profile is the answer.
 enum Claimed {
-    Here(Claim),
+    Here(Box<Claim>),
     ByAnotherReplica(Arc<Built>),
 }
 

@@ -30,14 +30,16 @@ async fn profiles_are_stored_read_and_erased_through_the_cluster() {
     assert_eq!(first.body["profile"]["identity"]["name"], "Bryan Cooper");
 
     let mut redis = cluster.connection();
-    let profile_key = format!("{prefix}{{cl-1}}:profile");
-    let source_key = format!("{prefix}{{cl-1}}:source:github");
-    // The writes follow the answer: the sources first, then the profile.
+    let profile_key = format!("{prefix}{{cl-1}}:entry");
+    let fence_key = format!("{prefix}{{cl-1}}:erased");
+    // The writes follow the answer: the entry holds the profile and the sources.
     eventually("the profile reaching the cluster", async || {
         redis.exists::<_, bool>(&profile_key).unwrap()
     })
     .await;
-    assert!(redis.exists::<_, bool>(&source_key).unwrap());
+    let entry: Vec<u8> = redis.get(&profile_key).unwrap();
+    let entry = enrichd::cache::Stored::decode(&entry).unwrap();
+    assert!(entry.source("github").is_some(), "GitHub's answer is kept");
     let slot = |key: &str| -> i64 {
         redis::cmd("CLUSTER")
             .arg("KEYSLOT")
@@ -47,7 +49,7 @@ async fn profiles_are_stored_read_and_erased_through_the_cluster() {
     };
     assert_eq!(
         slot(&profile_key),
-        slot(&source_key),
+        slot(&fence_key),
         "a user's keys share a slot"
     );
 
@@ -59,7 +61,7 @@ async fn profiles_are_stored_read_and_erased_through_the_cluster() {
 
     assert_eq!(app.delete_profile("cl-1").await.status, 204);
     assert!(!redis.exists::<_, bool>(&profile_key).unwrap());
-    assert!(!redis.exists::<_, bool>(&source_key).unwrap());
+    assert!(redis.exists::<_, bool>(&fence_key).unwrap());
     eventually("the replica forgetting the user", async || {
         replica.get_profile("cl-1").await.status == 404
     })

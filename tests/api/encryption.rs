@@ -128,11 +128,19 @@ async fn without_keys_values_are_packed_not_sealed() {
     let app = TestAppBuilder::new().spawn().await;
     assert_eq!(app.enrich(known_subject("clear-1")).await.status, 200);
     app.wait_for_profile_in_redis("clear-1").await;
-    // Packed (LZ4) is not sealed: unpacked, the values read in clear.
+    // An entry (LZ4) is not sealed: read, its values are in clear.
     let unpacked: Vec<Vec<u8>> = everything_in_redis(&app)
         .into_iter()
-        .filter(|value| value.starts_with(b"\xFEZ\x01"))
-        .filter_map(|value| enrichd::cache::packed::unpack(value, usize::MAX))
+        .filter(|value| value.starts_with(b"\xFEE\x01"))
+        .filter_map(|value| enrichd::cache::Stored::decode(&value))
+        .flat_map(|entry| {
+            let (body, subject) = entry.profile_json().unwrap();
+            let answers = entry.sources().iter().map(|s| s.json.clone());
+            [body.to_vec(), subject]
+                .into_iter()
+                .chain(answers)
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert!(unpacked.len() >= 3, "the profile, its subject, a source");
     assert!(unpacked.iter().any(|value| contains(value, "biglytics")));
@@ -188,13 +196,13 @@ async fn a_sealed_value_copied_under_another_user_does_not_open() {
     assert_eq!(app.enrich(known_subject("copy-from")).await.status, 200);
     app.wait_for_profile_in_redis("copy-from").await;
     let mut redis = app.redis().connection();
-    let fields: Vec<Vec<u8>> = redis::cmd("HGETALL")
+    let entry: Vec<u8> = redis::cmd("GET")
         .arg(app.profile_key("copy-from"))
         .query(&mut redis)
         .unwrap();
-    let () = redis::cmd("HSET")
+    let () = redis::cmd("SET")
         .arg(app.profile_key("copy-to"))
-        .arg(fields)
+        .arg(entry)
         .query(&mut redis)
         .unwrap();
 

@@ -116,8 +116,24 @@ async fn delete_erases_the_keys_of_connectors_no_longer_configured() {
     let app = TestAppBuilder::new().spawn().await;
     app.enrich(known_subject("gone-1")).await;
     app.wait_for_profile_in_redis("gone-1").await;
-    let github_key = format!("{}{{gone-1}}:source:github", app.prefix);
-    assert!(app.keys_of("gone-1").contains(&github_key));
+    assert!(
+        app.stored_entry("gone-1")
+            .unwrap()
+            .source("github")
+            .is_some()
+    );
+    // And GitHub's answer as the layout before entries kept it: a key named in an index.
+    let mut redis = app.redis().connection();
+    redis::cmd("SET")
+        .arg(format!("{}{{gone-1}}:source:github", app.prefix))
+        .arg("{}")
+        .query::<()>(&mut redis)
+        .unwrap();
+    redis::cmd("SADD")
+        .arg(format!("{}{{gone-1}}:sources", app.prefix))
+        .arg("github")
+        .query::<()>(&mut redis)
+        .unwrap();
     // A replica (or a later version of the configuration) without the GitHub connector.
     let without_github = TestAppBuilder::new()
         .replica_of(&app)
@@ -165,10 +181,10 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     let cache = &app.state.cache;
     let (lost_1, lost_2) = (UserKey::of_default("lost-1"), UserKey::of_default("lost-2"));
     let mut fence = cache.fence(&lost_1);
-    let lock = cache
+    let claimed = cache
         .claim(&mut fence, &lost_1, Duration::from_secs(5), &["github"])
-        .await
-        .lock;
+        .await;
+    let (lock, mut stored) = (claimed.lock, claimed.stored);
     let LockOutcome::Acquired(token) = lock else {
         panic!("the lock was not taken: {lock:?}");
     };
@@ -195,6 +211,7 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
         .write_back(
             &fence,
             &lost_1,
+            &mut stored,
             vec![SourceToStore::of(
                 "github",
                 &source,
@@ -209,10 +226,10 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     assert_eq!(app.get_profile("lost-1").await.status, 404);
     // The same writes with the fence as read land, and release the lock.
     let mut fresh = cache.fence(&lost_2);
-    let lock = cache
+    let claimed = cache
         .claim(&mut fresh, &lost_2, Duration::from_secs(5), &[])
-        .await
-        .lock;
+        .await;
+    let (lock, mut stored) = (claimed.lock, claimed.stored);
     let LockOutcome::Acquired(token) = lock else {
         panic!("the lock was not taken: {lock:?}");
     };
@@ -220,6 +237,7 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
         .write_back(
             &fresh,
             &lost_2,
+            &mut stored,
             Vec::new(),
             Some((&profile, Duration::from_secs(60))),
             Some(&token),
@@ -227,6 +245,6 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
         .await;
     assert_eq!(
         left_in_redis(&app, "lost-2"),
-        [format!("{}{{lost-2}}:profile", app.prefix)]
+        [format!("{}{{lost-2}}:entry", app.prefix)]
     );
 }

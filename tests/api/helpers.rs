@@ -122,8 +122,12 @@ impl RedisCluster {
             .map(|i| {
                 let port = free_port();
                 let conf = dir.join(format!("nodes-{i}.conf"));
+                // The bus port is named: by default it is port + 10000, which Redis refuses
+                // for ports above 55535 (a fifth of the ephemeral range).
+                let bus = free_port();
                 let child = Command::new("redis-server")
                     .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--cluster-port", &bus.to_string()])
                     .args(["--cluster-enabled", "yes", "--cluster-config-file"])
                     .arg(&conf)
                     .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -638,16 +642,30 @@ impl TestApp {
         keys
     }
 
-    /// The Redis key of a user's profile.
+    /// The Redis key of a user's entry (profile, subject and per-source answers).
     pub fn profile_key(&self, user_id: &str) -> String {
+        format!("{}{{{user_id}}}:entry", self.prefix)
+    }
+
+    /// The Redis key of a user's profile in the layout before entries (a hash).
+    pub fn earlier_profile_key(&self, user_id: &str) -> String {
         format!("{}{{{user_id}}}:profile", self.prefix)
+    }
+
+    /// A user's entry as Redis holds it (this app seals nothing), read whole.
+    pub fn stored_entry(&self, user_id: &str) -> Option<enrichd::cache::Stored> {
+        let value: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(self.profile_key(user_id))
+            .query(&mut self.redis().connection())
+            .unwrap();
+        value.map(|v| enrichd::cache::Stored::decode(&v).expect("an entry enrichd wrote"))
     }
 
     pub fn redis(&self) -> &RedisServer {
         self.redis.as_ref().expect("this test app owns a Redis")
     }
 
-    /// Wait (at most 5 s) until the user's profile is in Redis: enrichd answers first and
+    /// Wait (at most 5 s) until the user's entry is in Redis: enrichd answers first and
     /// writes to Redis right after. Panics if it never arrives.
     pub async fn wait_for_profile_in_redis(&self, user_id: &str) {
         let key = self.profile_key(user_id);
@@ -661,6 +679,20 @@ impl TestApp {
         }
         panic!("the profile of {user_id} never reached Redis");
     }
+}
+
+/// An entry written by hand in the layout `cache::entry` documents: a profile of `body` and
+/// `subject` (as stored: packed or not), fresh and kept until `until_ms`, and `answers` as
+/// the answers' section.
+pub fn raw_entry(until_ms: u64, body: &[u8], subject: &[u8], answers: &[u8]) -> Vec<u8> {
+    let mut entry = vec![0xFE, b'E', 0x01];
+    entry.extend_from_slice(&until_ms.to_le_bytes());
+    entry.extend_from_slice(&until_ms.to_le_bytes());
+    for section in [body, subject, answers] {
+        entry.extend_from_slice(&(section.len() as u32).to_le_bytes());
+        entry.extend_from_slice(section);
+    }
+    entry
 }
 
 /// `privacy.hash_key` of test apps.

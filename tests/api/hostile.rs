@@ -11,8 +11,8 @@ use wiremock::{
 };
 
 use crate::helpers::{
-    TestAppBuilder, eventually, github_answering, github_calls as calls, github_only, octocat,
-    source,
+    TestAppBuilder, eventually, github_answering, github_calls as calls, github_only,
+    known_subject, octocat, raw_entry, source,
 };
 
 /// Send an enrichment of `subject` and reset the connection 50 ms later, as a caller that
@@ -236,12 +236,7 @@ async fn remembered_identifiers_stay_bounded() {
     }
     app.wait_for_profile_in_redis("many-1").await;
 
-    let stored: Vec<u8> = redis::cmd("HGET")
-        .arg(app.profile_key("many-1"))
-        .arg("subject")
-        .query(&mut app.redis().connection())
-        .unwrap();
-    let subject = enrichd::cache::packed::unpack(stored, usize::MAX).unwrap();
+    let (_, subject) = app.stored_entry("many-1").unwrap().profile_json().unwrap();
 
     assert!(subject.len() < 4096, "{} bytes remembered", subject.len());
 }
@@ -463,8 +458,16 @@ async fn what_redis_holds_is_checked_before_it_is_served_or_used() {
         ("junk-6", whole[..whole.len() - 2].to_vec(), pack(b"{}")),
         ("junk-7", pack(b"[1, 2, 3]"), pack(b"{}")),
     ] {
+        // In an entry, and in the layout before entries.
+        let in_entry = format!("{user}-entry");
+        redis::cmd("SET")
+            .arg(app.profile_key(&in_entry))
+            .arg(raw_entry(far_future, &body, &subject, b""))
+            .query::<()>(&mut redis)
+            .unwrap();
+        assert_eq!(app.get_profile(&in_entry).await.status, 404, "{in_entry}");
         redis::cmd("HSET")
-            .arg(app.profile_key(user))
+            .arg(app.earlier_profile_key(user))
             .arg("body")
             .arg(body)
             .arg("fresh_until")
@@ -475,9 +478,37 @@ async fn what_redis_holds_is_checked_before_it_is_served_or_used() {
             .unwrap();
         assert_eq!(app.get_profile(user).await.status, 404, "{user}");
     }
+    // An entry cut short, or whose answers lie about their size: not read, and replaced by
+    // the next enrichment (the profile in them is past its time, so it is not a hit).
+    let good = raw_entry(1, &whole, &pack(b"{}"), b"");
+    let mut lying_answers = good[..good.len() - 4].to_vec();
+    lying_answers.extend_from_slice(&8u32.to_le_bytes());
+    lying_answers.extend_from_slice(&u32::MAX.to_le_bytes());
+    lying_answers.extend_from_slice(b"junk");
+    for (user, entry) in [
+        ("junk-8", good[..good.len() - 9].to_vec()),
+        ("junk-9", lying_answers),
+    ] {
+        redis::cmd("SET")
+            .arg(app.profile_key(user))
+            .arg(entry)
+            .query::<()>(&mut redis)
+            .unwrap();
+        let answer = app.enrich(known_subject(user)).await;
+        assert_eq!(answer.status, 200, "{user}: {}", answer.body);
+        assert_eq!(answer.body["cache"], "miss", "{user}");
+        eventually("the entry replaced by a readable one", async || {
+            let value: Vec<u8> = redis::cmd("GET")
+                .arg(app.profile_key(user))
+                .query(&mut app.redis().connection())
+                .unwrap();
+            enrichd::cache::Stored::decode(&value).is_some_and(|e| e.source("github").is_some())
+        })
+        .await;
+    }
     // Remembered identifiers that no request could carry are not used for a refresh.
     redis::cmd("HSET")
-        .arg(app.profile_key("junk-4"))
+        .arg(app.earlier_profile_key("junk-4"))
         .arg("body")
         .arg(r#"{"user_id": "junk-4"}"#)
         .arg("fresh_until")

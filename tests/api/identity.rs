@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use enrichd::cache::{SourceToStore, Stored};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -161,12 +162,7 @@ async fn an_email_alone_reaches_github_and_x_through_the_chain_in_one_call() {
         (2, 2, 2)
     );
     // The remembered identifiers are the caller's, not the derived ones.
-    let remembered: Option<Vec<u8>> = redis::cmd("HGET")
-        .arg(app.profile_key("chain-1"))
-        .arg("subject")
-        .query(&mut app.redis().connection())
-        .unwrap();
-    let remembered = enrichd::cache::packed::unpack(remembered.unwrap(), usize::MAX).unwrap();
+    let (_, remembered) = app.stored_entry("chain-1").unwrap().profile_json().unwrap();
     let remembered: Value = serde_json::from_slice(&remembered).unwrap();
     assert!(remembered.get("handles").is_none(), "{remembered}");
 }
@@ -185,8 +181,26 @@ async fn per_source_answers_of_later_waves_are_reused_like_the_first_waves() {
     app.wait_for_profile_in_redis("chain-2").await;
     // The profile gone (not erased: the per-source answers stay), a second enrichment
     // rebuilds it from them, GitHub's included.
-    redis::cmd("DEL")
+    let answers: Vec<SourceToStore> = app
+        .stored_entry("chain-2")
+        .unwrap()
+        .sources()
+        .iter()
+        .map(|answer| SourceToStore {
+            connector: answer.connector.clone(),
+            json: answer.json.clone(),
+            keep_for: Duration::from_secs(600),
+        })
+        .collect();
+    assert_eq!(answers.len(), 2, "hubspot's and github's");
+    let without_profile = Stored::default().merged(
+        None,
+        &answers,
+        enrichd::cache::unix_ms(std::time::SystemTime::now()),
+    );
+    redis::cmd("SET")
         .arg(app.profile_key("chain-2"))
+        .arg(without_profile.encode())
         .query::<()>(&mut app.redis().connection())
         .unwrap();
     let replica = TestAppBuilder::new()
@@ -581,20 +595,22 @@ async fn an_identifier_the_caller_sent_is_never_replaced_by_a_found_one() {
         .collect();
     assert_eq!(asked, ["/users/the-callers-login"]);
     assert_eq!(source(&answer.body, "x")["wave"], 2);
-    let key = format!("{}{{chain-8}}:source:github", app.prefix);
-    let mut stored: Option<Vec<u8>> = None;
-    for _ in 0..100 {
-        stored = redis::cmd("GET")
-            .arg(&key)
+    eventually("GitHub's answer kept in the entry", async || {
+        let value: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(app.profile_key("chain-8"))
             .query(&mut app.redis().connection())
             .unwrap();
-        if stored.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let stored =
-        enrichd::cache::packed::unpack(stored.expect("GitHub's answer is kept"), usize::MAX);
-    let stored: Value = serde_json::from_slice(&stored.unwrap()).unwrap();
-    assert_eq!(stored["identifiers"], "the-callers-login");
+        value.is_some_and(|v| {
+            Stored::decode(&v)
+                .and_then(|e| e.source("github"))
+                .is_some()
+        })
+    })
+    .await;
+    let github = app
+        .stored_entry("chain-8")
+        .unwrap()
+        .source("github")
+        .unwrap();
+    assert_eq!(github.identifiers, "the-callers-login");
 }

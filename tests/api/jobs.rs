@@ -509,7 +509,7 @@ async fn jobs_belong_to_their_tenant() {
     let mut redis = app.redis().connection();
     crate::helpers::eventually("the profiles", async || {
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}t:sales:{{u-*}}:profile", app.prefix))
+            .arg(format!("{}t:sales:{{u-*}}:entry", app.prefix))
             .query(&mut redis)
             .unwrap();
         keys.len() == 2

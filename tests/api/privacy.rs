@@ -105,7 +105,7 @@ async fn two_tenants_with_the_same_user_id_see_two_profiles_and_never_each_other
     assert_eq!(github_calls(&github).await, 2);
     app.wait_for_profile_in_redis("u-1").await;
     let mut redis = app.redis().connection();
-    let tenant_profile = format!("{}t:marketing:{{u-1}}:profile", app.prefix);
+    let tenant_profile = format!("{}t:marketing:{{u-1}}:entry", app.prefix);
     eventually("the other tenant's profile reaches Redis", async || {
         redis::cmd("EXISTS")
             .arg(&tenant_profile)

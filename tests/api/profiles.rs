@@ -34,10 +34,10 @@ async fn a_profile_past_its_ttl_is_served_stale() {
     app.wait_for_profile_in_redis("p-2").await;
     // Age the profile in Redis: past its freshness, within the stale window. A replica
     // whose in-process tier does not hold it reads it from there.
-    redis::cmd("HSET")
+    redis::cmd("SETRANGE")
         .arg(app.profile_key("p-2"))
-        .arg("fresh_until")
-        .arg(1)
+        .arg(3)
+        .arg(&1u64.to_le_bytes()[..])
         .query::<()>(&mut app.redis().connection())
         .unwrap();
     let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
@@ -100,18 +100,17 @@ async fn a_delete_right_after_an_enrichment_is_not_undone_by_its_writes() {
     // enrichd answers an enrichment before its writes to Redis are done; a DELETE sent at
     // once must wait for them, or they would bring the erased user back.
     let app = TestAppBuilder::new().spawn().await;
-    let key = app.profile_key("p-4b");
-    let source_key = format!("{}{{p-4b}}:source:github", app.prefix);
 
     assert_eq!(app.enrich(known_subject("p-4b")).await.status, 200);
     assert_eq!(app.delete_profile("p-4b").await.status, 204);
 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut redis = app.redis().connection();
-    for key in [&key, &source_key] {
-        let found: bool = redis::cmd("EXISTS").arg(key).query(&mut redis).unwrap();
-        assert!(!found, "{key} came back after the delete");
-    }
+    let left = app.keys_of("p-4b");
+    assert_eq!(
+        left,
+        [format!("{}{{p-4b}}:erased", app.prefix)],
+        "only the erasure fence is left"
+    );
     assert_eq!(app.get_profile("p-4b").await.status, 404);
 }
 
@@ -167,65 +166,98 @@ async fn profile_routes_validate_their_inputs() {
 }
 
 #[tokio::test]
-async fn values_written_before_packing_are_still_read_and_packed_ones_are_smaller() {
-    use enrichd::cache::packed::unpack;
+async fn what_earlier_layouts_stored_is_still_read_and_an_entry_is_smaller() {
+    use enrichd::cache::packed::pack;
     let app = TestAppBuilder::new().spawn().await;
     let first = app.enrich(known_subject("p-old")).await;
     assert_eq!(first.status, 200);
     app.wait_for_profile_in_redis("p-old").await;
+    let entry = app.stored_entry("p-old").unwrap();
+    let (body, subject) = entry.profile_json().unwrap();
+    let (fresh_until, _) = entry.profile_times().unwrap();
+    assert_eq!(entry.sources().len(), 2, "hubspot's and github's answers");
     let mut redis = app.redis().connection();
-    let key = app.profile_key("p-old");
-    let source_key = format!("{}{{p-old}}:source:github", app.prefix);
-    crate::helpers::eventually("the source answer in Redis", async || {
-        redis::cmd("EXISTS")
-            .arg(&source_key)
-            .query::<bool>(&mut app.redis().connection())
-            .unwrap()
-    })
-    .await;
+    let entry_bytes: Vec<u8> = redis::cmd("GET")
+        .arg(app.profile_key("p-old"))
+        .query(&mut redis)
+        .unwrap();
+    let in_json =
+        body.len() + subject.len() + entry.sources().iter().map(|s| s.json.len()).sum::<usize>();
+    assert!(
+        entry_bytes.len() * 3 < in_json,
+        "an entry of {} bytes vs {in_json} in JSON",
+        entry_bytes.len()
+    );
 
-    // Rewrite every value as the previous version wrote it: plain JSON.
-    let mut plain_sizes = 0;
-    let mut packed_sizes = 0;
-    for field in ["body", "subject"] {
-        let packed: Vec<u8> = redis::cmd("HGET")
+    // Rewrite the user as earlier versions stored them: a profile hash (the body packed, as
+    // the version before entries wrote it, the subject in JSON, as the one before it), a key
+    // per answer (JSON) and their index; no entry.
+    let earlier = app.earlier_profile_key("p-old");
+    redis::cmd("DEL")
+        .arg(app.profile_key("p-old"))
+        .query::<()>(&mut redis)
+        .unwrap();
+    redis::cmd("HSET")
+        .arg(&earlier)
+        .arg("body")
+        .arg(pack(&body))
+        .arg("fresh_until")
+        .arg(fresh_until)
+        .arg("subject")
+        .arg(&subject)
+        .query::<()>(&mut redis)
+        .unwrap();
+    for answer in entry.sources() {
+        let key = format!("{}{{p-old}}:source:{}", app.prefix, answer.connector);
+        redis::cmd("SET")
             .arg(&key)
-            .arg(field)
-            .query(&mut redis)
+            .arg(&answer.json)
+            .arg("EX")
+            .arg(600)
+            .query::<()>(&mut redis)
             .unwrap();
-        let plain = unpack(packed.clone(), usize::MAX).unwrap();
-        assert_ne!(packed, plain, "{field} is stored packed");
-        (plain_sizes, packed_sizes) = (plain_sizes + plain.len(), packed_sizes + packed.len());
-        redis::cmd("HSET")
-            .arg(&key)
-            .arg(field)
-            .arg(plain)
+        redis::cmd("SADD")
+            .arg(format!("{}{{p-old}}:sources", app.prefix))
+            .arg(&answer.connector)
             .query::<()>(&mut redis)
             .unwrap();
     }
-    assert!(
-        packed_sizes * 2 < plain_sizes,
-        "packed {packed_sizes} bytes vs {plain_sizes} in JSON"
-    );
-    let packed: Vec<u8> = redis::cmd("GET")
-        .arg(&source_key)
-        .query(&mut redis)
-        .unwrap();
-    let plain = unpack(packed, usize::MAX).unwrap();
-    redis::cmd("SET")
-        .arg(&source_key)
-        .arg(plain)
-        .arg("KEEPTTL")
-        .query::<()>(&mut redis)
-        .unwrap();
 
-    // A replica with nothing in process reads them from Redis as before.
+    // A replica with nothing in process reads the profile from there.
     let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
     let read = replica.get_profile("p-old").await;
     assert_eq!(read.status, 200, "{}", read.body);
     assert_eq!(read.body["profile"], first.body["profile"]);
     assert_eq!(read.body["provenance"], first.body["provenance"]);
-    // The remembered identifiers and the per-source answer serve a refresh.
+    // The profile gone, the answers stand in for calls: no connector is asked again.
+    redis::cmd("DEL")
+        .arg(&earlier)
+        .query::<()>(&mut redis)
+        .unwrap();
+    let other = TestAppBuilder::new().replica_of(&app).spawn().await;
+    let rebuilt = other.enrich(known_subject("p-old")).await;
+    assert_eq!(rebuilt.status, 200, "{}", rebuilt.body);
+    assert_eq!(rebuilt.body["profile"], first.body["profile"]);
+    assert!(
+        !other
+            .metrics()
+            .await
+            .contains("enrichd_connector_requests_total{"),
+        "no connector was called"
+    );
+    // Its write replaced the earlier layout with an entry.
+    crate::helpers::eventually("the entry written", async || {
+        app.stored_entry("p-old")
+            .is_some_and(|e| e.profile_json().is_some())
+    })
+    .await;
+    let left = app.keys_of("p-old");
+    assert_eq!(
+        left,
+        [app.profile_key("p-old")],
+        "the earlier layout's keys are gone"
+    );
+    // The remembered identifiers serve a refresh.
     let refreshed = replica.get("/v1/profiles/p-old?refresh=true").await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     assert_eq!(source(&refreshed.body, "github")["status"], "ok");

@@ -319,11 +319,7 @@ async fn nobody_knowing_a_user_is_remembered_for_the_negative_ttl() {
     assert_eq!(second.body["cache"], "hit");
     assert_eq!(calls(&github).await, 1);
     app.wait_for_profile_in_redis("neg-1").await;
-    let fresh_until: u64 = redis::cmd("HGET")
-        .arg(app.profile_key("neg-1"))
-        .arg("fresh_until")
-        .query(&mut app.redis().connection())
-        .unwrap();
+    let (fresh_until, _) = app.stored_entry("neg-1").unwrap().profile_times().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
