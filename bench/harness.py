@@ -18,6 +18,8 @@ Everything runs on loopback and is started and stopped here. Scenarios:
   callgrind instructions per hit-path request, counted by valgrind (repeatable).
   redis_memory  bytes of Redis per user (used_memory growth over N users, two connectors),
             this build and each --extra-binary side by side.
+  scaleout  the miss path with one and two replicas, on one Redis and on a Redis Cluster of
+            three masters (throughput, p99, CPU per request of enrichd and of Redis).
 
 Each scenario reports requests/s, p50/p99/p99.9 latency, upstream calls and enrichd's peak RSS;
 repeated runs are summarised by their median. Results go to --out as JSON and Markdown.
@@ -26,6 +28,7 @@ repeated runs are summarised by their median. Results go to --out as JSON and Ma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -166,6 +169,15 @@ class Harness:
             return []
         return ["taskset", "-c", {"server": "1", "client": "0"}[which]]
 
+    @contextlib.contextmanager
+    def unpinned(self):
+        """Every process started meanwhile (servers, upstreams, wrk) floats over all CPUs."""
+        pin, self.pin = self.pin, False
+        try:
+            yield
+        finally:
+            self.pin = pin
+
     def spawn(self, name: str, cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
         logfile = open(self.work / f"{name}.log", "ab")
         proc = subprocess.Popen(
@@ -201,6 +213,21 @@ class Harness:
         if check and result.returncode != 0:
             raise BenchError(f"{cmd[0]} failed ({result.returncode}): {result.stderr[-2000:]}{result.stdout[-2000:]}")
         return result.stdout
+
+    def run_together(self, cmds: list[list[str]], timeout: float) -> list[str]:
+        """Start every command at once and wait for all: their outputs, in order."""
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in cmds]
+        try:
+            outputs = [proc.communicate(timeout=timeout) for proc in procs]
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        for cmd, proc, (out, err) in zip(cmds, procs, outputs):
+            if proc.returncode != 0:
+                raise BenchError(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}{out[-2000:]}")
+        return [out for out, _ in outputs]
 
     def wait_port_file(self, path: Path, proc: subprocess.Popen, timeout: float = 10.0) -> int:
         deadline = time.monotonic() + timeout
@@ -240,7 +267,8 @@ class Harness:
     # ----- enrichd -----------------------------------------------------------------------
 
     def enrichd_config(self, name: str, upstream: "Upstream | None", *, redis_url: str = "",
-                       local_capacity: int = 10000, deadline_ms: int = 800, timeout_ms: int = 400,
+                       cluster_nodes: list[str] | None = None, local_capacity: int = 10000,
+                       deadline_ms: int = 800, timeout_ms: int = 400,
                        breaker_threshold: int = 5, workers: int | None = None,
                        connectors: tuple[str, ...] = CONNECTORS, sealed: bool | None = None,
                        extra: str = "") -> Path:
@@ -254,6 +282,8 @@ class Harness:
             "auth: {api_keys: [], admin_tokens: []}",
             "cache:",
             f'  redis_url: "{redis_url}"',
+            # A JSON list is a YAML flow sequence: the Cluster's seed nodes, instead of redis_url.
+            *([f"  redis_cluster_nodes: {json.dumps(cluster_nodes)}"] if cluster_nodes else []),
             f"  local_capacity: {local_capacity}",
             f'  key_prefix: "bench{name}:"',
             *([f'  encryption_keys: [{{id: bench, key: "{BENCH_SEALING_KEY}"}}]']
@@ -348,14 +378,14 @@ http {{
 
     # ----- redis -------------------------------------------------------------------------
 
-    def start_redis(self) -> tuple[subprocess.Popen, str]:
+    def start_redis(self, name: str = "redis", *extra: str) -> tuple[subprocess.Popen, str]:
         port = free_port()
-        proc = self.spawn("redis", self.cpus("server") + [
+        proc = self.spawn(name, self.cpus("server") + [
             "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(self.work), "--protected-mode", "no",
+            "--appendonly", "no", "--dir", str(self.work), "--protected-mode", "no", *extra,
         ])
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
@@ -363,28 +393,55 @@ http {{
                         return proc, f"redis://127.0.0.1:{port}"
             except OSError:
                 time.sleep(0.05)
-        raise BenchError("redis-server did not start")
+        logfile = self.work / f"{name}.log"
+        raise BenchError(f"redis-server {name} did not start:\n{logfile.read_text(errors='replace')[-1500:]}")
+
+    def start_redis_cluster(self, name: str, masters: int = 3) -> tuple[list[subprocess.Popen], list[str]]:
+        """A Redis Cluster of `masters` masters and no replicas, built as tests/api/cluster.rs
+        builds one: redis-server --cluster-enabled yes on each port, then
+        `redis-cli --cluster create`; returns once every node says cluster_state:ok."""
+        # The bus port is given: by default it is the port + 10000, out of range for a port
+        # above 55535, which free_port() can return.
+        nodes = [self.start_redis(f"{name}{i}", "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                                  "--cluster-config-file", str(self.work / f"{name}{i}-nodes.conf"))
+                 for i in range(masters)]
+        urls = [url for _, url in nodes]
+        self.run(["redis-cli", "--cluster", "create", *(u.removeprefix("redis://") for u in urls),
+                  "--cluster-replicas", "0", "--cluster-yes"], timeout=60)
+        deadline = time.monotonic() + 20
+        while not all(b"cluster_state:ok" in redis_command(u, "CLUSTER", "INFO") for u in urls):
+            if time.monotonic() > deadline:
+                raise BenchError(f"the Redis Cluster {name} did not form; see {self.work}/{name}*.log")
+            time.sleep(0.1)
+        return [proc for proc, _ in nodes], urls
 
     # ----- load generators ---------------------------------------------------------------
 
-    def wrk(self, url: str, script: str, script_args: list[str], *, connections: int,
+    def wrk(self, url: str | list[str], script: str, script_args: list[str], *, connections: int,
             duration: float, threads: int = 1, timeout: str = "2s", pids: list[int] | None = None,
             helpers: list[int] | None = None, guard: bool = False, before=None) -> dict:
         """One wrk run. `pids`: the servers whose CPU time is charged to this measurement. With
         `helpers`: our other processes (upstreams), not counted as noise. With
         `guard`, a run during which other programs on this (shared) machine used more than
-        --noise-threshold cores is repeated, up to --noise-retries times."""
-        cmd = self.cpus("client") + [
-            "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(round(duration)))}s", f"--timeout={timeout}",
-            "--latency", "-s", str(LUA / script), url, "--", *script_args,
-        ]
+        --noise-threshold cores is repeated, up to --noise-retries times.
+        With several URLs (replicas), one wrk per URL is started at the same time with an equal
+        share of the connections; `{part}` in `script_args` becomes the wrk's index (so that
+        their user ids differ), and the figures are merged (see `merge_wrk`)."""
+        urls = [url] if isinstance(url, str) else url
+        shares = [connections // len(urls) + (i < connections % len(urls)) for i in range(len(urls))]
+        if min(shares) < threads:
+            raise BenchError(f"{connections} connections cannot be split over {len(urls)} wrk processes")
+        cmds = [self.cpus("client") + [
+            "wrk", f"-t{threads}", f"-c{share}", f"-d{max(1, int(round(duration)))}s", f"--timeout={timeout}",
+            "--latency", "-s", str(LUA / script), u, "--", *(arg.replace("{part}", str(i)) for arg in script_args),
+        ] for i, (u, share) in enumerate(zip(urls, shares))]
         attempts = 1 + (self.args.noise_retries if guard else 0)
         for attempt in range(attempts):
             # A repeated run must not reuse the user ids of the one it replaces (they are cached now).
-            attempt_cmd = [arg.replace("{attempt}", str(attempt)) for arg in cmd]
+            attempt_cmds = [[arg.replace("{attempt}", str(attempt)) for arg in cmd] for cmd in cmds]
             if before:
                 before()
-            r = self._wrk_once(attempt_cmd, duration, pids or [], helpers or [])
+            r = self._wrk_once(attempt_cmds, duration, pids or [], helpers or [])
             r["attempts"] = attempt + 1
             if r["foreign_cores"] <= self.args.noise_threshold:
                 break
@@ -394,12 +451,12 @@ http {{
         r["noisy"] = r["foreign_cores"] > self.args.noise_threshold
         return r
 
-    def _wrk_once(self, cmd: list[str], duration: float, pids: list[int], helpers: list[int]) -> dict:
+    def _wrk_once(self, cmds: list[list[str]], duration: float, pids: list[int], helpers: list[int]) -> dict:
         busy0, cpu0, t0 = machine_busy(), cpu_seconds(pids), time.monotonic()
         each0 = [cpu_seconds([pid]) for pid in pids]
         helpers0 = cpu_seconds(helpers)
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = self.run(cmd, timeout=duration + 60)
+        outs = self.run_together(cmds, timeout=duration + 60)
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(pids) - cpu0
@@ -407,34 +464,64 @@ http {{
         helper_cores = (cpu_seconds(helpers) - helpers0) / elapsed
         busy_cores = (machine_busy() - busy0) / elapsed
         wrk_cores = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / elapsed
-        for line in out.splitlines():
-            if line.startswith("WRKJSON "):
-                raw = json.loads(line[len("WRKJSON "):])
-                secs = raw["duration_us"] / 1e6
-                lat = {k: v / 1000.0 for k, v in raw["latency_us"].items()}
-                errors = sum(raw["errors"].values())
-                return {
-                    "requests": raw["requests"],
-                    "rps": round(raw["requests"] / secs, 1),
-                    "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
-                    "p99.9_ms": lat["p99.9"], "max_ms": lat["max"], "mean_ms": round(lat["mean"], 3),
-                    "errors": raw["errors"], "error_total": errors,
-                    "bytes_per_request": round(raw["bytes"] / max(1, raw["requests"])),
-                    "server_cpu_util": round(cpu / elapsed, 3),
-                    "server_cpu_us_per_request": round(cpu * 1e6 / max(1, raw["requests"]), 2),
-                    "server_cpu_us_per_request_each": [round(c * 1e6 / max(1, raw["requests"]), 2) for c in each],
-                    "wrk_cores": round(wrk_cores, 2),
-                    "machine_busy_cores": round(busy_cores, 2),
-                    # CPU used by anything else on the machine meanwhile (other users of this host).
-                    "helper_cores": round(helper_cores, 2),
-                    "foreign_cores": round(max(0.0, busy_cores - wrk_cores - helper_cores - cpu / elapsed), 2),
-                }
-        raise BenchError(f"wrk printed no summary:\n{out[-2000:]}")
+        r = merge_wrk([wrk_figures(out) for out in outs])
+        requests = max(1, r["requests"])
+        return {
+            **r,
+            "server_cpu_util": round(cpu / elapsed, 3),
+            "server_cpu_us_per_request": round(cpu * 1e6 / requests, 2),
+            "server_cpu_us_per_request_each": [round(c * 1e6 / requests, 2) for c in each],
+            "wrk_cores": round(wrk_cores, 2),
+            "machine_busy_cores": round(busy_cores, 2),
+            # CPU used by anything else on the machine meanwhile (other users of this host).
+            "helper_cores": round(helper_cores, 2),
+            "foreign_cores": round(max(0.0, busy_cores - wrk_cores - helper_cores - cpu / elapsed), 2),
+        }
 
     def load(self, mode: str, port: int, count: int, *extra: str, timeout: float = 900) -> dict:
         cmd = self.cpus("client") + [sys.executable, str(BENCH / "load.py"), mode, "--port", str(port),
                                      "--count", str(count), *extra]
         return json.loads(self.run(cmd, timeout=timeout).strip().splitlines()[-1])
+
+
+def wrk_figures(out: str) -> dict:
+    """Requests, throughput, latency (ms) and errors from wrk's `WRKJSON` line (lua/report.lua)."""
+    for line in out.splitlines():
+        if line.startswith("WRKJSON "):
+            raw = json.loads(line[len("WRKJSON "):])
+            secs = raw["duration_us"] / 1e6
+            lat = {k: v / 1000.0 for k, v in raw["latency_us"].items()}
+            return {
+                "requests": raw["requests"],
+                "rps": round(raw["requests"] / secs, 1),
+                "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
+                "p99.9_ms": lat["p99.9"], "max_ms": lat["max"], "mean_ms": round(lat["mean"], 3),
+                "errors": raw["errors"], "error_total": sum(raw["errors"].values()),
+                "bytes_per_request": round(raw["bytes"] / max(1, raw["requests"])),
+            }
+    raise BenchError(f"wrk printed no summary:\n{out[-2000:]}")
+
+
+LATENCIES = ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms")
+
+
+def merge_wrk(parts: list[dict]) -> dict:
+    """The figures of wrk processes run at the same time against different replicas: requests
+    and throughput summed; each latency percentile the worse of the parts (wrk gives no
+    histogram to merge), the parts' own under `parts`."""
+    if len(parts) == 1:
+        return parts[0]
+    requests = sum(p["requests"] for p in parts)
+    return {
+        "requests": requests,
+        "rps": round(sum(p["rps"] for p in parts), 1),
+        **{k: max(p[k] for p in parts) for k in LATENCIES},
+        "mean_ms": round(sum(p["mean_ms"] * p["requests"] for p in parts) / max(1, requests), 3),
+        "errors": {k: sum(p["errors"][k] for p in parts) for k in parts[0]["errors"]},
+        "error_total": sum(p["error_total"] for p in parts),
+        "bytes_per_request": round(sum(p["bytes_per_request"] * p["requests"] for p in parts) / max(1, requests)),
+        "parts": parts,
+    }
 
 
 class Upstream:
@@ -558,6 +645,17 @@ def warm(h: Harness, enrichd: Enrichd, users: int, prefix: str, concurrency: int
     result = h.load("enrich", enrichd.port, users, "--prefix", prefix, "--concurrency", str(concurrency), "--strict")
     log(f"  warmed {users} users in {result['elapsed_s']} s ({result['rps']} req/s)")
     return result
+
+
+def charge_upstream_calls(r: dict, up: "Upstream", before: dict[str, int], label: str, in_flight: int) -> list[str]:
+    """Record in measurement `r` the upstream calls made since `before` (the counters then);
+    the checks that failed: one call per connector per request, + the requests still in flight
+    at the end (at most `in_flight`)."""
+    calls = {k: v - before.get(k, 0) for k, v in up.calls().items()}
+    r["upstream_calls"] = calls
+    r["upstream_calls_per_request"] = round(sum(calls.values()) / max(1, r["requests"]), 3)
+    return [f"{label}: {name} upstream calls {calls.get(name, 0)} for {r['requests']} requests"
+            for name in CONNECTORS if not r["requests"] <= calls.get(name, 0) <= r["requests"] + in_flight + 1]
 
 
 def scenario_hit(h: Harness, run: int) -> dict:
@@ -696,9 +794,7 @@ def scenario_miss(h: Harness, run: int) -> dict:
                     r = h.wrk(enrichd.url, "enrich_unique.lua", [f"m{run}{tag}c{c}a{{attempt}}"], connections=c,
                               duration=a.duration, pids=own, helpers=[up.proc.pid], guard=True,
                               before=lambda: before.update(up.calls()))
-                    calls = {k: v - before.get(k, 0) for k, v in up.calls().items()}
-                    r["upstream_calls"] = calls
-                    r["upstream_calls_per_request"] = round(sum(calls.values()) / max(1, r["requests"]), 3)
+                    checks += charge_upstream_calls(r, up, before, f"{variant} c{c}", c)
                     r["upstream_direct_p50_ms"] = base["p50_ms"]
                     r["upstream_direct_p99_ms"] = base["p99_ms"]
                     r["overhead_p99_vs_delay_ms"] = round(r["p99_ms"] - a.upstream_delay_ms, 3)
@@ -709,11 +805,6 @@ def scenario_miss(h: Harness, run: int) -> dict:
                     results[f"{variant}.c{c}"] = r
                     if r["error_total"]:
                         checks.append(f"{variant} c{c}: {r['error_total']} errors/non-2xx")
-                    for name in CONNECTORS:
-                        # One call per connector per request (+ the requests still in flight at the end).
-                        got = calls.get(name, 0)
-                        if not (r["requests"] <= got <= r["requests"] + c + 1):
-                            checks.append(f"{variant} c{c}: {name} upstream calls {got} for {r['requests']} requests")
                     log(f"  {variant:5s} c={c:<3d} {r['rps']:>7.0f} req/s  p50 {r['p50_ms']:.2f}  p99 {r['p99_ms']:.2f}  "
                         f"p99.9 {r['p99.9_ms']:.2f} ms | upstream direct p99 {base['p99_ms']:.2f} | p99-20ms {r['overhead_p99_vs_delay_ms']:.2f}"
                         f" | p99-direct {r['overhead_p99_vs_direct_ms']:.2f} | server {r['server_cpu_us_per_request']:.0f} us/req"
@@ -1049,15 +1140,46 @@ def redis_command(url: str, *args: str) -> bytes:
         return s.recv(1 << 20)
 
 
-def stored_sizes(reply: bytes) -> list[int]:
-    """A bulk reply's value size as stored, and as JSON (a packed value's header says)."""
+def redis_int(url: str, *args: str) -> int:
+    """A command whose reply ends with an integer (DBSIZE, PUBSUB NUMSUB <channel>): that integer."""
+    last = redis_command(url, *args).rstrip(b"\r\n").split(b"\r\n")[-1]
+    if not last.startswith(b":"):
+        raise BenchError(f"{' '.join(args)} on {url}: unexpected reply {last[:200]!r}")
+    return int(last[1:])
+
+
+def redis_commands(urls: list[str]) -> int:
+    """Commands processed so far by these Redis servers (every node of a cluster), together."""
+    return sum(redis_info_field(url, "stats", "total_commands_processed") for url in urls)
+
+
+def bulk_value(reply: bytes) -> bytes:
+    """The value of a bulk reply (empty for nil)."""
     if not reply.startswith(b"$") or reply.startswith(b"$-1"):
-        return [0, 0]
+        return b""
     head, _, rest = reply.partition(b"\r\n")
-    value = rest[:int(head[1:])]
+    return rest[:int(head[1:])]
+
+
+def stored_sizes(value: bytes) -> list[int]:
+    """A value's size as stored, and as JSON (a packed value's header says)."""
     if value[:3] == b"\xfeZ\x01":
         return [len(value), int.from_bytes(value[3:7], "little")]
     return [len(value), len(value)]
+
+
+def entry_sizes(value: bytes) -> dict:
+    """A user's entry (src/cache/entry.rs), part by part: [stored, unpacked] bytes of the
+    profile's body and subject and of the answers, and of the whole."""
+    parts, at = {}, 3 + 16
+    for part in ("body", "subject", "answers"):
+        length = int.from_bytes(value[at:at + 4], "little")
+        section = value[at + 4:at + 4 + length]
+        at += 4 + length
+        unpacked = int.from_bytes(section[:4], "little") if part == "answers" and section else None
+        parts[part] = [length, unpacked] if unpacked is not None else stored_sizes(section)
+    parts["entry"] = [len(value), sum(unpacked for _, unpacked in parts.values())]
+    return parts
 
 
 def scenario_redis_memory(h: Harness, run: int) -> dict:
@@ -1108,17 +1230,20 @@ def scenario_redis_memory(h: Harness, run: int) -> dict:
                 values = {}
                 for key in [k for k in keys.split("\r\n") if k.startswith(f"bench{name}:")]:
                     short = key.split("}", 1)[1] or key
-                    if short.endswith(":profile"):
+                    if short.endswith(":profile"):  # the layout before entries
                         for field in ("body", "subject"):
-                            reply = redis_command(redis_url, "HGET", key, field)
-                            values[f"{short}.{field}"] = stored_sizes(reply)
+                            value = bulk_value(redis_command(redis_url, "HGET", key, field))
+                            values[f"{short}.{field}"] = stored_sizes(value)
                             if a.redis_memory_dump:
-                                Path(a.redis_memory_dump, f"{label[:6]}{short}.{field}".replace(":", "_")).write_bytes(reply)
-                    elif ":source:" in short:
-                        reply = redis_command(redis_url, "GET", key)
-                        values[short] = stored_sizes(reply)
+                                Path(a.redis_memory_dump, f"{label[:6]}{short}.{field}".replace(":", "_")).write_bytes(value)
+                    elif ":source:" in short or short.endswith(":entry"):
+                        value = bulk_value(redis_command(redis_url, "GET", key))
+                        if short.endswith(":entry"):
+                            values.update({f"{short}.{part}": sizes for part, sizes in entry_sizes(value).items()})
+                        else:
+                            values[short] = stored_sizes(value)
                         if a.redis_memory_dump:
-                            Path(a.redis_memory_dump, f"{label[:6]}{short}".replace(":", "_")).write_bytes(reply)
+                            Path(a.redis_memory_dump, f"{label[:6]}{short}".replace(":", "_")).write_bytes(value)
                 per_user = (after - before) / a.redis_memory_users
                 results[label] = {"users": a.redis_memory_users, "bytes_per_user": round(per_user),
                                   "commands_per_miss": round(commands / a.redis_memory_users, 2),
@@ -1134,6 +1259,109 @@ def scenario_redis_memory(h: Harness, run: int) -> dict:
         up.stop()
 
 
+# The scale-out configurations, in the order measured (reversed on odd runs):
+# label -> (enrichd replicas, where their Redis is). The first is the reference of the ratios
+# (of the medians: a run's quiet measurement of one need not have a quiet reference beside it).
+SCALEOUT = {
+    "1x_redis": (1, "redis"),
+    "2x_redis": (2, "redis"),
+    "1x_cluster3": (1, "cluster3"),
+    "2x_cluster3": (2, "cluster3"),
+}
+SCALEOUT_REDIS = {"redis": "one Redis", "cluster3": "Redis Cluster, 3 masters"}
+
+
+def scenario_scaleout(h: Harness, run: int) -> dict:
+    """The miss path with one and two replicas (one deployment: a shared key prefix), on one
+    Redis and on a Redis Cluster of three masters (no replicas), side by side in each run:
+    closed-loop throughput and latency, CPU per request of enrichd and of Redis, to plan
+    capacity. Unpinned: on two cores, pinning both replicas (and three Redis masters) to the
+    server CPU would measure their contention, not the scale-out."""
+    a = h.args
+    log("  unpinned: enrichd replicas, redis-servers, upstream and wrk float over all CPUs")
+    with h.unpinned():
+        up = h.start_upstream(f"so-up{run}", delay_ms=a.upstream_delay_ms)
+        redis_procs = []
+        try:
+            single, single_url = h.start_redis(f"so{run}-redis")
+            redis_procs.append(single)
+            cluster, cluster_urls = h.start_redis_cluster(f"so{run}-cluster")
+            redis_procs += cluster
+            # Redis kind -> (its processes, its node URLs, enrichd_config's keywords for it).
+            stores = {"redis": ([single], [single_url], {"redis_url": single_url}),
+                      "cluster3": (cluster, cluster_urls, {"cluster_nodes": cluster_urls})}
+            results, checks = {}, []
+            for label in (reversed(SCALEOUT) if run % 2 else SCALEOUT):
+                replicas, store = SCALEOUT[label]
+                checks += scaleout_config(h, run, label, up, replicas, *stores[store], results)
+            return {"results": results, "checks": checks, "upstream": up.kind}
+        finally:
+            for proc in redis_procs:
+                h.stop(proc)
+            up.stop()
+
+
+def scaleout_config(h: Harness, run: int, label: str, up: "Upstream", replicas: int, redis_procs: list,
+                    redis_urls: list[str], where: dict, results: dict) -> list[str]:
+    """One scale-out configuration at each --scaleout-connections: `replicas` enrichd from one
+    config (so one key prefix: one deployment, coordinated through Redis pub/sub) on the Redis
+    `where` says, the load split evenly over them (one wrk per replica, started together).
+    Adds its measurements to `results`; returns the checks that failed."""
+    a = h.args
+    name = f"so{run}{label.replace('_', '')}"  # the key prefix is bench<name>:
+    config = h.enrichd_config(name, up, **where)
+    servers, checks = [], []
+    try:
+        for i in range(replicas):
+            servers.append(h.start_enrichd(f"{name}r{i}", config))
+        urls = [s.url for s in servers]
+        # Charged to each measurement: the replicas first, then the Redis server(s).
+        pids = [s.proc.pid for s in servers] + [p.pid for p in redis_procs]
+        # Warm the connection pools (and the allocator) before measuring.
+        h.wrk(urls, "enrich_unique.lua", [f"w{name}p{{part}}"], connections=max(a.scaleout_connections), duration=1)
+        for c in a.scaleout_connections:
+            marks: dict = {}
+
+            def mark():  # the counters just before the (possibly repeated) measurement
+                marks.update(calls=up.calls(), commands=redis_commands(redis_urls),
+                             keys=[redis_int(u, "DBSIZE") for u in redis_urls])
+
+            r = h.wrk(urls, "enrich_unique.lua", [f"m{name}c{c}a{{attempt}}p{{part}}"], connections=c,
+                      duration=a.duration, pids=pids, helpers=[up.proc.pid], guard=True, before=mark)
+            checks += charge_upstream_calls(r, up, marks["calls"], f"{label} c{c}", c)
+            each = r["server_cpu_us_per_request_each"]
+            r.update(
+                replicas=replicas,
+                p99_each_ms=[p["p99_ms"] for p in r.get("parts", [r])],
+                overhead_p99_vs_delay_ms=round(r["p99_ms"] - a.upstream_delay_ms, 3),
+                ideal_rps=round(c * 1000.0 / a.upstream_delay_ms, 1),
+                enrichd_cpu_us_per_request=round(sum(each[:replicas]), 2),
+                redis_cpu_us_per_request=round(sum(each[replicas:]), 2),
+                redis_commands_per_request=round((redis_commands(redis_urls) - marks["commands"]) / max(1, r["requests"]), 2),
+                keys_added_per_node=[redis_int(u, "DBSIZE") - k for u, k in zip(redis_urls, marks["keys"])],
+                vmhwm_kib=[s.rss()["VmHWM"] for s in servers],
+            )
+            if r["error_total"]:
+                checks.append(f"{label} c{c}: {r['error_total']} errors/non-2xx {r['errors']}")
+            if min(r["keys_added_per_node"]) <= 0:
+                checks.append(f"{label} c{c}: keys added per Redis node {r['keys_added_per_node']} (every master should get some)")
+            results[f"{label}.c{c}"] = r
+            log(f"  {label:11s} c={c:<3d} {r['rps']:>7.0f} req/s  p50 {r['p50_ms']:.2f}  p99 {r['p99_ms']:.2f} "
+                f"(each replica {', '.join(f'{x:.2f}' for x in r['p99_each_ms'])}) ms | p99-delay {r['overhead_p99_vs_delay_ms']:.2f}"
+                f" | enrichd {r['enrichd_cpu_us_per_request']:.0f} + redis {r['redis_cpu_us_per_request']:.0f} us/req"
+                f" | {r['redis_commands_per_request']:.1f} Redis commands/req | keys per node {r['keys_added_per_node']}"
+                f" | errors {r['error_total']} | others {r['foreign_cores'] * 100:.0f}%")
+        # One deployment: every replica listens on the shared events channel (on a cluster,
+        # on whichever node it subscribed to, so the nodes' counts are summed).
+        subscribers = sum(redis_int(u, "PUBSUB", "NUMSUB", f"bench{name}:events") for u in redis_urls)
+        if subscribers != replicas:
+            checks.append(f"{label}: {subscribers} subscribers of bench{name}:events for {replicas} replicas")
+        return checks
+    finally:
+        for s in servers:
+            s.stop()
+
+
 SCENARIOS = {
     "hit": scenario_hit,
     "miss": scenario_miss,
@@ -1143,6 +1371,7 @@ SCENARIOS = {
     "callgrind": scenario_callgrind,
     "jobs": scenario_jobs,
     "redis_memory": scenario_redis_memory,
+    "scaleout": scenario_scaleout,
 }
 
 
@@ -1330,7 +1559,49 @@ def summarise(all_runs: dict[str, list[dict]], args: argparse.Namespace) -> tupl
                "| job alone, subjects/s | interactive p99 alone, ms | interactive p99 during a job, ms | ratio | job beside the interactive load, subjects/s |",
                "|---|---|---|---|---|",
                f"| {fmt(rate, '.0f')} | {fmt(alone, '.2f')} | {fmt(during, '.2f')} | {fmt(ratio, '.2f')} | {fmt(beside, '.0f')} |", ""]
+    if "scaleout" in all_runs:
+        summarise_scaleout(all_runs["scaleout"], args, summary, md)
     return summary, "\n".join(md)
+
+
+def summarise_scaleout(runs: list[dict], args: argparse.Namespace, summary: dict, md: list[str]) -> None:
+    """The scale-out table: medians over the quiet measurements of each configuration and load."""
+    def found(key: str) -> list[dict]:
+        ms = [r["results"][key] for r in runs if key in r["results"]]
+        return [m for m in ms if not m.get("noisy")] or ms
+
+    md += [f"### Scale-out: replicas and Redis Cluster on the miss path (upstream delay {args.upstream_delay_ms:g} ms, "
+           f"{runs[0]['upstream']})", "",
+           f"POST /v1/enrich, new user per request, 3 connectors; wrk -t1 -cC -d{args.duration:g}s closed loop; with two "
+           f"replicas (one deployment: one config, one key prefix) two wrk processes start together with C/2 connections "
+           f"each: req/s is their sum, p50/p99 the worse of the two (each replica's p99 listed). Configurations "
+           f"interleaved in every run (order reversed on odd runs); {len(runs)} runs (medians of the quiet ones). "
+           f"Unpinned (every process floats over the {os.cpu_count()} CPUs); enrichd server.workers {args.workers} per "
+           f"replica. Ratio = median req/s over `1x_redis`'s median req/s at the same C.", "",
+           "| configuration | Redis | C | req/s | ratio | ideal req/s | p50 ms | p99 ms | p99 each replica | p99 − delay | "
+           "enrichd CPU µs/req (all replicas) | Redis CPU µs/req (all nodes) | Redis commands/req | errors (max) | quiet runs |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, (replicas, store) in SCALEOUT.items():
+        for c in args.scaleout_connections:
+            ms = found(f"{label}.c{c}")
+            if not ms:
+                continue
+            row = {f: median([m.get(f) for m in ms]) for f in (
+                "rps", "ideal_rps", "p50_ms", "p99_ms", "overhead_p99_vs_delay_ms",
+                "enrichd_cpu_us_per_request", "redis_cpu_us_per_request", "redis_commands_per_request")}
+            row["p99_each_ms"] = [median(x) for x in zip(*(m["p99_each_ms"] for m in ms))]
+            reference = summary.get(f"scaleout.{next(iter(SCALEOUT))}.c{c}", row)["rps"]
+            row["rps_ratio"] = round(row["rps"] / reference, 3) if row["rps"] and reference else None
+            everything = [r["results"][f"{label}.c{c}"] for r in runs if f"{label}.c{c}" in r["results"]]
+            row["errors_max"] = max(m["error_total"] for m in everything)
+            summary[f"scaleout.{label}.c{c}"] = row
+            md.append(f"| {label} | {SCALEOUT_REDIS[store]} | {c} | {fmt(row['rps'], '.0f')} | {fmt(row['rps_ratio'], '.2f')} | "
+                      f"{fmt(row['ideal_rps'], '.0f')} | {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} | "
+                      f"{' / '.join(f'{x:.2f}' for x in row['p99_each_ms'])} | {fmt(row['overhead_p99_vs_delay_ms'], '.2f')} | "
+                      f"{fmt(row['enrichd_cpu_us_per_request'], '.0f')} | {fmt(row['redis_cpu_us_per_request'], '.0f')} | "
+                      f"{fmt(row['redis_commands_per_request'], '.1f')} | {row['errors_max']} | "
+                      f"{sum(not m.get('noisy') for m in everything)}/{len(everything)} |")
+    md.append("")
 
 
 def main() -> int:
@@ -1342,6 +1613,8 @@ def main() -> int:
     p.add_argument("--hit-users", type=int, default=10000)
     p.add_argument("--hit-connections", type=int, default=32)
     p.add_argument("--miss-connections", default="1,4,16,32", help="closed-loop loads (wrk connections)")
+    p.add_argument("--scaleout-connections", default="32",
+                   help="scaleout: closed-loop loads (wrk connections, split evenly over the replicas)")
     p.add_argument("--upstream-delay-ms", type=float, default=20)
     p.add_argument("--upstream", choices=["auto", "python"], default="auto",
                    help="miss/hit/memory upstream: nginx+echo when installed (auto), or the Python server")
@@ -1392,6 +1665,9 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, configs)")
     args = p.parse_args()
     args.miss_connections = [int(c) for c in str(args.miss_connections).split(",") if c]
+    args.scaleout_connections = [int(c) for c in str(args.scaleout_connections).split(",") if c]
+    if "scaleout" in args.scenarios and min(args.scaleout_connections, default=0) < 2:
+        p.error("--scaleout-connections: at least 2 connections each (one per replica)")
     scenarios = [s for s in args.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:
@@ -1433,7 +1709,9 @@ def main() -> int:
     header = (f"Machine: {info['nproc']} CPUs, {info['cpu_model']}, kernel {info['kernel']}, {info['mem_total']} RAM; "
               f"date {info['date']}; commit {info['commit']}{' (src modified)' if info['src_dirty'] else ''}; "
               f"binary {info['binary']} (sha256 {info['binary_sha256']}…, built {info['binary_mtime']}).\n"
-              f"Pinning: {'servers on CPU 1, load generators and upstreams on CPU 0' if h.pin else 'off'}; enrichd server.workers {args.workers}.\n")
+              f"Pinning: {'servers on CPU 1, load generators and upstreams on CPU 0' if h.pin else 'off'}"
+              f"{' (scaleout: off, see its section)' if h.pin and 'scaleout' in scenarios else ''}; "
+              f"enrichd server.workers {args.workers}.\n")
     md = header + "\n" + md
     (out / "runs.json").write_text(json.dumps({"machine": info, "args": vars(args), "runs": all_runs, "summary": summary,
                                                "failures": failures}, indent=1, default=str))

@@ -3,9 +3,9 @@
 //!
 //! One value instead of a hash, a set and a key per connector saves Redis's per-key
 //! overhead, and lets the answers be compressed against the profile they were merged into:
-//! an answer repeats what the merged profile says, so compressed against it, it costs a
-//! fifth of its size compressed alone. The layout, sealed as a whole when encryption at rest
-//! is on:
+//! an answer repeats what the merged profile says, so compressed against it, it costs about
+//! a third of what it would compressed alone. The layout, sealed as a whole when encryption
+//! at rest is on:
 //!
 //! - `0xFE 'E' 0x01`;
 //! - the profile's `fresh_until` and `keep_until` (Unix ms, `u64` little-endian; both 0 when
@@ -274,11 +274,11 @@ fn encode_answers(sources: &[StoredSource], body_json: &[u8]) -> Vec<u8> {
         plain.extend_from_slice(&source.keep_until_ms.to_le_bytes());
         put_section(&mut plain, &source.json);
     }
-    let dictionary = answers_dictionary(body_json);
-    let length = u32::try_from(plain.len()).expect("answers are far below 4 GiB");
-    let mut out = length.to_le_bytes().to_vec();
-    out.extend_from_slice(&lz4_flex::block::compress_with_dict(&plain, &dictionary));
-    out
+    packed::compress_block(
+        &packed::length_of(&plain),
+        &plain,
+        &answers_dictionary(body_json),
+    )
 }
 
 /// The answers of an entry; `None` when they do not unpack or are cut short.

@@ -13,11 +13,32 @@ use super::CachedProfile;
 /// The key skeleton the entries are compressed against.
 pub(super) const DICTIONARY: &[u8] = include_bytes!("lz4_dictionary.json");
 
+/// `input` compressed as one LZ4 block against `dictionary`, after `head` (the length the
+/// block unpacks to, or a mark and that length): the one place the compressor is built, so
+/// that every caller runs the same machine code.
+#[inline(never)]
+pub(super) fn compress_block(head: &[u8], input: &[u8], dictionary: &[u8]) -> Vec<u8> {
+    let mut out = vec![0; head.len() + lz4_flex::block::get_maximum_output_size(input.len())];
+    out[..head.len()].copy_from_slice(head);
+    let written =
+        lz4_flex::block::compress_into_with_dict(input, &mut out[head.len()..], dictionary)
+            .expect("the buffer has room for the worst case");
+    out.truncate(head.len() + written);
+    out
+}
+
+/// The unpacked length of `bytes`, as blocks are prefixed with it (`u32`, little-endian).
+pub(super) fn length_of(bytes: &[u8]) -> [u8; 4] {
+    u32::try_from(bytes.len())
+        .expect("values are far below 4 GiB")
+        .to_le_bytes()
+}
+
 /// `bytes` compressed, in an allocation of exactly its size.
 pub fn compress(bytes: &[u8]) -> Box<[u8]> {
     // The compressor allocates for the worst case; copying the output into an exact
     // allocation lets that buffer be freed whole (shrinking it in place leaves holes).
-    Box::from(&lz4_flex::block::compress_prepend_size_with_dict(bytes, DICTIONARY)[..])
+    Box::from(&compress_block(&length_of(bytes), bytes, DICTIONARY)[..])
 }
 
 /// The bytes [`compress`] was given; `None` if `packed` is not its output.
@@ -36,14 +57,10 @@ const HEADER: usize = PACKED.len() + 4;
 /// JSON as enrichd stores it in Redis: [`PACKED`], its length, and the LZ4 block compressed
 /// against [`DICTIONARY`] (sealed after this, when encryption at rest is on).
 pub fn pack(json: &[u8]) -> Vec<u8> {
-    let length = u32::try_from(json.len()).expect("values are far below 4 GiB");
-    let mut packed = vec![0; HEADER + lz4_flex::block::get_maximum_output_size(json.len())];
-    packed[..PACKED.len()].copy_from_slice(&PACKED);
-    packed[PACKED.len()..HEADER].copy_from_slice(&length.to_le_bytes());
-    let written = lz4_flex::block::compress_into_with_dict(json, &mut packed[HEADER..], DICTIONARY)
-        .expect("the buffer has room for the worst case");
-    packed.truncate(HEADER + written);
-    packed
+    let mut header = [0; HEADER];
+    header[..PACKED.len()].copy_from_slice(&PACKED);
+    header[PACKED.len()..].copy_from_slice(&length_of(json));
+    compress_block(&header, json, DICTIONARY)
 }
 
 /// A value read from Redis (opened) as the JSON it holds: unpacked if [`pack`] made it, as it
