@@ -103,6 +103,12 @@ impl Sealer {
         }))))
     }
 
+    /// Whether `stored` is a sealed value: once it opens, it is known to be one enrichd
+    /// wrote under that name (AES-GCM authenticates it).
+    pub fn is_sealed(stored: &[u8]) -> bool {
+        stored.starts_with(&MAGIC)
+    }
+
     /// Whether values are sealed.
     pub fn is_on(&self) -> bool {
         self.0.is_some()

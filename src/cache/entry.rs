@@ -269,7 +269,10 @@ fn encode_answers(sources: &[StoredSource], body_json: &[u8]) -> Vec<u8> {
     let mut plain = Vec::new();
     for source in sources {
         let name = source.connector.as_bytes();
-        plain.push(u8::try_from(name.len()).expect("connector names are short"));
+        plain.push(
+            u8::try_from(name.len())
+                .expect("connector names are at most 64 bytes (checked with the config)"),
+        );
         plain.extend_from_slice(name);
         plain.extend_from_slice(&source.keep_until_ms.to_le_bytes());
         put_section(&mut plain, &source.json);

@@ -112,6 +112,14 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// Whether a profile body read back must be parsed to be trusted: unless it came sealed
+/// (and so authenticated as enrichd's own write), it is checked like input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Origin {
+    Unsealed,
+    Authenticated,
+}
+
 /// A profile as read back (opened; body and subject packed, or JSON when written before
 /// packing), and with it, when both were packed, the profile as the in-process tier keeps it
 /// (no need to compress it again). `None` when the body is not what enrichd writes.
@@ -119,9 +127,13 @@ fn read_profile(
     body: &[u8],
     subject: Option<&[u8]>,
     fresh_until_ms: u64,
+    origin: Origin,
 ) -> Option<(CachedProfile, Option<Packed>)> {
     let kept = subject.and_then(|subject| Packed::adopt(body, subject, fresh_until_ms));
-    let body = packed::unpack(body, MAX_PROFILE_BYTES).filter(|b| is_profile_json(b));
+    let body = packed::unpack(body, MAX_PROFILE_BYTES).filter(|b| match origin {
+        Origin::Unsealed => is_profile_json(b),
+        Origin::Authenticated => b.first() == Some(&b'{'),
+    });
     let Some(body) = body else {
         tracing::warn!(
             "A profile in Redis is not a JSON object of at most 4 MiB; treated as absent."
@@ -162,13 +174,22 @@ impl RedisStore {
         let mut get = redis::cmd("GET");
         get.arg(&key);
         let value: Option<Vec<u8>> = self.link.run(&get).await?;
+        let origin = match &value {
+            Some(v) if Sealer::is_sealed(v) => Origin::Authenticated,
+            _ => Origin::Unsealed,
+        };
         let Some(value) = value.and_then(|v| self.sealer.open(&key, v)) else {
             return self.get_before_entries(user).await;
         };
         match entry::profile_of(&value) {
-            Some(Some(section)) if section.keep_until_ms > unix_ms(SystemTime::now()) => Ok(
-                read_profile(section.body, Some(section.subject), section.fresh_until_ms),
-            ),
+            Some(Some(section)) if section.keep_until_ms > unix_ms(SystemTime::now()) => {
+                Ok(read_profile(
+                    section.body,
+                    Some(section.subject),
+                    section.fresh_until_ms,
+                    origin,
+                ))
+            }
             Some(Some(_)) => Ok(None),
             Some(None) => self.get_before_entries(user).await,
             None => {
@@ -198,7 +219,7 @@ impl RedisStore {
         let subject = subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
         Ok(match (body, fresh_until) {
             (Some(body), Some(fresh_until_ms)) => {
-                read_profile(&body, subject.as_deref(), fresh_until_ms)
+                read_profile(&body, subject.as_deref(), fresh_until_ms, Origin::Unsealed)
             }
             _ => None,
         })
@@ -491,6 +512,21 @@ mod tests {
         assert!(!is_profile_json(b""));
         let huge = format!(r#"{{"x": "{}"}}"#, "a".repeat(MAX_PROFILE_BYTES));
         assert!(!is_profile_json(huge.as_bytes()));
+    }
+
+    #[test]
+    fn only_an_authenticated_body_is_served_without_being_parsed() {
+        let cut = packed::pack(br#"{"user_id": "#);
+        let subject = packed::pack(b"{}");
+        assert!(read_profile(&cut, Some(&subject), 1, Origin::Unsealed).is_none());
+        let (profile, kept) = read_profile(&cut, Some(&subject), 1, Origin::Authenticated).unwrap();
+        assert_eq!(&profile.body[..], br#"{"user_id": "#);
+        assert!(kept.is_some());
+        // Even then, only what starts as an object.
+        let array = packed::pack(b"[1]");
+        assert!(read_profile(&array, Some(&subject), 1, Origin::Authenticated).is_none());
+        let whole = packed::pack(br#"{"user_id": "u-1"}"#);
+        assert!(read_profile(&whole, Some(&subject), 1, Origin::Unsealed).is_some());
     }
 
     #[test]
