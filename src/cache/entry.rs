@@ -419,6 +419,60 @@ mod tests {
     }
 
     #[test]
+    fn a_write_keeps_live_answers_of_other_connectors_until_their_time() {
+        let first = Stored::default().merged(
+            Some((&ada(), Duration::from_secs(10))),
+            &[answer("github", "Ada"), answer("hubspot", "Ada L.")],
+            1_000,
+        );
+        // At 2,000 both answers are live (kept until 4,000); HubSpot answers again.
+        let second = first.merged(None, &[answer("hubspot", "Ada Lovelace")], 2_000);
+        let kept: Vec<(&str, u64)> = second
+            .sources()
+            .iter()
+            .map(|s| (&s.connector[..], s.keep_until_ms))
+            .collect();
+        assert_eq!(kept, [("github", 4_000), ("hubspot", 5_000)]);
+        // An answer goes at its keeping time, not a millisecond before.
+        assert_eq!(first.merged(None, &[], 3_999).sources().len(), 2);
+        assert_eq!(first.merged(None, &[], 4_000).sources().len(), 0);
+        let answers_only = Stored::default().merged(None, &[answer("x", "Ada")], 0);
+        assert_eq!(answers_only.keep_for_ms(2_999), Some(1));
+        assert_eq!(answers_only.keep_for_ms(3_000), None);
+    }
+
+    #[test]
+    fn answers_and_subjects_unpack_up_to_their_limits_and_not_beyond() {
+        // One answer whose framing makes the answers exactly 4 MiB long (the documented limit).
+        let framing = 1 + "x".len() + 8 + 4;
+        let at_limit = |extra: usize| {
+            let json = vec![b'a'; 4 * 1024 * 1024 - framing + extra];
+            let source = SourceToStore {
+                connector: "x".into(),
+                json,
+                keep_for: Duration::from_secs(1),
+            };
+            Stored::decode(&Stored::default().merged(None, &[source], 0).encode())
+        };
+        assert_eq!(
+            at_limit(0).unwrap().sources()[0].json.len(),
+            MAX_PROFILE_BYTES - framing
+        );
+        assert_eq!(at_limit(1), None);
+        let with_subject = |length: usize| {
+            let profile = CachedProfile {
+                subject: Bytes::from(vec![b's'; length]),
+                ..ada()
+            };
+            Stored::default()
+                .merged(Some((&profile, Duration::from_secs(10))), &[], 0)
+                .profile_json()
+        };
+        assert_eq!(with_subject(MAX_SUBJECT_BYTES).unwrap().1.len(), 32 * 1024);
+        assert_eq!(with_subject(MAX_SUBJECT_BYTES + 1), None);
+    }
+
+    #[test]
     fn anything_not_an_entry_or_cut_short_is_refused() {
         let entry = Stored::default().merged(
             Some((&ada(), Duration::from_secs(10))),
