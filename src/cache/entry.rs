@@ -109,20 +109,28 @@ fn put_section(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The profile section of an entry, without unpacking anything; `None` when `value` is not
-/// an entry or is cut short, `Some(None)` when the entry holds no profile.
-pub fn profile_of(value: &[u8]) -> Option<Option<ProfileSection<'_>>> {
+/// An entry's header and sections: the profile (`None` without one) and the answers'
+/// section; `None` when `value` is not an entry or is cut short.
+fn sections(value: &[u8]) -> Option<(Option<ProfileSection<'_>>, &[u8])> {
     let mut reader = Reader(value.strip_prefix(&MARK)?);
     let fresh_until_ms = reader.u64()?;
     let keep_until_ms = reader.u64()?;
     let body = reader.section()?;
     let subject = reader.section()?;
-    Some((!body.is_empty()).then_some(ProfileSection {
+    let answers = reader.section()?;
+    let profile = (!body.is_empty()).then_some(ProfileSection {
         fresh_until_ms,
         keep_until_ms,
         body,
         subject,
-    }))
+    });
+    Some((profile, answers))
+}
+
+/// The profile section of an entry, without unpacking anything; `None` when `value` is not
+/// an entry or is cut short, `Some(None)` when the entry holds no profile.
+pub fn profile_of(value: &[u8]) -> Option<Option<ProfileSection<'_>>> {
+    sections(value).map(|(profile, _)| profile)
 }
 
 /// The dictionary the answers are compressed against: the built-in one, then the body.
@@ -133,12 +141,7 @@ fn answers_dictionary(body_json: &[u8]) -> Vec<u8> {
 impl Stored {
     /// A whole entry read back (opened); `None` when it is not one enrichd wrote.
     pub fn decode(value: &[u8]) -> Option<Stored> {
-        let profile = profile_of(value)?;
-        let mut reader = Reader(value.strip_prefix(&MARK)?);
-        reader.bytes(16)?;
-        reader.section()?;
-        reader.section()?;
-        let answers = reader.section()?;
+        let (profile, answers) = sections(value)?;
         let profile = match profile {
             None => None,
             Some(section) => Some(StoredProfile {

@@ -240,16 +240,14 @@ impl RedisStore {
         lock_token: Option<&str>,
     ) -> Result<bool, RedisError> {
         let now = unix_ms(SystemTime::now());
-        let merged = stored.merged(profile, sources, now);
-        let keep_for = if sources.is_empty() && profile.is_none() {
-            None
-        } else {
-            merged.keep_for_ms(now)
-        };
+        // Nothing new (only the lock to release): the entry stays as it is.
+        let merged = (!sources.is_empty() || profile.is_some())
+            .then(|| stored.merged(profile, sources, now));
+        let keep_for = merged.as_ref().and_then(|m| m.keep_for_ms(now));
         let key = self.keys.entry(user);
         let mut pipe = redis::pipe();
         pipe.atomic();
-        if let Some(keep_for) = keep_for {
+        if let (Some(merged), Some(keep_for)) = (&merged, keep_for) {
             let value = merged.encode();
             pipe.cmd("SET")
                 .arg(&key)
@@ -258,7 +256,7 @@ impl RedisStore {
                 .arg(keep_for)
                 .ignore();
         }
-        let removes_earlier = merged.legacy && profile.is_some() && keep_for.is_some();
+        let removes_earlier = stored.legacy && profile.is_some() && keep_for.is_some();
         let mut check = redis::cmd("EVAL");
         check
             .arg(FENCE_CHECK)
@@ -279,7 +277,9 @@ impl RedisStore {
         pipe.add_command(check);
         let (landed,): (i64,) = self.link.run(&pipe).await?;
         if landed == 1 {
-            *stored = merged;
+            if let Some(merged) = merged {
+                *stored = merged;
+            }
             stored.legacy &= !removes_earlier;
         }
         Ok(landed == 1)
