@@ -23,7 +23,7 @@
 
 use bytes::Bytes;
 
-use super::{CachedProfile, CachedSource, SourceToStore, packed};
+use super::{CachedSource, NewProfile, SourceToStore, packed};
 
 /// What an entry starts with (a sealed value starts with `0xFF`, a packed one `0xFE 'Z'`).
 const MARK: [u8; 3] = [0xFE, b'E', 0x01];
@@ -187,7 +187,7 @@ impl Stored {
     /// keeping time is dropped.
     pub fn merged(
         &self,
-        profile: Option<(&CachedProfile, std::time::Duration)>,
+        profile: Option<NewProfile<'_>>,
         sources: &[SourceToStore],
         now_ms: u64,
     ) -> Stored {
@@ -195,13 +195,16 @@ impl Stored {
             now_ms.saturating_add(u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX))
         };
         let profile = match profile {
-            Some((profile, keep_for)) => Some(StoredProfile {
-                fresh_until_ms: profile.fresh_until_ms,
-                keep_until_ms: until(keep_for),
-                body: packed::pack(&profile.body),
-                subject: packed::pack(&profile.subject),
-                body_json: profile.body.clone(),
-            }),
+            Some(new) => {
+                let (body, subject) = new.packed.for_redis();
+                Some(StoredProfile {
+                    fresh_until_ms: new.profile.fresh_until_ms,
+                    keep_until_ms: until(new.keep_for),
+                    body,
+                    subject,
+                    body_json: new.profile.body.clone(),
+                })
+            }
             None => self.profile.clone(),
         }
         .filter(|p| p.keep_until_ms > now_ms);
@@ -326,6 +329,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::cache::CachedProfile;
 
     fn ada() -> CachedProfile {
         CachedProfile {
@@ -335,6 +339,23 @@ mod tests {
             fresh_until_ms: 5_000,
             subject: Bytes::from_static(br#"{"user_id":"u-1","email":"ada@example.com"}"#),
         }
+    }
+
+    /// `stored` with `profile` (kept 10 s, packed as the in-process tier packs it) and
+    /// `sources`, written at `now_ms`.
+    fn written(
+        stored: &Stored,
+        profile: &CachedProfile,
+        sources: &[SourceToStore],
+        now_ms: u64,
+    ) -> Stored {
+        let packed = packed::Packed::pack(profile);
+        let new = NewProfile {
+            profile,
+            packed: &packed,
+            keep_for: Duration::from_secs(10),
+        };
+        stored.merged(Some(new), sources, now_ms)
     }
 
     fn answer(connector: &str, name: &str) -> SourceToStore {
@@ -350,8 +371,9 @@ mod tests {
 
     #[test]
     fn an_entry_round_trips_and_its_profile_reads_without_the_answers() {
-        let entry = Stored::default().merged(
-            Some((&ada(), Duration::from_secs(10))),
+        let entry = written(
+            &Stored::default(),
+            &ada(),
             &[
                 answer("github", "Ada Lovelace"),
                 answer("hubspot", "Ada L."),
@@ -381,7 +403,7 @@ mod tests {
     #[test]
     fn answers_cost_less_against_the_profile_than_alone() {
         let answers = [answer("github", "Ada Lovelace")];
-        let with = Stored::default().merged(Some((&ada(), Duration::from_secs(10))), &answers, 0);
+        let with = written(&Stored::default(), &ada(), &answers, 0);
         let alone = encode_answers(&with.sources, b"");
         let against = encode_answers(&with.sources, &ada().body);
         assert!(
@@ -394,8 +416,9 @@ mod tests {
 
     #[test]
     fn a_write_replaces_answers_of_its_connectors_keeps_others_and_drops_expired() {
-        let first = Stored::default().merged(
-            Some((&ada(), Duration::from_secs(10))),
+        let first = written(
+            &Stored::default(),
+            &ada(),
             &[answer("github", "Ada"), answer("hubspot", "Ada L.")],
             1_000,
         );
@@ -423,8 +446,9 @@ mod tests {
 
     #[test]
     fn a_write_keeps_live_answers_of_other_connectors_until_their_time() {
-        let first = Stored::default().merged(
-            Some((&ada(), Duration::from_secs(10))),
+        let first = written(
+            &Stored::default(),
+            &ada(),
             &[answer("github", "Ada"), answer("hubspot", "Ada L.")],
             1_000,
         );
@@ -467,9 +491,7 @@ mod tests {
                 subject: Bytes::from(vec![b's'; length]),
                 ..ada()
             };
-            Stored::default()
-                .merged(Some((&profile, Duration::from_secs(10))), &[], 0)
-                .profile_json()
+            written(&Stored::default(), &profile, &[], 0).profile_json()
         };
         assert_eq!(with_subject(MAX_SUBJECT_BYTES).unwrap().1.len(), 32 * 1024);
         assert_eq!(with_subject(MAX_SUBJECT_BYTES + 1), None);
@@ -477,11 +499,7 @@ mod tests {
 
     #[test]
     fn anything_not_an_entry_or_cut_short_is_refused() {
-        let entry = Stored::default().merged(
-            Some((&ada(), Duration::from_secs(10))),
-            &[answer("github", "Ada")],
-            0,
-        );
+        let entry = written(&Stored::default(), &ada(), &[answer("github", "Ada")], 0);
         let bytes = entry.encode();
         for cut in [3, 10, 20, 30, bytes.len() - 1] {
             assert_eq!(Stored::decode(&bytes[..cut]), None, "cut at {cut}");

@@ -30,8 +30,9 @@ use serde::{Deserialize, Serialize};
 pub use self::{
     entry::Stored,
     fence::{Fence, Fences},
+    packed::Packed,
 };
-use self::{memory::MemoryStore, packed::Packed, redis::RedisStore};
+use self::{memory::MemoryStore, redis::RedisStore};
 pub use crate::clock::unix_ms;
 use crate::{
     coordination::{Coordination, Event, LockOutcome},
@@ -79,6 +80,15 @@ impl CachedProfile {
             .ok()
             .and_then(crate::domain::checked_subject)
     }
+}
+
+/// A new profile to write back: as built, as the in-process tier packed it (Redis keeps the
+/// same blocks, so nothing is compressed twice), and how long to keep it.
+#[derive(Clone, Copy)]
+pub struct NewProfile<'a> {
+    pub profile: &'a CachedProfile,
+    pub packed: &'a Packed,
+    pub keep_for: Duration,
 }
 
 /// One connector's last definite answer about a user (`ok` or `not_found`).
@@ -248,29 +258,27 @@ impl ProfileCache {
 
     /// Keep `profile` in the in-process tier for `keep_for` (its freshness plus the stale
     /// window), unless `fence` no longer holds: once this returns, this replica serves it.
-    /// [`write_back`](Self::write_back) then shares it.
+    /// [`write_back`](Self::write_back) then shares it, given the packed profile returned.
     pub async fn store_local(
         &self,
         fence: &Fence,
         user: &UserKey,
         profile: &CachedProfile,
         keep_for: Duration,
-    ) {
+    ) -> Arc<Packed> {
+        let packed = Arc::new(Packed::pack(profile));
         if !fence.holds() {
-            return;
+            return packed;
         }
         self.local
-            .put(
-                user.as_str().to_owned(),
-                Arc::new(Packed::pack(profile)),
-                keep_for,
-            )
+            .put(user.as_str().to_owned(), Arc::clone(&packed), keep_for)
             .await;
         // An erasure trips the fence before it clears this tier: if it tripped while we
         // stored, what we stored must go.
         if !fence.holds() {
             self.local.remove(user.as_str()).await;
         }
+        packed
     }
 
     /// The writes that follow an answer, if `fence` still holds, in one round trip to Redis:
@@ -287,7 +295,7 @@ impl ProfileCache {
         user: &UserKey,
         stored: &mut Stored,
         sources: Vec<SourceToStore>,
-        profile: Option<(&CachedProfile, Duration)>,
+        profile: Option<NewProfile<'_>>,
         lock_token: Option<&str>,
     ) {
         if !fence.holds() {

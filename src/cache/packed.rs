@@ -109,6 +109,14 @@ impl Packed {
         })
     }
 
+    /// The body and subject as [`pack`] packs them for Redis: the same blocks after the mark.
+    pub fn for_redis(&self) -> (Vec<u8>, Vec<u8>) {
+        (
+            [&PACKED[..], &self.body].concat(),
+            [&PACKED[..], &self.subject].concat(),
+        )
+    }
+
     pub fn unpack(&self) -> Option<CachedProfile> {
         Some(CachedProfile {
             body: Bytes::from(decompress(&self.body)?),

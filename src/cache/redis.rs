@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::{
-    CachedProfile, CachedSource, SourceToStore,
+    CachedProfile, CachedSource, NewProfile, SourceToStore,
     entry::{self, MAX_PROFILE_BYTES, MAX_SUBJECT_BYTES, Stored},
     fence::FENCE_TTL,
     packed::{self, Packed},
@@ -236,7 +236,7 @@ impl RedisStore {
         token: &str,
         stored: &mut Stored,
         sources: &[SourceToStore],
-        profile: Option<(&CachedProfile, Duration)>,
+        profile: Option<NewProfile<'_>>,
         lock_token: Option<&str>,
     ) -> Result<bool, RedisError> {
         let now = unix_ms(SystemTime::now());

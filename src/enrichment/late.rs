@@ -8,7 +8,7 @@ use enrichd_sdk::Subject;
 
 use super::{Inner, SourceOutcome, build::BuiltProfile};
 use crate::{
-    cache::{Fence, Stored},
+    cache::{Fence, NewProfile, Stored},
     connectors::ConnectorEntry,
     domain::{Overrides, UserKey},
 };
@@ -85,18 +85,17 @@ impl Inner {
                 Ok(BuiltProfile {
                     cached, keep_for, ..
                 }) => {
-                    this.cache
+                    let packed = this
+                        .cache
                         .store_local(&fence, user, &cached, keep_for)
                         .await;
+                    let profile = NewProfile {
+                        profile: &cached,
+                        packed: &packed,
+                        keep_for,
+                    };
                     this.cache
-                        .write_back(
-                            &fence,
-                            user,
-                            &mut stored,
-                            sources,
-                            Some((&cached, keep_for)),
-                            None,
-                        )
+                        .write_back(&fence, user, &mut stored, sources, Some(profile), None)
                         .await;
                     tracing::debug!(
                         late = arrived.len(),

@@ -47,7 +47,7 @@ use self::{
     write_order::WriteOrder,
 };
 use crate::{
-    cache::{CachedSource, Fence, ProfileCache, Stored},
+    cache::{CachedSource, Fence, NewProfile, ProfileCache, Stored},
     config::{Config, WaterfallConfig},
     connectors::{ConnectorEntry, ConnectorRegistry, RegistrySnapshot},
     coordination::{Coordination, LockOutcome},
@@ -575,17 +575,22 @@ impl Inner {
             Ok(built) => {
                 // In process before answering: this replica serves the profile as soon as
                 // the caller has it.
-                self.cache
+                let packed = self
+                    .cache
                     .store_local(&fence, &job.user, &built.cached, built.keep_for)
                     .await;
-                Some(built)
+                Some((built, packed))
             }
             Err(_) => None,
         };
         let this = self.clone();
         let lock = lock.hand_over();
         let writes = async move {
-            let profile = to_store.as_ref().map(|b| (&b.cached, b.keep_for));
+            let profile = to_store.as_ref().map(|(built, packed)| NewProfile {
+                profile: &built.cached,
+                packed,
+                keep_for: built.keep_for,
+            });
             this.cache
                 .write_back(
                     &fence,

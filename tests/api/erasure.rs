@@ -172,7 +172,7 @@ async fn a_stale_refresh_in_flight_does_not_outlive_an_erasure() {
 async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
     // Another replica's erasure whose event never arrived: only the fence key in Redis tells.
     use enrichd::{
-        cache::{CachedProfile, CachedSource, SourceToStore},
+        cache::{CachedProfile, CachedSource, NewProfile, Packed, SourceToStore},
         coordination::LockOutcome,
         domain::UserKey,
         enrichment::profile::SourceStatus,
@@ -217,7 +217,11 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
                 &source,
                 Duration::from_secs(60),
             )],
-            Some((&profile, Duration::from_secs(60))),
+            Some(NewProfile {
+                profile: &profile,
+                packed: &Packed::pack(&profile),
+                keep_for: Duration::from_secs(60),
+            }),
             Some(&token),
         )
         .await;
@@ -239,7 +243,11 @@ async fn writes_find_the_fence_in_redis_even_when_the_erasure_event_is_lost() {
             &lost_2,
             &mut stored,
             Vec::new(),
-            Some((&profile, Duration::from_secs(60))),
+            Some(NewProfile {
+                profile: &profile,
+                packed: &Packed::pack(&profile),
+                keep_for: Duration::from_secs(60),
+            }),
             Some(&token),
         )
         .await;
