@@ -1026,9 +1026,20 @@ def scenario_callgrind(h: Harness, run: int) -> dict:
             hr = h.load("get", reader.port, a.callgrind_requests, "--prefix", prefix, "--users", str(users),
                         "--seed", "7", "--strict")
             results["hit_redis"] = dump(f"hitredis{run}", a.callgrind_requests)
+            # The miss path with Redis: the same replica enriches new users (lookup, claim,
+            # fan-out, the entry written back and the event published), sequentially.
+            control("-i", "off")
+            h.load("enrich", reader.port, 50, "--prefix", f"cg{run}rw", "--concurrency", "1")
+            control("-i", "on")
+            control("-z")
+            mr = h.load("enrich", reader.port, a.callgrind_misses, "--prefix", f"cg{run}rm", "--concurrency", "1",
+                        "--parse", "--strict")
+            results["miss_redis"] = dump(f"missredis{run}", a.callgrind_misses)
             control("-i", "off")
             if hr["statuses"] != {"200": a.callgrind_requests}:
                 checks.append(f"hit_redis statuses {hr['statuses']}")
+            if mr["cache"] != {"miss": a.callgrind_misses}:
+                checks.append(f"miss_redis: cache {mr['cache']} statuses {mr['statuses']}")
         return {"results": results, "checks": checks}
     finally:
         enrichd.stop()
@@ -1533,9 +1544,10 @@ def summarise(all_runs: dict[str, list[dict]], args: argparse.Namespace) -> tupl
         md += ["### Instructions per request (callgrind)", "",
                f"enrichd under valgrind --tool=callgrind, server.workers 1, in-process cache; hit: {args.callgrind_requests} sequential "
                f"GETs over one connection ({args.callgrind_users} warm users); miss: {args.callgrind_misses} sequential enrichments of new "
-               f"users (3 connectors, upstream without delay); {len(runs)} runs.", "",
+               f"users (3 connectors, upstream without delay); hit_redis and miss_redis: the same through a replica with Redis "
+               f"and a 1-entry in-process tier; {len(runs)} runs.", "",
                "| path | instructions per request (median) | each run |", "|---|---|---|"]
-        for key in ("hit", "hit_redis", "miss"):
+        for key in ("hit", "hit_redis", "miss", "miss_redis"):
             per = [r["results"][key]["instructions_per_request"] for r in runs if key in r["results"]]
             if not per:
                 continue
