@@ -513,6 +513,33 @@ mod tests {
         assert_eq!(Stored::decode(&lying), None);
     }
 
+    #[test]
+    fn an_entry_with_any_byte_changed_decodes_or_is_refused_never_more() {
+        // Redis's bytes are input: a change anywhere (header, lengths, blocks) is refused or
+        // decodes to what the lengths say; the decoder never reads past its buffers.
+        let entry = written(&Stored::default(), &ada(), &[answer("github", "Ada")], 0);
+        let bytes = entry.encode();
+        let mut refused = 0;
+        for at in 0..bytes.len() {
+            for value in [0x00, 0x7F, 0xFF, bytes[at] ^ 0x10] {
+                let mut changed = bytes.clone();
+                changed[at] = value;
+                match Stored::decode(&changed) {
+                    Some(decoded) => {
+                        let (body, _) = decoded.profile_json().unwrap_or_default();
+                        assert!(body.len() <= MAX_PROFILE_BYTES);
+                    }
+                    None => refused += 1,
+                }
+            }
+        }
+        assert!(
+            refused > bytes.len(),
+            "{refused} of {} refused",
+            bytes.len() * 4
+        );
+    }
+
     /// Where the answers section starts in `bytes`.
     fn answers_start(bytes: &[u8]) -> usize {
         let mut reader = Reader(&bytes[MARK.len() + 16..]);

@@ -43,7 +43,15 @@ pub fn compress(bytes: &[u8]) -> Box<[u8]> {
 
 /// The bytes [`compress`] was given; `None` if `packed` is not its output.
 pub fn decompress(packed: &[u8]) -> Option<Vec<u8>> {
-    lz4_flex::block::decompress_size_prepended_with_dict(packed, DICTIONARY).ok()
+    let (length, block) = packed.split_first_chunk::<4>()?;
+    unpack_block(block, u32::from_le_bytes(*length) as usize)
+}
+
+/// `block` unpacked against [`DICTIONARY`]: exactly `length` bytes, or `None` (a block that
+/// unpacks to less or more is not one enrichd wrote).
+fn unpack_block(block: &[u8], length: usize) -> Option<Vec<u8>> {
+    let json = lz4_flex::block::decompress_with_dict(block, length, DICTIONARY).ok()?;
+    (json.len() == length).then_some(json)
 }
 
 /// What a value packed for Redis starts with: JSON never starts with `0xFE`, and a sealed
@@ -75,9 +83,7 @@ pub fn unpack(stored: &[u8], max: usize) -> Option<Vec<u8>> {
     if length > max {
         return None;
     }
-    let mut json = vec![0; length];
-    let written = lz4_flex::block::decompress_into_with_dict(block, &mut json, DICTIONARY).ok()?;
-    (written == length).then_some(json)
+    unpack_block(block, length)
 }
 
 /// A profile as the in-process tier keeps it: body and subject each compressed as [`compress`]
@@ -208,6 +214,44 @@ mod tests {
             "never allocates what a header claims"
         );
         assert!(pack(json).len() < json.len());
+    }
+
+    #[test]
+    fn a_packed_profile_gives_redis_the_blocks_pack_makes() {
+        let profile = ada();
+        let (body, subject) = Packed::pack(&profile).for_redis();
+        assert_eq!(body, pack(&profile.body));
+        assert_eq!(subject, pack(&profile.subject));
+    }
+
+    #[test]
+    fn a_corrupted_block_unpacks_to_its_length_or_not_at_all() {
+        // What Redis gives back is input: every byte of a packed body changed, one at a time,
+        // to several values, never makes the decoder read or write out of its buffers — it
+        // refuses the block, or fills exactly the length the header claims.
+        let json = br#"{"user_id":"u-1","profile":{"identity":{"name":"Ada","company":"Analytical Engines"}},"provenance":{"identity.name":{"source":"hubspot"}}}"#;
+        let packed = pack(json);
+        let mut refused = 0;
+        for at in HEADER..packed.len() {
+            for value in [0x00, 0x0F, 0x7F, 0xF0, 0xFF, packed[at] ^ 0x01] {
+                let mut corrupted = packed.clone();
+                corrupted[at] = value;
+                match unpack(&corrupted, 1024) {
+                    Some(unpacked) => assert_eq!(unpacked.len(), json.len(), "byte {at} = {value}"),
+                    None => refused += 1,
+                }
+                let mut prefixed = corrupted[PACKED.len()..].to_vec();
+                if let Some(unpacked) = decompress(&prefixed) {
+                    assert_eq!(unpacked.len(), json.len(), "byte {at} = {value}");
+                }
+                prefixed.truncate(prefixed.len() / 2);
+                assert_eq!(decompress(&prefixed), None, "cut in half");
+            }
+        }
+        assert!(
+            refused > 0,
+            "some corruptions are caught by the decoder itself"
+        );
     }
 
     #[test]
