@@ -1,7 +1,7 @@
-//! The one connection to Redis that the whole process shares, with every command bounded in
-//! time: a single Redis through a lazily connected, self-reconnecting, multiplexed
-//! `ConnectionManager`; a Redis Cluster through the redis crate's async cluster connection; or
-//! the master that Redis Sentinel names, asked again after a failover.
+//! The process's link to Redis, with every command bounded in time: a single Redis through a
+//! lazily connected, self-reconnecting, multiplexed `ConnectionManager` per thread that sends
+//! it commands (see [`per_thread`]); a Redis Cluster through the redis crate's async cluster
+//! connection; or the master that Redis Sentinel names, asked again after a failover.
 //!
 //! `rediss://` URLs speak TLS (rustls): the system's roots by default, or the CA of
 //! `cache.tls.ca_file`, with a client certificate when `cache.tls.cert_file`/`key_file` are
@@ -17,6 +17,7 @@
 //! so the subscriber connects to the first node that answers.
 
 mod outage;
+mod per_thread;
 mod tls;
 
 use std::{
@@ -33,8 +34,11 @@ use redis::{
 };
 use tokio::sync::OnceCell;
 
-use self::outage::{Outage, Pass};
 pub use self::tls::TlsFiles;
+use self::{
+    outage::{Outage, Pass},
+    per_thread::PerThread,
+};
 
 /// A Redis failure, already bounded in time.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +103,7 @@ pub enum RedisTarget {
 
 #[derive(Clone)]
 enum Backend {
-    Single(ConnectionManager),
+    Single(Arc<PerThread>),
     Cluster {
         client: Box<ClusterClient>,
         /// Established on first use, so that a cluster down at start-up is not fatal.
@@ -229,8 +233,8 @@ impl RedisLink {
                     .set_number_of_retries(1)
                     .set_min_delay(Duration::from_millis(20))
                     .set_max_delay(Duration::from_millis(100));
-                let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-                (Backend::Single(manager), vec![client])
+                let single = PerThread::new(client.clone(), config);
+                (Backend::Single(Arc::new(single)), vec![client])
             }
             RedisTarget::Cluster(nodes) => {
                 let mut builder = ClusterClient::builder(nodes.iter().map(String::as_str))
@@ -280,7 +284,7 @@ impl RedisLink {
     async fn connection(&self) -> Result<Conn, RedisError> {
         let connect_within = self.timeout.max(Duration::from_secs(1));
         match &self.backend {
-            Backend::Single(manager) => Ok(Conn::Single(manager.clone())),
+            Backend::Single(single) => Ok(Conn::Single(single.connection()?)),
             Backend::Cluster { client, connection } => {
                 let established = connection
                     .get_or_try_init(|| async {

@@ -9,9 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use enrichd::redis_link::{RedisLink, RedisTarget, TlsFiles};
 use serde_json::json;
 
-use crate::helpers::{TestAppBuilder, eventually, free_port, known_subject};
+use crate::helpers::{RedisServer, TestAppBuilder, eventually, free_port, known_subject};
 
 /// PEM files of a CA, a server certificate for 127.0.0.1 signed by it, a client certificate
 /// signed by it, and a second CA that signed nothing enrichd will see.
@@ -155,6 +156,68 @@ fn tls_redis(certs: &Certificates) -> (Process, u16) {
             .is_ok()
     });
     (process, port)
+}
+
+/// The connections of `RedisServer` other than the one asking.
+fn other_clients(redis: &RedisServer) -> usize {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut redis.connection())
+        .unwrap();
+    list.lines().count() - 1
+}
+
+/// A single Redis is reached through one connection per thread that sends it commands (a
+/// command and the task driving its connection share a runtime): commands from every worker
+/// of a runtime succeed on at most one connection per worker, and a thread whose runtime was
+/// replaced gets a working connection on the new runtime, not the dead one of the old.
+#[test]
+fn a_single_redis_gets_one_connection_per_thread_and_a_replaced_runtime_a_new_one() {
+    let redis = RedisServer::start();
+    let target = RedisTarget::Single(redis.url());
+    let link = RedisLink::open(&target, &TlsFiles::default(), Duration::from_secs(2)).unwrap();
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    workers.block_on(async {
+        let sends: Vec<_> = (0..200)
+            .map(|_| {
+                let link = link.clone();
+                tokio::spawn(async move {
+                    let mut incr = redis::cmd("INCR");
+                    incr.arg("sent");
+                    link.run::<i64>(&incr).await
+                })
+            })
+            .collect();
+        for send in sends {
+            send.await.unwrap().unwrap();
+        }
+    });
+    let connections = other_clients(&redis);
+    assert!(
+        (1..=2).contains(&connections),
+        "{connections} connections for 2 workers"
+    );
+    drop(workers);
+
+    for round in 1..=3 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sent: i64 = runtime
+            .block_on(async {
+                let mut incr = redis::cmd("INCR");
+                incr.arg("sent");
+                link.run(&incr).await
+            })
+            .unwrap_or_else(|error| panic!("runtime {round} on this thread: {error}"));
+        assert_eq!(sent, 200 + round);
+    }
+    assert_eq!(link.failure(), None);
 }
 
 #[tokio::test]
