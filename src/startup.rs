@@ -23,6 +23,7 @@ use crate::{
     spend::Ledger,
     tasks::Tasks,
     traces::Traces,
+    upstream_http::UpstreamHttp,
 };
 
 /// Job submissions read at once (each may be `jobs.max_body_bytes`).
@@ -117,21 +118,15 @@ impl Application {
             metrics.clone(),
             config.clone(),
         ));
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("enrichd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("Failed to build the HTTP client")?;
-        lifecycle.spawn_health_checker(http.clone(), &tasks);
+        let http = UpstreamHttp::new()?;
+        lifecycle.spawn_health_checker(http.shared(), &tasks);
         let reloads = Reloads {
             lifecycle: lifecycle.clone(),
             audit: audit.clone(),
             ledger: ledger.clone(),
         };
         let traces = match &config.telemetry.otlp {
-            Some(otlp) => Traces::start(otlp, http.clone())
+            Some(otlp) => Traces::start(otlp, http.shared())
                 .context("Failed to set up the OTLP trace exporter")?,
             None => Traces::off(),
         };

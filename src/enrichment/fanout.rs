@@ -38,6 +38,7 @@ use crate::{
     spend::{Price, Refusal, Spend},
     tasks::Tasks,
     traces::{Traced, Traces},
+    upstream_http::UpstreamHttp,
 };
 use opentelemetry::{KeyValue, trace::SpanKind};
 
@@ -139,7 +140,7 @@ impl Calls {
 
 /// Calls connectors concurrently.
 pub struct FanOut {
-    http: reqwest::Client,
+    http: UpstreamHttp,
     metrics: Arc<Metrics>,
     coordination: Arc<Coordination>,
     tasks: Tasks,
@@ -149,7 +150,7 @@ pub struct FanOut {
 
 impl FanOut {
     pub fn new(
-        http: reqwest::Client,
+        http: UpstreamHttp,
         metrics: Arc<Metrics>,
         coordination: Arc<Coordination>,
         tasks: Tasks,
@@ -387,7 +388,7 @@ struct Call {
     entry: Arc<ConnectorEntry>,
     instance: Arc<dyn Connector>,
     subject: Arc<Subject>,
-    http: reqwest::Client,
+    http: UpstreamHttp,
     /// The request's deadline: no retry starts after it.
     deadline: Instant,
     metrics: Arc<Metrics>,
@@ -469,7 +470,7 @@ impl Call {
         let request_deadline = self.deadline;
         let quota = QuotaSlot::default();
         let attempt = || {
-            let ctx = EnrichContext::new(self.http.clone(), call_deadline)
+            let ctx = EnrichContext::new(self.http.client(), call_deadline)
                 .with_max_response_bytes(self.entry.config.max_response_bytes)
                 .with_trace_headers(self.trace_headers.clone())
                 .with_quota_slot(quota.clone());

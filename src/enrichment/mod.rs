@@ -59,6 +59,7 @@ use crate::{
     spend::Ledger,
     tasks::Tasks,
     traces::Traces,
+    upstream_http::UpstreamHttp,
 };
 
 /// Why an enrichment produced no profile.
@@ -182,8 +183,8 @@ struct Job {
 
 /// The process-wide services an [`Enricher`] works with.
 pub struct Services {
-    /// The HTTP client every connector call goes through.
-    pub http: reqwest::Client,
+    /// The HTTP clients every connector call goes through.
+    pub http: UpstreamHttp,
     pub coordination: Arc<Coordination>,
     pub metrics: Arc<Metrics>,
     /// The owner of the background work (late answers, refreshes, writes).

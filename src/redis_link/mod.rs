@@ -37,7 +37,7 @@ use tokio::sync::OnceCell;
 pub use self::tls::TlsFiles;
 use self::{
     outage::{Outage, Pass},
-    per_thread::PerThread,
+    per_thread::PerThreadConnection,
 };
 
 /// A Redis failure, already bounded in time.
@@ -103,7 +103,7 @@ pub enum RedisTarget {
 
 #[derive(Clone)]
 enum Backend {
-    Single(Arc<PerThread>),
+    Single(Arc<PerThreadConnection>),
     Cluster {
         client: Box<ClusterClient>,
         /// Established on first use, so that a cluster down at start-up is not fatal.
@@ -233,7 +233,7 @@ impl RedisLink {
                     .set_number_of_retries(1)
                     .set_min_delay(Duration::from_millis(20))
                     .set_max_delay(Duration::from_millis(100));
-                let single = PerThread::new(client.clone(), config);
+                let single = PerThreadConnection::new(client.clone(), config);
                 (Backend::Single(Arc::new(single)), vec![client])
             }
             RedisTarget::Cluster(nodes) => {
