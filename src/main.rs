@@ -10,6 +10,11 @@ use enrichd::{
     telemetry,
 };
 
+/// mimalloc instead of the system allocator: a request allocates and frees many short-lived
+/// buffers, which glibc's malloc serves with ~19% of the process's CPU on the miss path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "enrichd", version, about = "User-profile enrichment service")]
 struct Cli {
