@@ -41,6 +41,7 @@ pub struct Application {
     state: web::Data<AppState>,
     tasks: Tasks,
     drain_delay: Duration,
+    stop_signals: StopSignals,
 }
 
 impl Application {
@@ -51,6 +52,9 @@ impl Application {
 
     /// Build with the given connector factories, and bind the listener.
     pub async fn build_with(config: Config, factories: &Factories) -> anyhow::Result<Application> {
+        // Before the listener is bound: a stop signal sent once the port answers is a drain,
+        // not the default kill.
+        let stop_signals = StopSignals::listen();
         let metrics = Arc::new(Metrics::labelled(config.metrics.tenant_label));
         let tasks = Tasks::new();
         let link = redis_link(&config).context("Failed to set up the Redis connection")?;
@@ -220,6 +224,7 @@ impl Application {
             state,
             tasks,
             drain_delay: Duration::from_secs(config.server.drain_delay_seconds),
+            stop_signals,
         })
     }
 
@@ -259,11 +264,12 @@ impl Application {
         };
         let state = self.state.clone();
         let drain_delay = self.drain_delay;
+        let stop_signals = self.stop_signals;
         // Waits for a signal, then asks the server to stop gracefully; the server future
         // below completes once the drain is over. The admin listener (probes, metrics) stops
         // last, so that the drain stays observable.
         let on_signal = self.tasks.spawn(async move {
-            wait_for_stop_signal().await;
+            stop_signals.wait().await;
             tracing::info!("Stop signal received; draining in-flight requests.");
             state.set_phase(Phase::Draining);
             tokio::time::sleep(drain_delay).await;
@@ -473,24 +479,45 @@ fn reload_on_sighup(
     let _ = (tasks, lifecycle, audit, ledger, enricher, path, factories);
 }
 
-async fn wait_for_stop_signal() {
+/// SIGTERM and SIGINT (Ctrl-C elsewhere), listened for from when they are made: one that
+/// comes before [`wait`](Self::wait) is polled is kept for it.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            std::future::pending::<()>().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    listening: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    /// Must be called within a Tokio runtime.
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                listening: signal(SignalKind::terminate())
+                    .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                    .ok(),
+            }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Until a stop signal comes (forever when they could not be listened for).
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            let Some((mut term, mut int)) = self.listening else {
+                std::future::pending::<()>().await;
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
