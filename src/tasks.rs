@@ -32,8 +32,11 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        // Boxed: a request's tasks are futures of several KiB, which the wrappers and the
+        // runtime would otherwise copy each time they move them (`memmove` took 7.5% of a
+        // miss's CPU, 5.5% with this, measured with `perf`).
         self.tracker
-            .spawn(until_cancelled(self.cancel.clone(), task))
+            .spawn(until_cancelled(self.cancel.clone(), Box::pin(task)))
     }
 
     /// Whether shutdown has begun.
