@@ -32,7 +32,10 @@ pub use self::{
     fence::{Fence, Fences},
     packed::Packed,
 };
-use self::{memory::MemoryStore, redis::RedisStore};
+use self::{
+    memory::MemoryStore,
+    redis::{Along, RedisStore, WriteBack},
+};
 pub use crate::clock::unix_ms;
 use crate::{
     coordination::{Coordination, Event, LockOutcome},
@@ -306,27 +309,48 @@ impl ProfileCache {
             self.local.remove(user.as_str()).await;
             return;
         }
-        let written = match (&self.redis, fence.token()) {
+        // A new profile: the other replicas drop their copy.
+        let announce = profile
+            .is_some()
+            .then(|| {
+                self.coordination
+                    .publish_command(Event::invalidate(user, false))
+            })
+            .flatten();
+        let (written, announced) = match (&self.redis, fence.token()) {
             (Some(redis), Some(token)) => {
-                match redis
-                    .write_back(user, token, stored, &sources, profile, lock_token)
-                    .await
-                {
-                    Ok(true) => true,
-                    Ok(false) => {
+                let written = redis
+                    .write_back(
+                        user,
+                        token,
+                        stored,
+                        &sources,
+                        profile,
+                        Along {
+                            lock_token,
+                            announce: announce.as_ref(),
+                        },
+                    )
+                    .await;
+                match written {
+                    Ok(WriteBack {
+                        landed: true,
+                        announced,
+                    }) => (true, announced),
+                    Ok(WriteBack { landed: false, .. }) => {
                         tracing::debug!("Writes of work begun before an erasure were dropped.");
                         self.local.remove(user.as_str()).await;
                         return;
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "Could not write to Redis; kept in process only.");
-                        false
+                        (false, false)
                     }
                 }
             }
             // Redis could not be read when the work began: its fence is unknown, so nothing
             // is written there.
-            _ => false,
+            _ => (false, false),
         };
         if !fence.holds() {
             self.local.remove(user.as_str()).await;
@@ -335,10 +359,8 @@ impl ProfileCache {
         if !written {
             self.store_local_sources(fence, user, sources).await;
         }
-        if profile.is_some() {
-            self.coordination
-                .publish(Event::invalidate(user, false))
-                .await;
+        if !announced && let Some(publish) = announce {
+            self.coordination.send(publish).await;
         }
     }
 

@@ -90,6 +90,24 @@ pub struct ClaimRead {
     pub stored: Stored,
 }
 
+/// What goes in [`RedisStore::write_back`]'s round trip besides the writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Along<'a> {
+    /// The user's lock to release, when the work holds it.
+    pub lock_token: Option<&'a str>,
+    /// The event for the other replicas.
+    pub announce: Option<&'a redis::Cmd>,
+}
+
+/// What [`RedisStore::write_back`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteBack {
+    /// The writes landed (the user was not erased since the work began).
+    pub landed: bool,
+    /// The announcement was sent with them.
+    pub announced: bool,
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
     link: RedisLink,
@@ -228,8 +246,11 @@ impl RedisStore {
     /// The writes that follow an answer, atomically and in one round trip, if the user's
     /// erasure fence still holds `token` (else nothing is written): the user's entry, that is
     /// `stored` with the new per-source answers and the new profile, kept until its last part
-    /// is past its time. The user's lock is released either way when `lock_token` is given.
-    /// Returns whether the writes landed; when they did, `stored` is what was written.
+    /// is past its time. The user's lock is released either way when `along` has its token;
+    /// its announcement goes in the same round trip where the link allows it (see
+    /// [`RedisLink::publishes_in_pipelines`]), even when the fence stops the writes (the other
+    /// replicas dropping a copy is right then too).
+    /// When the writes landed, `stored` is what was written.
     pub async fn write_back(
         &self,
         user: &UserKey,
@@ -237,8 +258,12 @@ impl RedisStore {
         stored: &mut Stored,
         sources: &[SourceToStore],
         profile: Option<NewProfile<'_>>,
-        lock_token: Option<&str>,
-    ) -> Result<bool, RedisError> {
+        along: Along<'_>,
+    ) -> Result<WriteBack, RedisError> {
+        let Along {
+            lock_token,
+            announce,
+        } = along;
         let now = unix_ms(SystemTime::now());
         // Nothing new (only the lock to release): the entry stays as it is.
         let merged = (!sources.is_empty() || profile.is_some())
@@ -275,6 +300,10 @@ impl RedisStore {
             .arg(if keep_for.is_some() { "1" } else { "0" })
             .arg(self.keys.source_prefix(user));
         pipe.add_command(check);
+        let announce = announce.filter(|_| self.link.publishes_in_pipelines());
+        if let Some(publish) = announce {
+            pipe.add_command(publish.clone()).ignore();
+        }
         let (landed,): (i64,) = self.link.run(&pipe).await?;
         if landed == 1 {
             if let Some(merged) = merged {
@@ -282,7 +311,10 @@ impl RedisStore {
             }
             stored.legacy &= !removes_earlier;
         }
-        Ok(landed == 1)
+        Ok(WriteBack {
+            landed: landed == 1,
+            announced: announce.is_some(),
+        })
     }
 
     /// Release the user's lock if `token` still holds it.

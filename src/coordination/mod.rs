@@ -140,7 +140,24 @@ impl Coordination {
     /// Tell every other replica; best effort (an event lost while Redis is down is made up
     /// for by `ResetLocal` when the listeners reconnect).
     pub async fn publish(&self, event: Event) {
+        if let Some(publish) = self.publish_command(event) {
+            self.send(publish).await;
+        }
+    }
+
+    /// Send a [`publish_command`](Self::publish_command); best effort like
+    /// [`publish`](Self::publish).
+    pub async fn send(&self, publish: redis::Cmd) {
         let Some(link) = &self.link else { return };
+        if let Err(err) = link.run::<i64>(&publish).await {
+            tracing::debug!(error = %err, "Could not publish an event to the other replicas.");
+        }
+    }
+
+    /// The `PUBLISH` that tells every other replica `event`, to send with other commands
+    /// (`None` without Redis).
+    pub fn publish_command(&self, event: Event) -> Option<redis::Cmd> {
+        self.link.as_ref()?;
         let envelope = Envelope {
             from: self.instance.clone(),
             event,
@@ -148,9 +165,7 @@ impl Coordination {
         let payload = serde_json::to_string(&envelope).expect("events serialize");
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(&self.channel).arg(payload);
-        if let Err(err) = link.run::<i64>(&publish).await {
-            tracing::debug!(error = %err, "Could not publish an event to the other replicas.");
-        }
+        Some(publish)
     }
 
     /// Listen for other replicas' events until shutdown, reconnecting as needed. After every
