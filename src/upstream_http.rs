@@ -74,11 +74,14 @@ mod tests {
     use super::*;
 
     /// A keep-alive HTTP/1.1 server on loopback, on a thread of its own, that counts the
-    /// connections it accepts. Returns its URL and that count.
-    fn counting_server() -> (String, Arc<AtomicUsize>) {
+    /// connections it accepts and keeps the heads of the requests. Returns its URL, that count
+    /// and those heads.
+    fn counting_server() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>) {
         let accepted = Arc::new(AtomicUsize::new(0));
+        let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (bound, url) = mpsc::channel();
         let count = accepted.clone();
+        let seen = heads.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -92,6 +95,7 @@ mod tests {
                 loop {
                     let (mut socket, _) = listener.accept().await.unwrap();
                     count.fetch_add(1, Ordering::SeqCst);
+                    let seen = seen.clone();
                     tokio::spawn(async move {
                         let mut request = Vec::new();
                         let mut buf = [0u8; 1024];
@@ -99,7 +103,10 @@ mod tests {
                             request.extend_from_slice(&buf[..n]);
                             while let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n")
                             {
-                                request.drain(..end + 4);
+                                let head = request.drain(..end + 4).collect::<Vec<u8>>();
+                                seen.lock()
+                                    .unwrap()
+                                    .push(String::from_utf8_lossy(&head).to_lowercase());
                                 let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                                 if socket.write_all(answer).await.is_err() {
                                     return;
@@ -110,7 +117,7 @@ mod tests {
                 }
             });
         });
-        (url.recv().unwrap(), accepted)
+        (url.recv().unwrap(), accepted, heads)
     }
 
     /// On a thread with a runtime of its own: `requests` calls, then (the runtime still
@@ -141,7 +148,7 @@ mod tests {
 
     #[test]
     fn each_thread_calls_over_connections_of_its_own_and_reuses_them() {
-        let (url, accepted) = counting_server();
+        let (url, accepted, _) = counting_server();
         let http = UpstreamHttp::new().unwrap();
         let (stop_first, first_done) = oneshot::channel();
         let (first, first_called) = caller(http.clone(), url.clone(), 3, first_done);
@@ -168,5 +175,26 @@ mod tests {
         stop_second.send(()).unwrap();
         first.join().unwrap();
         second.join().unwrap();
+    }
+
+    #[test]
+    fn every_client_names_enrichd_as_its_user_agent() {
+        let (url, _, heads) = counting_server();
+        let http = UpstreamHttp::new().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for client in [http.client(), http.shared()] {
+                client.get(&url).send().await.unwrap().text().await.unwrap();
+            }
+        });
+        let heads = heads.lock().unwrap();
+        assert_eq!(heads.len(), 2);
+        let agent = concat!("user-agent: enrichd/", env!("CARGO_PKG_VERSION"));
+        for head in heads.iter() {
+            assert!(head.contains(agent), "{head}");
+        }
     }
 }
