@@ -10,12 +10,12 @@
 //! - `0xFE 'E' 0x01`;
 //! - the profile's `fresh_until` and `keep_until` (Unix ms, `u64` little-endian; both 0 when
 //!   the entry holds no profile);
-//! - three sections, each its length (`u32` little-endian) and its bytes: the profile's body
-//!   and its subject, each [`packed::pack`]ed as a value on its own, and the answers: per
-//!   connector its name (a `u8` length and the bytes), until when the answer is kept (`u64`)
-//!   and its JSON (a `u32` length and the bytes), all compressed as one LZ4 block against the
-//!   built-in dictionary followed by the body's JSON, the block prefixed with its unpacked
-//!   length (`u32`).
+//! - three sections, each its length (`u32` little-endian) and its bytes: the profile's body,
+//!   [`packed::pack`]ed as a value on its own, its subject's JSON (earlier builds packed it
+//!   too; both read), and the answers: per connector its name (a `u8` length and the bytes),
+//!   until when the answer is kept (`u64`) and its JSON (a `u32` length and the bytes), all
+//!   compressed as one LZ4 block against the built-in dictionary followed by the body's JSON,
+//!   the block prefixed with its unpacked length (`u32`).
 //!
 //! A hit reads only the first two sections; the answers are unpacked before a fan-out.
 //! Writes merge into what the work read before it began ([`Stored::merged`]): the writer of
@@ -35,7 +35,8 @@ pub const MAX_PROFILE_BYTES: usize = 4 * 1024 * 1024;
 /// The largest remembered subject read back (the handle cap keeps real ones under 10 KiB).
 pub const MAX_SUBJECT_BYTES: usize = 32 * 1024;
 
-/// The profile part of an entry, as stored: body and subject [`packed::pack`]ed.
+/// The profile part of an entry, as stored: the body [`packed::pack`]ed, the subject JSON (or
+/// packed, as earlier builds wrote it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileSection<'a> {
     pub fresh_until_ms: u64,
@@ -262,7 +263,8 @@ impl Stored {
     /// The profile's body and subject as JSON, when the entry holds a profile.
     pub fn profile_json(&self) -> Option<(Bytes, Vec<u8>)> {
         let profile = self.profile.as_ref()?;
-        let subject = packed::unpack(&profile.subject, MAX_SUBJECT_BYTES)?;
+        let subject = packed::unpack(&profile.subject, MAX_SUBJECT_BYTES)
+            .filter(|s| s.len() <= MAX_SUBJECT_BYTES)?;
         Some((profile.body_json.clone(), subject))
     }
 }

@@ -34,7 +34,7 @@ pub use self::{
 };
 use self::{
     memory::MemoryStore,
-    redis::{Along, RedisStore, WriteBack},
+    redis::{Along, EarlierRead, RedisStore, WriteBack},
 };
 pub use crate::clock::unix_ms;
 use crate::{
@@ -206,6 +206,16 @@ impl ProfileCache {
     /// The cached profile of a user, fresh or stale. A fresh in-process copy is served as is;
     /// otherwise Redis is asked, and a stale in-process copy is the fallback.
     pub async fn lookup(&self, user: &UserKey) -> Option<CachedProfile> {
+        self.lookup_with(user, EarlierRead::IfAbsent).await
+    }
+
+    /// [`lookup`](Self::lookup) before an enrichment that a miss leads to: one round trip to
+    /// Redis even for a user the layout before entries still holds (see [`EarlierRead`]).
+    pub async fn lookup_to_enrich(&self, user: &UserKey) -> Option<CachedProfile> {
+        self.lookup_with(user, EarlierRead::Along).await
+    }
+
+    async fn lookup_with(&self, user: &UserKey, earlier: EarlierRead) -> Option<CachedProfile> {
         let now = SystemTime::now();
         let local = self.local.get(user.as_str()).await;
         match &local {
@@ -219,7 +229,7 @@ impl ProfileCache {
         let Some(redis) = &self.redis else {
             return local.and_then(|p| p.unpack());
         };
-        match redis.get(user).await {
+        match redis.get(user, earlier).await {
             Ok(Some((profile, kept))) => {
                 self.count(
                     "redis",

@@ -130,6 +130,20 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// When a lookup reads the profile hash of the layout before entries (needed while the user
+/// has no entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EarlierRead {
+    /// In the same round trip as the entry: for a lookup whose miss leads to an enrichment,
+    /// which costs far more than the extra command costs a hit.
+    Along,
+    /// In a second round trip, only when there is no entry: for reads that are mostly hits.
+    IfAbsent,
+}
+
+/// The body, `fresh_until` and subject of a profile hash of the layout before entries.
+type EarlierProfile = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Whether a profile body read back must be parsed to be trusted: unless it came sealed
 /// (and so authenticated as enrichd's own write), it is checked like input.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,21 +152,21 @@ enum Origin {
     Authenticated,
 }
 
-/// A profile as read back (opened; body and subject packed, or JSON when written before
-/// packing), and with it, when both were packed, the profile as the in-process tier keeps it
-/// (no need to compress it again). `None` when the body is not what enrichd writes.
+/// A profile as read back (opened; the body packed, or JSON when written before packing; the
+/// subject JSON, or packed as earlier builds wrote it), and with it, when the body was
+/// packed, the profile as the in-process tier keeps it (no need to compress it again).
+/// `None` when the body is not what enrichd writes.
 fn read_profile(
     body: &[u8],
     subject: Option<&[u8]>,
     fresh_until_ms: u64,
     origin: Origin,
 ) -> Option<(CachedProfile, Option<Packed>)> {
-    let kept = subject.and_then(|subject| Packed::adopt(body, subject, fresh_until_ms));
-    let body = packed::unpack(body, MAX_PROFILE_BYTES).filter(|b| match origin {
+    let unpacked = packed::unpack(body, MAX_PROFILE_BYTES).filter(|b| match origin {
         Origin::Unsealed => is_profile_json(b),
         Origin::Authenticated => b.first() == Some(&b'{'),
     });
-    let Some(body) = body else {
+    let Some(unpacked) = unpacked else {
         tracing::warn!(
             "A profile in Redis is not a JSON object of at most 4 MiB; treated as absent."
         );
@@ -162,9 +176,11 @@ fn read_profile(
         .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES))
         .filter(|s| s.len() <= MAX_SUBJECT_BYTES);
     // Kept as it came only if what it holds read back whole.
-    let kept = kept.filter(|_| subject.is_some());
+    let kept = subject
+        .as_deref()
+        .and_then(|subject| Packed::adopt(body, subject, fresh_until_ms));
     let profile = CachedProfile {
-        body: Bytes::from(body),
+        body: Bytes::from(unpacked),
         fresh_until_ms,
         subject: Bytes::from(subject.unwrap_or_default()),
     };
@@ -182,65 +198,85 @@ impl RedisStore {
         }
     }
 
-    /// The user's profile, in one round trip (two while the layout before entries holds
-    /// it); with it, the profile as the in-process tier keeps it.
+    /// The user's profile, in one round trip while the user has an entry; without one, the
+    /// profile hash of the layout before entries is read too — in the same round trip when
+    /// `earlier` is [`EarlierRead::Along`], in a second one only then when it is
+    /// [`EarlierRead::IfAbsent`]. With the profile, the profile as the in-process tier keeps it.
     pub async fn get(
         &self,
         user: &UserKey,
+        earlier: EarlierRead,
     ) -> Result<Option<(CachedProfile, Option<Packed>)>, RedisError> {
         let key = self.keys.entry(user);
-        let mut get = redis::cmd("GET");
-        get.arg(&key);
-        let value: Option<Vec<u8>> = self.link.run(&get).await?;
+        let (value, read) = match earlier {
+            EarlierRead::Along => {
+                let mut pipe = redis::pipe();
+                pipe.cmd("GET").arg(&key);
+                pipe.add_command(self.earlier_profile_command(user));
+                let (value, read): (Option<Vec<u8>>, EarlierProfile) = self.link.run(&pipe).await?;
+                (value, Some(read))
+            }
+            EarlierRead::IfAbsent => {
+                let mut get = redis::cmd("GET");
+                get.arg(&key);
+                (self.link.run(&get).await?, None)
+            }
+        };
         let origin = match &value {
             Some(v) if Sealer::is_sealed(v) => Origin::Authenticated,
             _ => Origin::Unsealed,
         };
-        let Some(value) = value.and_then(|v| self.sealer.open(&key, v)) else {
-            return self.get_before_entries(user).await;
-        };
-        match entry::profile_of(&value) {
-            Some(Some(section)) if section.keep_until_ms > unix_ms(SystemTime::now()) => {
-                Ok(read_profile(
-                    section.body,
-                    Some(section.subject),
-                    section.fresh_until_ms,
-                    origin,
-                ))
-            }
-            Some(Some(_)) => Ok(None),
-            Some(None) => self.get_before_entries(user).await,
-            None => {
-                tracing::warn!(
-                    "A user's entry in Redis is not one enrichd wrote; treated as absent."
-                );
-                Ok(None)
+        if let Some(value) = value.and_then(|v| self.sealer.open(&key, v)) {
+            match entry::profile_of(&value) {
+                Some(Some(section)) if section.keep_until_ms > unix_ms(SystemTime::now()) => {
+                    return Ok(read_profile(
+                        section.body,
+                        Some(section.subject),
+                        section.fresh_until_ms,
+                        origin,
+                    ));
+                }
+                Some(Some(_)) => return Ok(None),
+                // An entry of answers only: the earlier layout may still hold the profile.
+                Some(None) => {}
+                None => {
+                    tracing::warn!(
+                        "A user's entry in Redis is not one enrichd wrote; treated as absent."
+                    );
+                    return Ok(None);
+                }
             }
         }
+        let read = match read {
+            Some(read) => read,
+            None => self.link.run(&self.earlier_profile_command(user)).await?,
+        };
+        Ok(self.before_entries(user, read))
     }
 
-    /// The profile hash of the layout before entries.
-    async fn get_before_entries(
-        &self,
-        user: &UserKey,
-    ) -> Result<Option<(CachedProfile, Option<Packed>)>, RedisError> {
-        let key = self.keys.profile(user);
+    /// The `HMGET` of the profile hash of the layout before entries.
+    fn earlier_profile_command(&self, user: &UserKey) -> redis::Cmd {
         let mut hmget = redis::cmd("HMGET");
         hmget
-            .arg(&key)
+            .arg(self.keys.profile(user))
             .arg("body")
             .arg("fresh_until")
             .arg("subject");
-        let (body, fresh_until, subject): (Option<Vec<u8>>, Option<u64>, Option<Vec<u8>>) =
-            self.link.run(&hmget).await?;
-        let body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b));
+        hmget
+    }
+
+    /// The profile the hash of the layout before entries holds, as `HMGET` read its body,
+    /// `fresh_until` and subject; `None` when it is not there or does not read.
+    fn before_entries(
+        &self,
+        user: &UserKey,
+        (body, fresh_until, subject): EarlierProfile,
+    ) -> Option<(CachedProfile, Option<Packed>)> {
+        let key = self.keys.profile(user);
+        let body = body.and_then(|b| self.sealer.open(&field_name(&key, "body"), b))?;
         let subject = subject.and_then(|s| self.sealer.open(&field_name(&key, "subject"), s));
-        Ok(match (body, fresh_until) {
-            (Some(body), Some(fresh_until_ms)) => {
-                read_profile(&body, subject.as_deref(), fresh_until_ms, Origin::Unsealed)
-            }
-            _ => None,
-        })
+        let fresh_until_ms = std::str::from_utf8(&fresh_until?).ok()?.parse().ok()?;
+        read_profile(&body, subject.as_deref(), fresh_until_ms, Origin::Unsealed)
     }
 
     /// The writes that follow an answer, atomically and in one round trip, if the user's
@@ -559,6 +595,21 @@ mod tests {
         assert!(read_profile(&array, Some(&subject), 1, Origin::Authenticated).is_none());
         let whole = packed::pack(br#"{"user_id": "u-1"}"#);
         assert!(read_profile(&whole, Some(&subject), 1, Origin::Unsealed).is_some());
+    }
+
+    #[test]
+    fn a_subject_reads_as_json_or_packed_and_the_profile_is_kept_either_way() {
+        let body = packed::pack(br#"{"user_id": "u-1"}"#);
+        let json = br#"{"user_id":"u-1","email":"ada@example.com"}"#;
+        for subject in [json.to_vec(), packed::pack(json)] {
+            let (profile, kept) = read_profile(&body, Some(&subject), 7, Origin::Unsealed).unwrap();
+            assert_eq!(&profile.subject[..], json);
+            assert_eq!(kept.unwrap().unpack(), Some(profile));
+        }
+        let too_long = vec![b' '; MAX_SUBJECT_BYTES + 1];
+        let (profile, kept) = read_profile(&body, Some(&too_long), 7, Origin::Unsealed).unwrap();
+        assert!(profile.subject.is_empty());
+        assert!(kept.is_none(), "kept only with its subject");
     }
 
     #[test]

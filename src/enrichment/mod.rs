@@ -316,7 +316,7 @@ impl Enricher {
             .inner
             .traces
             .child("cache.lookup", SpanKind::Internal, Vec::new());
-        let (result, lookup) = match self.inner.cache.lookup(user).await {
+        let (result, lookup) = match self.inner.cache.lookup_to_enrich(user).await {
             None => ("miss", Lookup::Enrich(subject)),
             Some(cached) => {
                 let remembered = cached.subject();

@@ -229,6 +229,31 @@ async fn what_earlier_layouts_stored_is_still_read_and_an_entry_is_smaller() {
     assert_eq!(read.status, 200, "{}", read.body);
     assert_eq!(read.body["profile"], first.body["profile"]);
     assert_eq!(read.body["provenance"], first.body["provenance"]);
+    // A `fresh_until` that is not a number: the hash holds no profile, which is not an error.
+    redis::cmd("HSET")
+        .arg(&earlier)
+        .arg("fresh_until")
+        .arg("soon")
+        .query::<()>(&mut redis)
+        .unwrap();
+    let garbled = TestAppBuilder::new().replica_of(&app).spawn().await;
+    let absent = garbled.get_profile("p-old").await;
+    assert_eq!(absent.status, 404, "{}", absent.body);
+    let metrics = garbled.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("enrichd_cache_lookups_total")
+                && l.contains(r#"result="miss""#)
+                && l.contains(r#"tier="redis""#)),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.lines().any(
+            |l| l.starts_with("enrichd_cache_lookups_total") && l.contains(r#"result="error""#)
+        ),
+        "{metrics}"
+    );
     // The profile gone, the answers stand in for calls: no connector is asked again.
     redis::cmd("DEL")
         .arg(&earlier)
