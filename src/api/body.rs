@@ -77,8 +77,16 @@ async fn read(
 
 /// Parse JSON into `T`, naming the field of a shape error.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Plainly first (tracking the path costs on every value); a failure is parsed again,
+    // tracked, to name its field.
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
+    let value = match T::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(_) => {
+            deserializer = serde_json::Deserializer::from_slice(body);
+            serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?
+        }
+    };
     deserializer.end().map_err(|err| ApiError::InvalidJson {
         message: err.to_string(),
         line: err.line(),

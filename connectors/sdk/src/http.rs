@@ -197,6 +197,11 @@ async fn read_capped_with(
 
 /// Parse JSON into `T`, describing a failure by position and path only.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ConnectorError> {
+    // Plainly first: tracking the path costs on every value and only describes a failure,
+    // which the same parse, tracked, then meets at the same place.
+    if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
