@@ -26,57 +26,70 @@ impl Keys {
     /// What every key of `user` starts with: the prefix, `t:<tenant>:` unless the tenant is
     /// `default` (whose keys are those of deployments from before tenants), and the user id
     /// in a hash tag.
-    fn user(&self, user: &UserKey) -> String {
-        match user.tenant_name() {
-            None => format!("{}{{{}}}", self.prefix, user.user_id()),
-            Some(tenant) => format!("{}t:{tenant}:{{{}}}", self.prefix, user.user_id()),
+    ///
+    /// Built by appending (keys of a user are made several times per request, and `format!`
+    /// costs several times more), `suffix` after it.
+    fn user(&self, user: &UserKey, suffix: &str) -> String {
+        let (id, tenant) = (user.user_id(), user.tenant_name());
+        let length = tenant.map_or(0, |t| t.len() + 3) + id.len() + suffix.len() + 2;
+        let mut key = String::with_capacity(self.prefix.len() + length);
+        key.push_str(&self.prefix);
+        if let Some(tenant) = tenant {
+            key.push_str("t:");
+            key.push_str(tenant);
+            key.push(':');
         }
+        key.push('{');
+        key.push_str(id);
+        key.push('}');
+        key.push_str(suffix);
+        key
     }
 
     /// Everything cached about a user: profile, subject and per-source answers in one value
     /// (see `cache::entry`).
     pub fn entry(&self, user: &UserKey) -> String {
-        format!("{}:entry", self.user(user))
+        self.user(user, ":entry")
     }
 
     /// The merged profile of a user in the layout before entries (a hash: `body`,
     /// `fresh_until`, `subject`); read while it lasts, removed by the next write.
     pub fn profile(&self, user: &UserKey) -> String {
-        format!("{}:profile", self.user(user))
+        self.user(user, ":profile")
     }
 
     /// One connector's last answer about a user in the layout before entries (JSON).
     pub fn source(&self, user: &UserKey, connector: &str) -> String {
-        format!("{}:source:{connector}", self.user(user))
+        self.user(user, ":source:") + connector
     }
 
     /// What [`source`](Self::source) puts before the connector's name (for scripts that
     /// build source keys from the names in the [`sources`](Self::sources) index).
     pub fn source_prefix(&self, user: &UserKey) -> String {
-        format!("{}:source:", self.user(user))
+        self.user(user, ":source:")
     }
 
     /// The set of connectors that have an answer about a user stored in the layout before
     /// entries (so that an erasure finds them all, also those of connectors no longer
     /// configured).
     pub fn sources(&self, user: &UserKey) -> String {
-        format!("{}:sources", self.user(user))
+        self.user(user, ":sources")
     }
 
     /// A user's overrides (JSON; no expiry: they last until changed or erased).
     pub fn overrides(&self, user: &UserKey) -> String {
-        format!("{}:overrides", self.user(user))
+        self.user(user, ":overrides")
     }
 
     /// The lock of the replica fanning out for a user.
     pub fn lock(&self, user: &UserKey) -> String {
-        format!("{}:lock", self.user(user))
+        self.user(user, ":lock")
     }
 
     /// The erasure fence of a user: a random token that each erasure replaces, checked by
     /// every write (see `cache::fence`). It holds nothing about the user.
     pub fn fence(&self, user: &UserKey) -> String {
-        format!("{}:erased", self.user(user))
+        self.user(user, ":erased")
     }
 
     /// What `tenant` spent on `day` (`YYYY-MM-DD`, UTC): a hash of `total` and, per
@@ -111,7 +124,7 @@ impl Keys {
     /// Which job results hold something about a user (a set of `<job>:<index>`), so that an
     /// erasure finds them.
     pub fn user_jobs(&self, user: &UserKey) -> String {
-        format!("{}:jobs", self.user(user))
+        self.user(user, ":jobs")
     }
 
     /// The pub/sub channel replicas tell each other things on.

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 /// v3 API dropped MD5; an MD5 hash is not accepted as a profile identifier).
 pub(crate) fn email_hash(email: &str) -> String {
     let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(digest)
 }
 
 #[cfg(test)]
