@@ -212,4 +212,22 @@ mod tests {
         assert_eq!(keys.suppressions(), "enrichd:suppressions");
         assert_eq!(keys.audit(), "enrichd:audit");
     }
+
+    #[test]
+    fn a_users_key_is_built_in_one_allocation_of_its_exact_length() {
+        let keys = Keys::new("enrichd:");
+        let tenant = crate::domain::Tenant::parse("marketing").unwrap();
+        for user in [
+            UserKey::of_default("u-42"),
+            UserKey::new(&tenant, "a-much-longer-user-id"),
+        ] {
+            for key in [
+                keys.entry(&user),
+                keys.lock(&user),
+                keys.source_prefix(&user),
+            ] {
+                assert_eq!(key.capacity(), key.len(), "{key}");
+            }
+        }
+    }
 }
