@@ -46,6 +46,15 @@ async fn a_profile_past_its_ttl_is_served_stale() {
 
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["cache"], "stale");
+    // Past its keeping time too, while the entry lives on for its answers: no profile.
+    redis::cmd("SETRANGE")
+        .arg(app.profile_key("p-2"))
+        .arg(11)
+        .arg(&1u64.to_le_bytes()[..])
+        .query::<()>(&mut app.redis().connection())
+        .unwrap();
+    let other = TestAppBuilder::new().replica_of(&app).spawn().await;
+    assert_eq!(other.get_profile("p-2").await.status, 404);
 }
 
 #[tokio::test]
