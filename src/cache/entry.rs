@@ -134,6 +134,12 @@ pub fn profile_of(value: &[u8]) -> Option<Option<ProfileSection<'_>>> {
     sections(value).map(|(profile, _)| profile)
 }
 
+/// A subject as stored (JSON, or packed as earlier builds wrote it) as its JSON; `None` when
+/// it does not unpack or is longer than [`MAX_SUBJECT_BYTES`] either way.
+pub fn subject_json(stored: &[u8]) -> Option<Vec<u8>> {
+    packed::unpack(stored, MAX_SUBJECT_BYTES).filter(|s| s.len() <= MAX_SUBJECT_BYTES)
+}
+
 /// The dictionary the answers are compressed against: the built-in one, then the body.
 fn answers_dictionary(body_json: &[u8]) -> Vec<u8> {
     [packed::DICTIONARY, body_json].concat()
@@ -263,8 +269,7 @@ impl Stored {
     /// The profile's body and subject as JSON, when the entry holds a profile.
     pub fn profile_json(&self) -> Option<(Bytes, Vec<u8>)> {
         let profile = self.profile.as_ref()?;
-        let subject = packed::unpack(&profile.subject, MAX_SUBJECT_BYTES)
-            .filter(|s| s.len() <= MAX_SUBJECT_BYTES)?;
+        let subject = subject_json(&profile.subject)?;
         Some((profile.body_json.clone(), subject))
     }
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::{
     CachedProfile, CachedSource, NewProfile, SourceToStore,
-    entry::{self, MAX_PROFILE_BYTES, MAX_SUBJECT_BYTES, Stored},
+    entry::{self, MAX_PROFILE_BYTES, Stored},
     fence::FENCE_TTL,
     packed::{self, Packed},
     unix_ms,
@@ -172,9 +172,7 @@ fn read_profile(
         );
         return None;
     };
-    let subject = subject
-        .and_then(|s| packed::unpack(s, MAX_SUBJECT_BYTES))
-        .filter(|s| s.len() <= MAX_SUBJECT_BYTES);
+    let subject = subject.and_then(entry::subject_json);
     // Kept as it came only if what it holds read back whole.
     let kept = subject
         .as_deref()
@@ -606,7 +604,7 @@ mod tests {
             assert_eq!(&profile.subject[..], json);
             assert_eq!(kept.unwrap().unpack(), Some(profile));
         }
-        let too_long = vec![b' '; MAX_SUBJECT_BYTES + 1];
+        let too_long = vec![b' '; entry::MAX_SUBJECT_BYTES + 1];
         let (profile, kept) = read_profile(&body, Some(&too_long), 7, Origin::Unsealed).unwrap();
         assert!(profile.subject.is_empty());
         assert!(kept.is_none(), "kept only with its subject");

@@ -32,14 +32,18 @@ async fn a_profile_past_its_ttl_is_served_stale() {
     let app = TestAppBuilder::new().spawn().await;
     app.enrich(known_subject("p-2")).await;
     app.wait_for_profile_in_redis("p-2").await;
+    // Set one of the entry's times (Unix ms at `offset`: fresh_until 3, keep_until 11) to 1.
+    let expire = |offset: u32| {
+        redis::cmd("SETRANGE")
+            .arg(app.profile_key("p-2"))
+            .arg(offset)
+            .arg(&1u64.to_le_bytes()[..])
+            .query::<()>(&mut app.redis().connection())
+            .unwrap()
+    };
     // Age the profile in Redis: past its freshness, within the stale window. A replica
     // whose in-process tier does not hold it reads it from there.
-    redis::cmd("SETRANGE")
-        .arg(app.profile_key("p-2"))
-        .arg(3)
-        .arg(&1u64.to_le_bytes()[..])
-        .query::<()>(&mut app.redis().connection())
-        .unwrap();
+    expire(3);
     let replica = TestAppBuilder::new().replica_of(&app).spawn().await;
 
     let answer = replica.get_profile("p-2").await;
@@ -47,12 +51,7 @@ async fn a_profile_past_its_ttl_is_served_stale() {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["cache"], "stale");
     // Past its keeping time too, while the entry lives on for its answers: no profile.
-    redis::cmd("SETRANGE")
-        .arg(app.profile_key("p-2"))
-        .arg(11)
-        .arg(&1u64.to_le_bytes()[..])
-        .query::<()>(&mut app.redis().connection())
-        .unwrap();
+    expire(11);
     let other = TestAppBuilder::new().replica_of(&app).spawn().await;
     assert_eq!(other.get_profile("p-2").await.status, 404);
 }
