@@ -8,9 +8,12 @@ use anyhow::Context;
 
 use crate::per_thread::PerThread;
 
-/// The settings every connector call's client is built with.
+/// The settings every connector call's client is built with. Retries are the resilience
+/// layer's (`resilience`, per connector, with backoff): reqwest's own policy (HTTP/2 refusals
+/// only) is off, which also spares every call the copy of its request kept for one.
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .connect_timeout(Duration::from_secs(1))
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
