@@ -86,6 +86,12 @@ impl Keys {
         self.user(user, ":lock")
     }
 
+    /// Set while another replica waits for the profile of the replica holding the user's
+    /// [`lock`](Self::lock): a first profile is announced only then (see `cache::redis`).
+    pub fn waiting(&self, user: &UserKey) -> String {
+        self.user(user, ":waiting")
+    }
+
     /// The erasure fence of a user: a random token that each erasure replaces, checked by
     /// every write (see `cache::fence`). It holds nothing about the user.
     pub fn fence(&self, user: &UserKey) -> String {
@@ -163,6 +169,7 @@ impl Keys {
             self.entry(user),
             self.profile(user),
             self.lock(user),
+            self.waiting(user),
             self.sources(user),
             self.overrides(user),
             self.user_jobs(user),

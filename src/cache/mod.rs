@@ -34,7 +34,7 @@ pub use self::{
 };
 use self::{
     memory::MemoryStore,
-    redis::{Along, EarlierRead, RedisStore, WriteBack},
+    redis::{Along, EarlierRead, Heard, RedisStore, WriteBack},
 };
 pub use crate::clock::unix_ms;
 use crate::{
@@ -297,9 +297,9 @@ impl ProfileCache {
     /// The writes that follow an answer, if `fence` still holds, in one round trip to Redis:
     /// the user's entry — `stored` (what the work read when it began, updated to what it
     /// wrote) with the per-source answers (each kept for its own time) and the profile
-    /// (already in process, see [`store_local`](Self::store_local)) — and the release of the
-    /// user's lock; then the event
-    /// that makes the other replicas drop their copy. Without Redis, or when it fails, the
+    /// (already in process, see [`store_local`](Self::store_local)) — the release of the
+    /// user's lock, and the event that makes the other replicas drop their copy of a profile
+    /// it replaces (or wakes one waiting for a first profile). Without Redis, or when it fails, the
     /// per-source answers are kept in process. When the fence stopped the writes, the
     /// in-process copy is dropped too.
     pub async fn write_back(
@@ -319,48 +319,45 @@ impl ProfileCache {
             self.local.remove(user.as_str()).await;
             return;
         }
-        // A new profile: the other replicas drop their copy.
+        // A new profile: the other replicas drop their copy of the one it replaces, and one
+        // waiting for it hears of it.
+        let heard = if stored.profile_times().is_some() || stored.legacy {
+            Heard::Always
+        } else {
+            Heard::IfAwaited
+        };
         let announce = profile
             .is_some()
             .then(|| {
                 self.coordination
-                    .publish_command(Event::invalidate(user, false))
+                    .announcement(Event::invalidate(user, false))
             })
             .flatten();
-        let (written, announced) = match (&self.redis, fence.token()) {
+        let written = match (&self.redis, fence.token()) {
             (Some(redis), Some(token)) => {
-                let written = redis
-                    .write_back(
-                        user,
-                        token,
-                        stored,
-                        &sources,
-                        profile,
-                        Along {
-                            lock_token,
-                            announce: announce.as_ref(),
-                        },
-                    )
-                    .await;
-                match written {
-                    Ok(WriteBack {
-                        landed: true,
-                        announced,
-                    }) => (true, announced),
-                    Ok(WriteBack { landed: false, .. }) => {
+                let along = Along {
+                    lock_token,
+                    announce: announce.clone().map(|a| (a, heard)),
+                };
+                match redis
+                    .write_back(user, token, stored, &sources, profile, along)
+                    .await
+                {
+                    Ok(WriteBack { landed: true }) => true,
+                    Ok(WriteBack { landed: false }) => {
                         tracing::debug!("Writes of work begun before an erasure were dropped.");
                         self.local.remove(user.as_str()).await;
                         return;
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "Could not write to Redis; kept in process only.");
-                        (false, false)
+                        false
                     }
                 }
             }
             // Redis could not be read when the work began: its fence is unknown, so nothing
             // is written there.
-            _ => (false, false),
+            _ => false,
         };
         if !fence.holds() {
             self.local.remove(user.as_str()).await;
@@ -368,9 +365,12 @@ impl ProfileCache {
         }
         if !written {
             self.store_local_sources(fence, user, sources).await;
-        }
-        if !announced && let Some(publish) = announce {
-            self.coordination.send(publish).await;
+            // The other replicas' copies of a profile this one replaces go all the same.
+            if heard == Heard::Always
+                && let Some(event) = announce
+            {
+                self.coordination.send_announcement(event).await;
+            }
         }
     }
 
@@ -469,6 +469,17 @@ impl ProfileCache {
             && let Err(err) = redis.unlock(user, token).await
         {
             tracing::debug!(error = %err, "Could not release a user's lock; it expires on its own.");
+        }
+    }
+
+    /// Tell the replica fanning out for a user that this one waits (for `wait`) for the
+    /// profile it will write, so that its writes announce it even when it is the user's
+    /// first. Best effort: without it, the wait ends at its time and looks once more.
+    pub async fn await_profile(&self, user: &UserKey, wait: Duration) {
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.await_profile(user, wait).await
+        {
+            tracing::debug!(error = %err, "Could not say that this replica waits for a profile.");
         }
     }
 

@@ -17,33 +17,43 @@ use super::{
     unix_ms,
 };
 use crate::{
+    coordination::Announcement,
     domain::{Overrides, UserKey},
     keys::Keys,
     redis_link::{RedisError, RedisLink},
     sealing::Sealer,
 };
 
-/// The check that closes the writes after an answer, run last in their `MULTI` (so atomically
-/// with them): when the user's erasure fence no longer holds the token the work read, the
-/// entry just written is deleted again, as if it had never been written. When it landed and
-/// held a profile, what the layout before entries held about the user goes (the entry has
-/// replaced it). Either way the user's lock is released if it is still ours. The entry itself
-/// is written by a plain `SET` before it: passing it through a script costs Redis about 2 µs
-/// per KiB.
+/// The writes that follow an answer, as one script (so atomically, and in one command): when
+/// the user's erasure fence still holds the token the work read, the entry is written (the
+/// value passes through the script: one `EVALSHA` costs Redis less than the `MULTI` of a plain
+/// `SET` and a check, and a script Redis lost since, `NOSCRIPT`, has written nothing when it is
+/// sent again whole) and, when it held a profile, what the layout before entries held about the
+/// user goes (the entry has replaced it); else nothing is written, as if the work had never
+/// been done. Either way the user's lock is released if it is still ours, and the event for the
+/// other replicas is published: always for a profile that replaces one (their copies must go),
+/// and for a user's first profile only when a replica waits for it (nobody else can hold a
+/// copy of a profile that was not there; the one waiting set `waiting` before looking).
 ///
-/// KEYS: fence, lock, entry, then (to remove) the earlier layout's profile and index of
-/// sources. ARGV: expected fence token, lock token (`""`: none), `1` when the entry was
-/// written, the prefix of the earlier layout's source keys.
-const FENCE_CHECK: &str = r"
+/// KEYS: fence, lock, entry, waiting, then (to remove) the earlier layout's profile and index
+/// of sources. ARGV: expected fence token, lock token (`""`: none), the entry (`""`: nothing
+/// to write), its time to live in ms, the prefix of the earlier layout's source keys, when to
+/// publish (`always`, `awaited`, `""`: never), the channel and the event.
+const WRITE_BACK: &str = r"
 local landed = (redis.call('GET', KEYS[1]) or '') == ARGV[1]
-if not landed and ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end
-if landed and #KEYS > 3 then
-  for _, name in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-    redis.call('DEL', ARGV[4] .. name)
+if landed and ARGV[3] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+  if #KEYS > 4 then
+    for _, name in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+      redis.call('DEL', ARGV[5] .. name)
+    end
+    redis.call('DEL', KEYS[5], KEYS[6])
   end
-  redis.call('DEL', KEYS[4], KEYS[5])
 end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+if ARGV[6] == 'always' or (ARGV[6] == 'awaited' and redis.call('DEL', KEYS[4]) == 1) then
+  redis.call('PUBLISH', ARGV[7], ARGV[8])
+end
 if landed then return 1 end
 return 0
 ";
@@ -90,13 +100,22 @@ pub struct ClaimRead {
     pub stored: Stored,
 }
 
+/// When the event of a new profile goes to the other replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// It replaces a profile: their copies of it must go.
+    Always,
+    /// The user's first profile: only a replica waiting for it needs to hear.
+    IfAwaited,
+}
+
 /// What goes in [`RedisStore::write_back`]'s round trip besides the writes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Along<'a> {
     /// The user's lock to release, when the work holds it.
     pub lock_token: Option<&'a str>,
-    /// The event for the other replicas.
-    pub announce: Option<&'a redis::Cmd>,
+    /// The event for the other replicas, and when it goes.
+    pub announce: Option<(Announcement<'a>, Heard)>,
 }
 
 /// What [`RedisStore::write_back`] did.
@@ -104,8 +123,6 @@ pub struct Along<'a> {
 pub struct WriteBack {
     /// The writes landed (the user was not erased since the work began).
     pub landed: bool,
-    /// The announcement was sent with them.
-    pub announced: bool,
 }
 
 #[derive(Clone)]
@@ -114,6 +131,7 @@ pub struct RedisStore {
     keys: Keys,
     /// Seals every value written about a user (`cache.encryption_keys`; off: as they are).
     sealer: Sealer,
+    write_back: redis::Script,
     erase: redis::Script,
     unlock: redis::Script,
 }
@@ -191,6 +209,7 @@ impl RedisStore {
             link,
             keys,
             sealer,
+            write_back: redis::Script::new(WRITE_BACK),
             erase: redis::Script::new(ERASE),
             unlock: redis::Script::new(UNLOCK),
         }
@@ -280,10 +299,9 @@ impl RedisStore {
     /// The writes that follow an answer, atomically and in one round trip, if the user's
     /// erasure fence still holds `token` (else nothing is written): the user's entry, that is
     /// `stored` with the new per-source answers and the new profile, kept until its last part
-    /// is past its time. The user's lock is released either way when `along` has its token;
-    /// its announcement goes in the same round trip where the link allows it (see
-    /// [`RedisLink::publishes_in_pipelines`]), even when the fence stops the writes (the other
-    /// replicas dropping a copy is right then too).
+    /// is past its time. The user's lock is released either way when `along` has its token,
+    /// and its announcement goes with them as [`Heard`] says, even when the fence stops the
+    /// writes (the other replicas dropping a copy is right then too); see [`WRITE_BACK`].
     /// When the writes landed, `stored` is what was written.
     pub async fn write_back(
         &self,
@@ -294,51 +312,52 @@ impl RedisStore {
         profile: Option<NewProfile<'_>>,
         along: Along<'_>,
     ) -> Result<WriteBack, RedisError> {
-        let Along {
-            lock_token,
-            announce,
-        } = along;
         let now = unix_ms(SystemTime::now());
         // Nothing new (only the lock to release): the entry stays as it is.
         let merged = (!sources.is_empty() || profile.is_some())
             .then(|| stored.merged(profile, sources, now));
         let keep_for = merged.as_ref().and_then(|m| m.keep_for_ms(now));
         let key = self.keys.entry(user);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        if let (Some(merged), Some(keep_for)) = (&merged, keep_for) {
-            let value = merged.encode();
-            pipe.cmd("SET")
-                .arg(&key)
-                .arg(self.sealer.seal(&key, &value).as_ref())
-                .arg("PX")
-                .arg(keep_for)
-                .ignore();
-        }
+        let encoded = merged
+            .as_ref()
+            .filter(|_| keep_for.is_some())
+            .map(Stored::encode);
+        let value = encoded.as_deref().map(|e| self.sealer.seal(&key, e));
         let removes_earlier = stored.legacy && profile.is_some() && keep_for.is_some();
-        let mut check = redis::cmd("EVAL");
-        check
-            .arg(FENCE_CHECK)
-            .arg(if removes_earlier { 5 } else { 3 })
-            .arg(self.keys.fence(user))
-            .arg(self.keys.lock(user))
-            .arg(&key);
+        let mut invocation = self.write_back.prepare_invoke();
+        invocation
+            .key(self.keys.fence(user))
+            .key(self.keys.lock(user))
+            .key(&key)
+            .key(self.keys.waiting(user));
         if removes_earlier {
-            check
-                .arg(self.keys.profile(user))
-                .arg(self.keys.sources(user));
+            invocation
+                .key(self.keys.profile(user))
+                .key(self.keys.sources(user));
         }
-        check
+        let (heard, channel, payload) = match &along.announce {
+            Some((announcement, Heard::Always)) => (
+                "always",
+                announcement.channel,
+                announcement.payload.as_str(),
+            ),
+            Some((announcement, Heard::IfAwaited)) => (
+                "awaited",
+                announcement.channel,
+                announcement.payload.as_str(),
+            ),
+            None => ("", "", ""),
+        };
+        invocation
             .arg(token)
-            .arg(lock_token.unwrap_or_default())
-            .arg(if keep_for.is_some() { "1" } else { "0" })
-            .arg(self.keys.source_prefix(user));
-        pipe.add_command(check);
-        let announce = announce.filter(|_| self.link.publishes_in_pipelines());
-        if let Some(publish) = announce {
-            pipe.add_command(publish.clone()).ignore();
-        }
-        let (landed,): (i64,) = self.link.run(&pipe).await?;
+            .arg(along.lock_token.unwrap_or_default())
+            .arg(value.as_deref().unwrap_or_default())
+            .arg(keep_for.unwrap_or_default())
+            .arg(self.keys.source_prefix(user))
+            .arg(heard)
+            .arg(channel)
+            .arg(payload);
+        let landed: i64 = self.link.script(invocation).await?;
         if landed == 1 {
             if let Some(merged) = merged {
                 *stored = merged;
@@ -347,8 +366,19 @@ impl RedisStore {
         }
         Ok(WriteBack {
             landed: landed == 1,
-            announced: announce.is_some(),
         })
+    }
+
+    /// Tell the replica holding the user's lock that this one waits for its profile (for
+    /// `wait`, at most), so that it announces even a first one (see [`WRITE_BACK`]). Set
+    /// before looking for the profile: either the look finds it, or its writes see this.
+    pub async fn await_profile(&self, user: &UserKey, wait: Duration) -> Result<(), RedisError> {
+        let mut set = redis::cmd("SET");
+        set.arg(self.keys.waiting(user))
+            .arg("1")
+            .arg("PX")
+            .arg(millis(wait));
+        self.link.run::<()>(&set).await
     }
 
     /// Release the user's lock if `token` still holds it.

@@ -94,6 +94,13 @@ struct Envelope {
     event: Event,
 }
 
+/// An event as it goes on the channel, for a script to publish with the writes it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement<'a> {
+    pub channel: &'a str,
+    pub payload: String,
+}
+
 /// Whether this replica may fan out for a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockOutcome {
@@ -140,32 +147,34 @@ impl Coordination {
     /// Tell every other replica; best effort (an event lost while Redis is down is made up
     /// for by `ResetLocal` when the listeners reconnect).
     pub async fn publish(&self, event: Event) {
-        if let Some(publish) = self.publish_command(event) {
-            self.send(publish).await;
+        if let Some(announcement) = self.announcement(event) {
+            self.send_announcement(announcement).await;
         }
     }
 
-    /// Send a [`publish_command`](Self::publish_command); best effort like
+    /// Publish an [`announcement`](Self::announcement); best effort like
     /// [`publish`](Self::publish).
-    pub async fn send(&self, publish: redis::Cmd) {
+    pub async fn send_announcement(&self, announcement: Announcement<'_>) {
         let Some(link) = &self.link else { return };
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(announcement.channel).arg(announcement.payload);
         if let Err(err) = link.run::<i64>(&publish).await {
             tracing::debug!(error = %err, "Could not publish an event to the other replicas.");
         }
     }
 
-    /// The `PUBLISH` that tells every other replica `event`, to send with other commands
-    /// (`None` without Redis).
-    pub fn publish_command(&self, event: Event) -> Option<redis::Cmd> {
+    /// `event` as it goes on the channel, for [`send_announcement`](Self::send_announcement)
+    /// or a script that publishes it with other writes (`None` without Redis).
+    pub fn announcement(&self, event: Event) -> Option<Announcement<'_>> {
         self.link.as_ref()?;
         let envelope = Envelope {
             from: self.instance.clone(),
             event,
         };
-        let payload = serde_json::to_string(&envelope).expect("events serialize");
-        let mut publish = redis::cmd("PUBLISH");
-        publish.arg(&self.channel).arg(payload);
-        Some(publish)
+        Some(Announcement {
+            channel: &self.channel,
+            payload: serde_json::to_string(&envelope).expect("events serialize"),
+        })
     }
 
     /// Listen for other replicas' events until shutdown, reconnecting as needed. After every

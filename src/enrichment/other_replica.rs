@@ -42,11 +42,14 @@ impl Drop for UserLock {
 
 impl Inner {
     /// Another replica holds the user's lock: wait (at most half our time) for its profile,
-    /// woken by its announcement (the event its writes publish).
+    /// woken by its announcement (the event its writes publish, asked for before looking).
     pub(super) async fn wait_for_other_replica(&self, job: &Job) -> Option<Arc<Built>> {
         let now = Instant::now();
-        let until = now + job.deadline.saturating_duration_since(now) / 2;
+        let wait = job.deadline.saturating_duration_since(now) / 2;
+        let until = now + wait;
         let arrival = self.arrivals.hold(job.user.as_str());
+        // Announced also when it is the user's first profile: said before the first look.
+        self.cache.await_profile(&job.user, wait).await;
         loop {
             // Registered before looking, so that an announcement in between is not missed.
             let announced = arrival.notified();

@@ -371,12 +371,6 @@ impl RedisLink {
         }
     }
 
-    /// Whether a `PUBLISH` can ride in a pipeline of one user's keys: not on a Cluster, which
-    /// sends a pipeline to the node of one slot and takes the channel's name for a key.
-    pub fn publishes_in_pipelines(&self) -> bool {
-        !matches!(self.backend, Backend::Cluster { .. })
-    }
-
     /// What the last failure to reach Redis said, while Redis is failing (for `/readyz`).
     pub fn failure(&self) -> Option<String> {
         self.outage.cause()

@@ -59,6 +59,18 @@ async fn profiles_are_stored_read_and_erased_through_the_cluster() {
     assert_eq!(read.body["enriched_at"], first.body["enriched_at"]);
     assert_eq!(replica.get("/readyz").await.body["checks"]["cache"], "ok");
 
+    // A refresh replaces it: the event its writes' script publishes on the node of the
+    // user's slot reaches the replica, whichever node it listens on. (`enriched_at` counts
+    // seconds: a second on, the two profiles tell apart.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refreshed = app.get("/v1/profiles/cl-1?refresh=true").await;
+    assert_eq!(refreshed.status, 200);
+    assert_ne!(refreshed.body["enriched_at"], first.body["enriched_at"]);
+    eventually("the replica seeing the refresh", async || {
+        replica.get_profile("cl-1").await.body["enriched_at"] == refreshed.body["enriched_at"]
+    })
+    .await;
+
     assert_eq!(app.delete_profile("cl-1").await.status, 204);
     assert!(!redis.exists::<_, bool>(&profile_key).unwrap());
     assert!(redis.exists::<_, bool>(&fence_key).unwrap());

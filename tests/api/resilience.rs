@@ -414,13 +414,15 @@ async fn delete_and_refresh_reach_the_in_process_tier_of_every_replica() {
     app.wait_for_profile_in_redis("tier-1").await;
     assert_eq!(replica.get_profile("tier-1").await.body["cache"], "hit"); // now in its tier too
 
+    // `enriched_at` counts seconds: a second on, the refreshed profile tells apart.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let refreshed = app.get("/v1/profiles/tier-1?refresh=true").await;
     assert_ne!(refreshed.body["enriched_at"], json!(null));
+    assert_ne!(refreshed.body["enriched_at"], first.body["enriched_at"]);
     eventually("the replica seeing the refresh", async || {
         replica.get_profile("tier-1").await.body["enriched_at"] == refreshed.body["enriched_at"]
     })
     .await;
-    let _ = first;
 
     assert_eq!(app.delete_profile("tier-1").await.status, 204);
     eventually("the replica forgetting the user", async || {
@@ -470,9 +472,13 @@ async fn replicas_take_turns_through_the_redis_lock_for_one_cold_user() {
         .spawn()
         .await;
 
-    let (first, second) = tokio::join!(app.enrich(github_only("lock-1")), async {
+    let (first, (second, waited)) = tokio::join!(app.enrich(github_only("lock-1")), async {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        replica.enrich(github_only("lock-1")).await
+        let started = Instant::now();
+        (
+            replica.enrich(github_only("lock-1")).await,
+            started.elapsed(),
+        )
     });
 
     assert_eq!(first.status, 200);
@@ -481,9 +487,66 @@ async fn replicas_take_turns_through_the_redis_lock_for_one_cold_user() {
         second.body["enriched_at"], first.body["enriched_at"],
         "the replica waited for the first's profile"
     );
+    // Woken by the first's announcement of the user's first profile (which goes out because
+    // the replica said it waits), not by the end of its wait, half its 3 s deadline.
+    assert!(
+        waited < Duration::from_millis(1200),
+        "the waiting replica was answered after {waited:?}"
+    );
     assert_eq!(
         calls(&github).await,
         1,
         "one upstream call across both replicas"
     );
+}
+
+/// The events the replicas of `app` publish, as they arrive (payloads), from now on.
+async fn events_of(app: &crate::helpers::TestApp) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use futures_util::StreamExt;
+    let client = redis::Client::open(app.redis().url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(format!("{}events", app.prefix))
+        .await
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let payload: String = message.get_payload().unwrap();
+            kept.lock().unwrap().push(payload);
+        }
+    });
+    seen
+}
+
+#[tokio::test]
+async fn a_first_profile_is_announced_only_when_a_replica_waits_and_a_new_one_always() {
+    let app = TestAppBuilder::new().spawn().await;
+    let events = events_of(&app).await;
+    let about = |user: &str| {
+        let needle = format!("\"user_id\":\"{user}\"");
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.contains(&needle))
+            .count()
+    };
+
+    assert_eq!(app.enrich(known_subject("news-1")).await.status, 200);
+    app.wait_for_profile_in_redis("news-1").await;
+    // Nobody else can hold a copy of a profile that was not there, and nobody waited.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        about("news-1"),
+        0,
+        "a first profile nobody awaited is not announced"
+    );
+
+    // A refresh replaces it: every other replica's copy must go.
+    let refreshed = app.get("/v1/profiles/news-1?refresh=true").await;
+    assert_eq!(refreshed.status, 200);
+    eventually("the refresh announced", async || about("news-1") == 1).await;
 }
