@@ -550,3 +550,21 @@ async fn a_first_profile_is_announced_only_when_a_replica_waits_and_a_new_one_al
     assert_eq!(refreshed.status, 200);
     eventually("the refresh announced", async || about("news-1") == 1).await;
 }
+
+#[tokio::test]
+async fn writes_go_on_after_redis_forgets_its_scripts() {
+    let app = TestAppBuilder::new().spawn().await;
+    assert_eq!(app.enrich(known_subject("flush-1")).await.status, 200);
+    app.wait_for_profile_in_redis("flush-1").await;
+
+    // As after a restart without persistence: EVALSHA answers NOSCRIPT, nothing is written,
+    // and the script is sent again whole.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut app.redis().connection())
+        .unwrap();
+    assert_eq!(app.enrich(known_subject("flush-2")).await.status, 200);
+    app.wait_for_profile_in_redis("flush-2").await;
+    let entry = app.stored_entry("flush-2").expect("the entry was written");
+    assert!(entry.source("github").is_some());
+}
