@@ -6,8 +6,8 @@
 //!
 //! - **In Redis**, an erasure sets the user's fence key (`<prefix>{id}:erased`) to a new random
 //!   token, kept [`FENCE_TTL`]. Work reads the token when it starts (in the same round trip as
-//!   the user's lock); its writes are one `MULTI` closed by a short script that deletes them
-//!   again, atomically, unless the token is still the one read. Work that could not read it (Redis down at the start) writes nothing to
+//!   the user's lock); its writes are one short script that makes them, atomically, only if
+//!   the token is still the one read. Work that could not read it (Redis down at the start) writes nothing to
 //!   Redis. Work older than [`MAX_WORK_AGE`] writes nothing at all, so the fence key can expire
 //!   without ever letting an old write through.
 //! - **In process**, each user with work under way has a [`Tripwire`] shared by that work; an

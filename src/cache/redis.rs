@@ -1,6 +1,6 @@
 //! The shared tier in Redis: a user's entry (profile, subject and per-source answers in one
-//! value, see `cache::entry`), one round trip per read. Writes are one `MULTI` closed by a
-//! short script that checks the erasure fence, and an erasure is one script, so that the
+//! value, see `cache::entry`), one round trip per read. Writes are one short script that
+//! checks the erasure fence first, and an erasure is one script, so that the
 //! fence is checked atomically with the writes it guards (see `cache::fence`). Entries are
 //! sealed when encryption at rest is on. What the layout before entries stored (a profile
 //! hash, a key per connector's answer) is read while it lasts and removed by the next write.
