@@ -189,6 +189,7 @@ mod tests {
         let user = UserKey::of_default("u-42");
         assert_eq!(keys.profile(&user), "enrichd:{u-42}:profile");
         assert_eq!(keys.lock(&user), "enrichd:{u-42}:lock");
+        assert_eq!(keys.waiting(&user), "enrichd:{u-42}:waiting");
         assert_eq!(keys.source(&user, "github"), "enrichd:{u-42}:source:github");
         assert_eq!(keys.fence(&user), "enrichd:{u-42}:erased");
         assert_eq!(keys.sources(&user), "enrichd:{u-42}:sources");
@@ -198,7 +199,8 @@ mod tests {
         );
         assert_eq!(keys.overrides(&user), "enrichd:{u-42}:overrides");
         let all = keys.all_of(&user, ["github"]);
-        assert_eq!(all.len(), 7);
+        assert_eq!(all.len(), 8);
+        assert!(all.contains(&keys.waiting(&user)), "erased with the others");
         assert_eq!(keys.entry(&user), "enrichd:{u-42}:entry");
         assert_eq!(keys.user_jobs(&user), "enrichd:{u-42}:jobs");
         assert_eq!(keys.job("j1", "meta"), "enrichd:job:{j1}:meta");
