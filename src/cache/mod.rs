@@ -337,7 +337,7 @@ impl ProfileCache {
             (Some(redis), Some(token)) => {
                 let along = Along {
                     lock_token,
-                    announce: announce.clone().map(|a| (a, heard)),
+                    announce: announce.map(|a| (a, heard)),
                 };
                 match redis
                     .write_back(user, token, stored, &sources, profile, along)
@@ -364,13 +364,9 @@ impl ProfileCache {
             return;
         }
         if !written {
+            // Not in Redis: no event either (the other replicas would read there the profile
+            // this one replaces).
             self.store_local_sources(fence, user, sources).await;
-            // The other replicas' copies of a profile this one replaces go all the same.
-            if heard == Heard::Always
-                && let Some(event) = announce
-            {
-                self.coordination.send_announcement(event).await;
-            }
         }
     }
 

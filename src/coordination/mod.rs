@@ -154,7 +154,7 @@ impl Coordination {
 
     /// Publish an [`announcement`](Self::announcement); best effort like
     /// [`publish`](Self::publish).
-    pub async fn send_announcement(&self, announcement: Announcement<'_>) {
+    async fn send_announcement(&self, announcement: Announcement<'_>) {
         let Some(link) = &self.link else { return };
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(announcement.channel).arg(announcement.payload);

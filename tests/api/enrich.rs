@@ -86,6 +86,11 @@ async fn the_second_request_is_a_hit_on_this_replica_and_on_another() {
         .query(&mut app.redis().connection())
         .unwrap();
     assert!(ttl > 0, "the profile key must expire, PTTL = {ttl}");
+    // The writes landed, and left the in-process copy where it was.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(app.get_profile("u-7").await.body["cache"], "hit");
+    let metrics = app.metrics().await;
+    assert!(metrics.contains(r#"enrichd_cache_lookups_total{result="hit",tier="local"} 2"#));
 
     // Another replica sharing the Redis finds it there.
     let replica = TestAppBuilder::new().replica_of(&app).spawn().await;

@@ -403,6 +403,17 @@ async fn a_late_answer_is_merged_into_the_cached_profile() {
     assert_eq!(source(&cached.body, "github")["status"], "ok");
     assert_eq!(cached.body["partial"], false);
     assert_eq!(calls(&github).await, 1);
+    // The late writes merged into what the first ones wrote: every answer is in the entry.
+    eventually("GitHub's late answer in the entry", async || {
+        app.stored_entry("late-1")
+            .is_some_and(|entry| entry.source("github").is_some())
+    })
+    .await;
+    let entry = app.stored_entry("late-1").unwrap();
+    assert!(
+        entry.source("hubspot").is_some(),
+        "the first writes' answers are kept"
+    );
 }
 
 #[tokio::test]
