@@ -273,25 +273,37 @@ connectors:
 
 #[test]
 fn serve_warns_loudly_when_authentication_is_off() {
-    let port = free_port();
-    let config = write_config(&format!(
-        "server: {{bind: \"127.0.0.1:{port}\", workers: 1}}\nconnectors: {{}}\n"
-    ));
-    let child = Command::new(BINARY)
-        .args(["serve", "--config"])
-        .arg(&config.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "enrichd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The port is free when picked, but another test may take it before enrichd binds it:
+    // then enrichd exits at once (and what answers on the port is not it), so pick again.
+    let (child, _config) = (0..5)
+        .find_map(|_| {
+            let port = free_port();
+            let config = write_config(&format!(
+                "server: {{bind: \"127.0.0.1:{port}\", workers: 1}}\nconnectors: {{}}\n"
+            ));
+            let mut child = Command::new(BINARY)
+                .args(["serve", "--config"])
+                .arg(&config.0)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "enrichd did not start"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // An enrichd that could not bind has exited by now.
+            std::thread::sleep(Duration::from_millis(200));
+            match child.try_wait().unwrap() {
+                None => Some((child, config)),
+                Some(_) => None,
+            }
+        })
+        .expect("enrichd started on one of 5 free ports");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -299,7 +311,7 @@ fn serve_warns_loudly_when_authentication_is_off() {
     let output = child.wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success());
+    assert!(output.status.success(), "{:?}: {logs}", output.status);
     assert!(logs.contains("AUTHENTICATION IS OFF"), "{logs}");
 }
 
