@@ -110,7 +110,7 @@ pub enum Heard {
 }
 
 /// What goes in [`RedisStore::write_back`]'s round trip besides the writes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Along<'a> {
     /// The user's lock to release, when the work holds it.
     pub lock_token: Option<&'a str>,
@@ -335,19 +335,17 @@ impl RedisStore {
                 .key(self.keys.profile(user))
                 .key(self.keys.sources(user));
         }
-        let (heard, channel, payload) = match &along.announce {
-            Some((announcement, Heard::Always)) => (
-                "always",
-                announcement.channel,
-                announcement.payload.as_str(),
-            ),
-            Some((announcement, Heard::IfAwaited)) => (
-                "awaited",
-                announcement.channel,
-                announcement.payload.as_str(),
-            ),
-            None => ("", "", ""),
-        };
+        let (heard, channel, payload) =
+            along
+                .announce
+                .as_ref()
+                .map_or(("", "", ""), |(announcement, heard)| {
+                    let when = match heard {
+                        Heard::Always => "always",
+                        Heard::IfAwaited => "awaited",
+                    };
+                    (when, announcement.channel, announcement.payload.as_str())
+                });
         invocation
             .arg(token)
             .arg(along.lock_token.unwrap_or_default())

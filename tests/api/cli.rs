@@ -271,6 +271,17 @@ connectors:
     }
 }
 
+/// `enrichd serve --config <config>`, its output kept for the test to read.
+fn serve_piped(config: &std::path::Path) -> std::process::Child {
+    Command::new(BINARY)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn serve_warns_loudly_when_authentication_is_off() {
     // The port is free when picked, but another test may take it before enrichd binds it:
@@ -281,13 +292,7 @@ fn serve_warns_loudly_when_authentication_is_off() {
             let config = write_config(&format!(
                 "server: {{bind: \"127.0.0.1:{port}\", workers: 1}}\nconnectors: {{}}\n"
             ));
-            let mut child = Command::new(BINARY)
-                .args(["serve", "--config"])
-                .arg(&config.0)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let mut child = serve_piped(&config.0);
             let started = Instant::now();
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 assert!(
@@ -339,13 +344,7 @@ connectors:
 "#,
         url = upstream.uri()
     ));
-    let mut child = Command::new(BINARY)
-        .args(["serve", "--config"])
-        .arg(&config.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serve_piped(&config.0);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let started = wait_until_serving(&client, &base).await;
