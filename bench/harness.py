@@ -765,6 +765,8 @@ def scenario_miss(h: Harness, run: int) -> dict:
     builds = [("", None)] + [(f"{label}_", Path(path)) for label, path in (h.extra_binaries if a.miss_extra else [])]
     caches = ["local"] + (["redis"] if a.miss_redis else []) + (["redisdown"] if a.miss_redis_down else [])
     variants = [(b, v) for b in builds for v in caches]
+    if run % 2:
+        variants.reverse()  # alternate the order between runs so drift does not favour one build
     results, checks, rss = {}, [], {}
     try:
         for (label, binary), cache in variants:
@@ -778,6 +780,10 @@ def scenario_miss(h: Harness, run: int) -> dict:
                     redis_proc, redis_url = h.start_redis()
                     h.redis_url = redis_url
                 redis_url = h.redis_url
+                # Every build starts from an empty Redis: a later one would otherwise find the
+                # earlier ones' users there (a larger keyspace, rehashing) and pay for them.
+                if not redis_command(redis_url, "FLUSHALL").startswith(b"+OK"):
+                    raise BenchError(f"FLUSHALL on {redis_url} failed")
             enrichd = h.start_enrichd(f"miss{run}{variant}", h.enrichd_config(f"miss{run}{variant}", up, redis_url=redis_url),
                                       binary=binary)
             own = [enrichd.proc.pid] + ([redis_proc.pid] if cache == "redis" else [])
@@ -1485,6 +1491,19 @@ def summarise(all_runs: dict[str, list[dict]], args: argparse.Namespace) -> tupl
                       f"{fmt(row['overhead_p99_vs_delay_ms'], '.2f')} | {fmt(row['overhead_p99_vs_direct_ms'], '.2f')} | "
                       f"{fmt(row['server_cpu_us_per_request'], '.0f')} | {fmt(row['upstream_calls_per_request'], '.2f')} | "
                       f"{quiet_count('miss', key)} |")
+        md.append("")
+        # This build's CPU per miss against each extra build's, run by run (the runs' spread shows).
+        labels = [x.split("=", 1)[0] for x in args.extra_binary]
+        for label, key in ((label, key) for label in labels for key in runs[0]["results"]):
+            rest = key.removeprefix(f"{label}_")
+            if rest == key or rest not in runs[0]["results"]:
+                continue
+            per_run = [r["results"][rest]["server_cpu_us_per_request"] / r["results"][key]["server_cpu_us_per_request"]
+                       for r in runs if r["results"][key]["server_cpu_us_per_request"]]
+            if per_run:
+                md.append(f"CPU per miss, {rest.replace('.c', ' at C = ')}, this build / {label}: per run "
+                          f"{' · '.join(f'{x:.2f}' for x in per_run)}; medians "
+                          f"{med('miss', rest, 'server_cpu_us_per_request') / med('miss', key, 'server_cpu_us_per_request'):.3f} ×.")
         md.append("")
     if "herd" in all_runs:
         runs = all_runs["herd"]
