@@ -1493,18 +1493,20 @@ def summarise(all_runs: dict[str, list[dict]], args: argparse.Namespace) -> tupl
                       f"{quiet_count('miss', key)} |")
         md.append("")
         # This build's CPU per miss against each extra build's, run by run (the runs' spread shows).
-        labels = [x.split("=", 1)[0] for x in args.extra_binary]
-        for label, key in ((label, key) for label in labels for key in runs[0]["results"]):
-            rest = key.removeprefix(f"{label}_")
-            if rest == key or rest not in runs[0]["results"]:
-                continue
-            per_run = [r["results"][rest]["server_cpu_us_per_request"] / r["results"][key]["server_cpu_us_per_request"]
-                       for r in runs if r["results"][key]["server_cpu_us_per_request"]]
-            if per_run:
-                md.append(f"CPU per miss, {rest.replace('.c', ' at C = ')}, this build / {label}: per run "
-                          f"{' · '.join(f'{x:.2f}' for x in per_run)}; medians "
-                          f"{med('miss', rest, 'server_cpu_us_per_request') / med('miss', key, 'server_cpu_us_per_request'):.3f} ×.")
-        md.append("")
+        ratios = []
+        for label in (x.split("=", 1)[0] for x in args.extra_binary):
+            for key in runs[0]["results"]:
+                ours = key.removeprefix(f"{label}_")
+                if ours == key or ours not in runs[0]["results"]:
+                    continue
+                theirs_med, ours_med = (med("miss", k, "server_cpu_us_per_request") for k in (key, ours))
+                if not theirs_med or ours_med is None:
+                    continue
+                per_run = [r["results"][ours]["server_cpu_us_per_request"] / r["results"][key]["server_cpu_us_per_request"]
+                           for r in runs if r["results"][key]["server_cpu_us_per_request"]]
+                ratios.append(f"CPU per miss, {ours.replace('.c', ' at C = ')}, this build / {label}: per run "
+                              f"{' · '.join(f'{x:.2f}' for x in per_run)}; medians {ours_med / theirs_med:.3f} ×.")
+        md += ratios + ([""] if ratios else [])
     if "herd" in all_runs:
         runs = all_runs["herd"]
         md += ["### Thundering herd", "", f"{args.herd_requests} concurrent identical requests for one cold user, "
