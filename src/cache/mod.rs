@@ -34,7 +34,7 @@ pub use self::{
 };
 use self::{
     memory::MemoryStore,
-    redis::{Along, EarlierRead, Heard, RedisStore, WriteBack},
+    redis::{Along, EarlierRead, RedisStore, WriteBack},
 };
 pub use crate::clock::unix_ms;
 use crate::{
@@ -321,11 +321,6 @@ impl ProfileCache {
         }
         // A new profile: the other replicas drop their copy of the one it replaces, and one
         // waiting for it hears of it.
-        let heard = if stored.profile_times().is_some() || stored.legacy {
-            Heard::Always
-        } else {
-            Heard::IfAwaited
-        };
         let announce = profile
             .is_some()
             .then(|| {
@@ -337,7 +332,7 @@ impl ProfileCache {
             (Some(redis), Some(token)) => {
                 let along = Along {
                     lock_token,
-                    announce: announce.map(|a| (a, heard)),
+                    announce,
                 };
                 match redis
                     .write_back(user, token, stored, &sources, profile, along)

@@ -100,22 +100,14 @@ pub struct ClaimRead {
     pub stored: Stored,
 }
 
-/// When the event of a new profile goes to the other replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Heard {
-    /// It replaces a profile: their copies of it must go.
-    Always,
-    /// The user's first profile: only a replica waiting for it needs to hear.
-    IfAwaited,
-}
-
 /// What goes in [`RedisStore::write_back`]'s round trip besides the writes.
 #[derive(Debug)]
 pub struct Along<'a> {
     /// The user's lock to release, when the work holds it.
     pub lock_token: Option<&'a str>,
-    /// The event for the other replicas, and when it goes.
-    pub announce: Option<(Announcement<'a>, Heard)>,
+    /// The event for the other replicas: always sent when `stored` held a profile (their
+    /// copies of it must go), for a user's first profile only when a replica waits for it.
+    pub announce: Option<Announcement<'a>>,
 }
 
 /// What [`RedisStore::write_back`] did.
@@ -300,7 +292,7 @@ impl RedisStore {
     /// erasure fence still holds `token` (else nothing is written): the user's entry, that is
     /// `stored` with the new per-source answers and the new profile, kept until its last part
     /// is past its time. The user's lock is released either way when `along` has its token,
-    /// and its announcement goes with them as [`Heard`] says, even when the fence stops the
+    /// and its announcement goes with them as [`Along`] says, even when the fence stops the
     /// writes (the other replicas dropping a copy is right then too); see [`WRITE_BACK`].
     /// When the writes landed, `stored` is what was written.
     pub async fn write_back(
@@ -335,15 +327,13 @@ impl RedisStore {
                 .key(self.keys.profile(user))
                 .key(self.keys.sources(user));
         }
+        let replaces = stored.profile_times().is_some() || stored.legacy;
         let (heard, channel, payload) =
             along
                 .announce
                 .as_ref()
-                .map_or(("", "", ""), |(announcement, heard)| {
-                    let when = match heard {
-                        Heard::Always => "always",
-                        Heard::IfAwaited => "awaited",
-                    };
+                .map_or(("", "", ""), |announcement| {
+                    let when = if replaces { "always" } else { "awaited" };
                     (when, announcement.channel, announcement.payload.as_str())
                 });
         invocation
